@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod engine;
+pub mod ffi;
 pub mod pattern;
 pub mod runtime;
 pub mod wire;

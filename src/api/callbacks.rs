@@ -1,0 +1,50 @@
+//! The user's callbacks, stored apart from the engine so that they run with no lock held.
+
+use super::Bus;
+use crate::engine::{AppEvent, BindEvent, PeerId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub type MsgFn = Arc<dyn Fn(&Bus, PeerId, &[&[u8]]) + Send + Sync>;
+pub type AppFn = Arc<dyn Fn(&Bus, PeerId, AppEvent) + Send + Sync>;
+pub type BindFn = Arc<dyn Fn(&Bus, PeerId, i32, &[u8], BindEvent) + Send + Sync>;
+pub type DieFn = Arc<dyn Fn(&Bus, PeerId, i32) + Send + Sync>;
+pub type DirectFn = Arc<dyn Fn(&Bus, PeerId, i32, &[u8]) + Send + Sync>;
+pub type PongFn = Arc<dyn Fn(&Bus, PeerId, i32) + Send + Sync>;
+
+#[derive(Default, Clone)]
+pub struct Callbacks {
+    pub bindings: HashMap<i32, MsgFn>,
+    pub app: Option<AppFn>,
+    pub bind: Option<BindFn>,
+    pub die: Option<DieFn>,
+    pub direct: Option<DirectFn>,
+    pub pong: Option<PongFn>,
+}
+
+/// The callbacks one event needs, cloned so the lock is released before calling them.
+#[derive(Default)]
+pub struct ForEvent {
+    pub msg: Option<MsgFn>,
+    pub app: Option<AppFn>,
+    pub bind: Option<BindFn>,
+    pub die: Option<DieFn>,
+    pub direct: Option<DirectFn>,
+    pub pong: Option<PongFn>,
+}
+
+impl Callbacks {
+    pub fn clone_for(&self, event: &crate::engine::Event) -> ForEvent {
+        use crate::engine::Event;
+        let mut f = ForEvent::default();
+        match event {
+            Event::App { .. } => f.app = self.app.clone(),
+            Event::Bind { .. } => f.bind = self.bind.clone(),
+            Event::Msg { binding, .. } => f.msg = self.bindings.get(binding).cloned(),
+            Event::Direct { .. } => f.direct = self.direct.clone(),
+            Event::Die { .. } => f.die = self.die.clone(),
+            Event::Pong { .. } => f.pong = self.pong.clone(),
+        }
+        f
+    }
+}

@@ -1,0 +1,102 @@
+//! The bus as a source of the loop: socket readiness goes to the agent, then the
+//! engine's events go to the user's callbacks, one at a time and with no lock held.
+
+use super::{Bus, Shared};
+use crate::engine::{AppEvent, DiePolicy, Event};
+use crate::runtime::{EventLoop, Source};
+use crate::wire;
+use std::sync::Weak;
+
+pub struct BusSource {
+    shared: Weak<Shared>,
+}
+
+impl BusSource {
+    pub fn new(bus: &Bus) -> Self {
+        BusSource { shared: std::sync::Arc::downgrade(&bus.shared) }
+    }
+
+    fn bus(&self) -> Option<Bus> {
+        self.shared.upgrade().map(|shared| Bus { shared })
+    }
+}
+
+impl Source for BusSource {
+    fn interests(&self, out: &mut Vec<(i32, i16, u64)>) {
+        if let Some(bus) = self.bus() {
+            bus.shared.agent.lock().interests(out);
+        }
+    }
+
+    fn ready(&self, lp: &EventLoop, token: u64, revents: i16) {
+        if let Some(bus) = self.bus() {
+            bus.shared.agent.lock().ready(token, revents, lp.now());
+            deliver_events(&bus);
+        }
+    }
+
+    fn turn(&self, _lp: &EventLoop) {
+        if let Some(bus) = self.bus() {
+            deliver_events(&bus);
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.shared.strong_count() > 0
+    }
+}
+
+/// Delivers every pending event; callbacks may queue more, which are delivered too.
+fn deliver_events(bus: &Bus) {
+    loop {
+        let event = bus.shared.agent.lock().engine.pop_event();
+        let Some(event) = event else { return };
+        deliver(bus, event);
+    }
+}
+
+fn deliver(bus: &Bus, event: Event) {
+    let cbs = bus.shared.callbacks.read().clone_for(&event);
+    match event {
+        Event::App { peer, event } => {
+            if let Some(cb) = cbs.app {
+                cb(bus, peer, event);
+            }
+            if event == AppEvent::Disconnected {
+                bus.shared.agent.lock().engine.reap(peer);
+            }
+        }
+        Event::Bind { peer, id, regexp, event } => {
+            if let Some(cb) = cbs.bind {
+                cb(bus, peer, id, &regexp, event);
+            }
+        }
+        Event::Msg { peer, binding: _, params } => {
+            if let Some(cb) = cbs.msg {
+                let max = bus.shared.agent.lock().engine.limits().max_args;
+                let mut args = Vec::new();
+                if wire::split_args(&params, max, &mut args) {
+                    cb(bus, peer, &args);
+                }
+            }
+        }
+        Event::Direct { peer, id, text } => {
+            if let Some(cb) = cbs.direct {
+                cb(bus, peer, id, &text);
+            }
+        }
+        Event::Pong { peer, micros } => {
+            if let Some(cb) = cbs.pong {
+                cb(bus, peer, micros);
+            }
+        }
+        Event::Die { peer, id } => {
+            if let Some(cb) = cbs.die {
+                cb(bus, peer, id);
+            }
+            if *bus.shared.die_policy.lock() == DiePolicy::Obey {
+                bus.stop();
+            }
+        }
+    }
+}

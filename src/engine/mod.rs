@@ -1,0 +1,316 @@
+//! The sans-IO Ivy agent: peers, handshake, our bindings, their subscriptions,
+//! routing and congestion. It takes bytes, datagrams and time, and gives back bytes
+//! to write ([`Engine::pending_output`]), [`Event`]s for the user and [`Action`]s for
+//! the runtime. No sockets, no clock, no threads: tests drive it directly.
+
+pub mod diag;
+mod dictionary;
+mod event;
+mod limits;
+mod outqueue;
+mod peer;
+mod policy;
+mod receive;
+mod send;
+mod types;
+
+pub use event::{Action, Event};
+pub use limits::Limits;
+pub use outqueue::Push;
+pub use peer::{Peer, PeerState};
+pub use policy::AllowList;
+pub use types::{AppEvent, BindEvent, BindingId, DiePolicy, PeerId};
+
+use crate::pattern::Filter;
+use crate::wire::{self, LineBuffer, MsgType};
+use dictionary::Dictionary;
+use outqueue::OutQueue;
+use peer::PeerTable;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+
+/// One agent's protocol state.
+#[derive(Debug)]
+pub struct Engine {
+    name: Vec<u8>,
+    ready: Option<Vec<u8>>,
+    app_id: Vec<u8>,
+    tcp_port: u16,
+    limits: Limits,
+    filter: Filter,
+    allow: AllowList,
+    debug_binary: bool,
+    /// Our own subscriptions: wire id → regexp text (interval-expanded).
+    own: BTreeMap<i32, Vec<u8>>,
+    next_binding: i32,
+    peers: PeerTable,
+    dict: Dictionary,
+    events: VecDeque<Event>,
+    actions: VecDeque<Action>,
+    /// Peers that got output since the driver last looked.
+    dirty: Vec<PeerId>,
+    /// Connections asked of the runtime and not yet opened.
+    connecting: HashSet<SocketAddr>,
+}
+
+/// Replaces LF, which would break framing, by a space (names go on the wire raw).
+fn no_lf(text: &[u8]) -> Vec<u8> {
+    text.iter().map(|&b| if b == wire::LF { b' ' } else { b }).collect()
+}
+
+impl Engine {
+    /// An agent called `name` that greets each new peer with `ready` (None: no greeting).
+    pub fn new(name: &[u8], ready: Option<&[u8]>) -> Engine {
+        Engine {
+            name: no_lf(name),
+            ready: ready.map(<[u8]>::to_vec),
+            app_id: Vec::new(),
+            tcp_port: 0,
+            limits: Limits::default(),
+            filter: Filter::default(),
+            allow: AllowList::default(),
+            debug_binary: false,
+            own: BTreeMap::new(),
+            next_binding: 0,
+            peers: PeerTable::default(),
+            dict: Dictionary::default(),
+            events: VecDeque::new(),
+            actions: VecDeque::new(),
+            dirty: Vec::new(),
+            connecting: HashSet::new(),
+        }
+    }
+
+    pub fn set_identity(&mut self, name: &[u8], ready: Option<&[u8]>) {
+        self.name = no_lf(name);
+        self.ready = ready.map(<[u8]>::to_vec);
+    }
+
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The filter words applied to peers' regexps as they arrive (§5.6).
+    pub fn filter_mut(&mut self) -> &mut Filter {
+        &mut self.filter
+    }
+
+    /// Restricts which hosts may join (hellos ignored, connections refused).
+    pub fn set_allow_list(&mut self, allow: AllowList) {
+        self.allow = allow;
+    }
+
+    /// Whether a host may join.
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        self.allow.allows(ip)
+    }
+
+    /// With it on, messages holding bytes < 0x20 or ≥ 0x80 are refused (IVY_DEBUG_BINARY).
+    pub fn set_debug_binary(&mut self, on: bool) {
+        self.debug_binary = on;
+    }
+
+    /// Records our listening port and application id, as announced on the bus.
+    pub fn set_local(&mut self, tcp_port: u16, app_id: &[u8]) {
+        self.tcp_port = tcp_port;
+        self.app_id = app_id.to_vec();
+    }
+
+    pub fn app_id(&self) -> &[u8] {
+        &self.app_id
+    }
+
+    /// Our hello datagram (§1.1).
+    pub fn hello(&self) -> Vec<u8> {
+        wire::encode_hello(self.tcp_port, &self.app_id, &self.name)
+    }
+
+    /// A new connection: `hello_name` is the name from the hello that made us
+    /// connect, `None` for an accepted one. Our handshake is queued at once (§4.1).
+    pub fn add_peer(&mut self, remote: SocketAddr, local: SocketAddr, hello_name: Option<&[u8]>) -> PeerId {
+        self.connecting.remove(&remote);
+        let name = match hello_name {
+            Some(n) => n.to_vec(),
+            None => format!(" {}:{}", remote.ip(), remote.port()).into_bytes(),
+        };
+        let peer = Peer {
+            name,
+            remote,
+            local,
+            announced_port: None,
+            regexps: Vec::new(),
+            input: LineBuffer::new(self.limits.max_line),
+            out: OutQueue::new(self.limits.queue_cap),
+            ready_sent: false,
+            ping_seq: 0,
+            ping_sent_at: None,
+            state: PeerState::Open,
+            seq: 0,
+        };
+        let id = self.peers.insert(peer);
+        let (port, name, own) = (self.tcp_port, &self.name, &self.own);
+        queue_to(&mut self.peers, &mut self.dirty, &mut self.events, id, false, |b| {
+            wire::encode_line(b, MsgType::StartRegexp, i32::from(port), name);
+            for (&bid, text) in own.iter().rev().filter(|(_, t)| !t.contains(&wire::LF)) {
+                wire::encode_line(b, MsgType::AddRegexp, bid, text);
+            }
+            wire::encode_line(b, MsgType::EndRegexp, 0, b"");
+        });
+        id
+    }
+
+    /// A connection asked through [`Action::Connect`] could not be opened.
+    pub fn connect_failed(&mut self, addr: SocketAddr) {
+        self.connecting.remove(&addr);
+    }
+
+    /// The connection is gone (EOF, error, or after [`Action::Close`]): its
+    /// subscriptions go and `Disconnected` is reported. The record stays until [`Engine::reap`].
+    pub fn on_closed(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(id) else { return };
+        if peer.state == PeerState::Dead {
+            return;
+        }
+        peer.state = PeerState::Dead;
+        peer.out = OutQueue::new(0);
+        peer.input = LineBuffer::new(0);
+        for (sub, text) in std::mem::take(&mut peer.regexps) {
+            self.dict.unsubscribe(id, sub, &text);
+        }
+        self.events.push_back(Event::App { peer: id, event: AppEvent::Disconnected });
+    }
+
+    /// Frees a dead peer's record, once its `Disconnected` event has been delivered.
+    pub fn reap(&mut self, id: PeerId) {
+        if self.peers.get(id).is_some_and(|p| p.state == PeerState::Dead) {
+            self.peers.remove(id);
+        }
+    }
+
+    /// Leaves the bus: Bye to every peer, then close them all.
+    pub fn leave(&mut self) {
+        for id in self.peers.newest_first() {
+            self.queue(id, false, |b| wire::encode_line(b, MsgType::Bye, 0, b""));
+            self.request_close(id);
+        }
+    }
+
+    fn request_close(&mut self, id: PeerId) {
+        if let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) {
+            peer.state = PeerState::Closing;
+            self.actions.push_back(Action::Close(id));
+        }
+    }
+
+    /// Queues whole lines for an open peer. With `report_full`, a line dropped at the
+    /// queue's cap is reported as FifoFull (as IvySendMsg does in ivy-c).
+    fn queue(&mut self, id: PeerId, report_full: bool, write: impl FnOnce(&mut Vec<u8>)) -> bool {
+        queue_to(&mut self.peers, &mut self.dirty, &mut self.events, id, report_full, write)
+    }
+
+    /// Bytes waiting to be written to the peer.
+    pub fn pending_output(&self, id: PeerId) -> &[u8] {
+        self.peers.get(id).map(|p| p.out.pending()).unwrap_or_default()
+    }
+
+    /// The runtime wrote `n` bytes; `blocked` when the socket would not take more.
+    pub fn wrote(&mut self, id: PeerId, n: usize, blocked: bool) {
+        let Some(peer) = self.peers.get_mut(id) else { return };
+        peer.out.consume(n);
+        let event = if blocked && peer.out.note_blocked() {
+            Some(AppEvent::Congestion)
+        } else if peer.out.note_drained() {
+            Some(AppEvent::Decongestion)
+        } else {
+            None
+        };
+        if let Some(event) = event {
+            self.events.push_back(Event::App { peer: id, event });
+        }
+    }
+
+    /// Peers that got output since the last call (may hold duplicates).
+    pub fn take_dirty(&mut self, out: &mut Vec<PeerId>) {
+        out.clear();
+        std::mem::swap(out, &mut self.dirty);
+    }
+
+    pub fn pop_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    pub fn pop_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Peer ids, newest connection first, mid-handshake ones included.
+    pub fn peers(&self) -> Vec<PeerId> {
+        self.peers.newest_first()
+    }
+
+    pub fn peer(&self, id: PeerId) -> Option<&Peer> {
+        self.peers.get(id)
+    }
+
+    /// The newest-connected peer with that name.
+    pub fn peer_by_name(&self, name: &[u8]) -> Option<PeerId> {
+        self.peers.newest_first().into_iter().find(|&id| self.peers.get(id).is_some_and(|p| p.name == name))
+    }
+
+    /// A peer's regexps, newest added first.
+    pub fn peer_regexps(&self, id: PeerId) -> Option<Vec<Vec<u8>>> {
+        let peer = self.peers.get(id)?;
+        Some(peer.regexps.iter().rev().map(|(_, t)| t.clone()).collect())
+    }
+
+    /// Our own subscriptions, by id.
+    pub fn bindings(&self) -> &BTreeMap<i32, Vec<u8>> {
+        &self.own
+    }
+
+    /// Memory held for one peer's buffers (for limits tests).
+    pub fn peer_memory(&self, id: PeerId) -> usize {
+        self.peers.get(id).map_or(0, |p| p.input.capacity() + p.out.capacity())
+    }
+}
+
+/// [`Engine::queue`] over the engine's parts, usable while another part is borrowed.
+fn queue_to(
+    peers: &mut PeerTable,
+    dirty: &mut Vec<PeerId>,
+    events: &mut VecDeque<Event>,
+    id: PeerId,
+    report_full: bool,
+    write: impl FnOnce(&mut Vec<u8>),
+) -> bool {
+    let Some(peer) = peers.get_mut(id).filter(|p| p.is_open()) else {
+        return false;
+    };
+    match peer.out.push_with(write) {
+        Push::Queued => {
+            dirty.push(id);
+            true
+        }
+        Push::Full => {
+            if report_full {
+                events.push_back(Event::App { peer: id, event: AppEvent::FifoFull });
+            }
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! One record per connection, in a slab whose generations make stale ids harmless.
+
+use super::outqueue::OutQueue;
+use super::types::PeerId;
+use crate::wire::LineBuffer;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Where a peer's life stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerState {
+    /// Connected: input is read, output queued.
+    Open,
+    /// A close was requested: input is ignored, queued output is still flushed.
+    Closing,
+    /// The connection is gone; the record waits for [`super::Engine::reap`].
+    Dead,
+}
+
+/// What we know of one connection.
+#[derive(Debug)]
+pub struct Peer {
+    pub name: Vec<u8>,
+    pub remote: SocketAddr,
+    pub local: SocketAddr,
+    /// The TCP port the peer announced in StartRegexp.
+    pub announced_port: Option<u16>,
+    /// The peer's subscriptions in arrival order (C lists them newest first).
+    pub regexps: Vec<(i32, Vec<u8>)>,
+    pub input: LineBuffer,
+    pub out: OutQueue,
+    pub ready_sent: bool,
+    pub ping_seq: i32,
+    pub ping_sent_at: Option<Duration>,
+    pub state: PeerState,
+    /// Connection order, for newest-first listings.
+    pub seq: u64,
+}
+
+impl Peer {
+    pub fn is_open(&self) -> bool {
+        self.state == PeerState::Open
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    peer: Option<Peer>,
+}
+
+/// The slab of peers.
+#[derive(Debug, Default)]
+pub struct PeerTable {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    next_seq: u64,
+}
+
+fn split(id: PeerId) -> (usize, u32) {
+    ((id.0 & 0xffff_ffff) as usize, (id.0 >> 32) as u32)
+}
+
+impl PeerTable {
+    /// Stores a peer (its `seq` is assigned here) and returns its new id.
+    pub fn insert(&mut self, mut peer: Peer) -> PeerId {
+        self.next_seq += 1;
+        peer.seq = self.next_seq;
+        let index = match self.free.pop() {
+            Some(i) => i as usize,
+            None => {
+                self.slots.push(Slot::default());
+                self.slots.len() - 1
+            }
+        };
+        let slot = &mut self.slots[index];
+        slot.generation = slot.generation.wrapping_add(1).max(1);
+        slot.peer = Some(peer);
+        PeerId(u64::from(slot.generation) << 32 | index as u64)
+    }
+
+    pub fn get(&self, id: PeerId) -> Option<&Peer> {
+        let (index, generation) = split(id);
+        let slot = self.slots.get(index)?;
+        (slot.generation == generation).then_some(slot.peer.as_ref()).flatten()
+    }
+
+    pub fn get_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+        let (index, generation) = split(id);
+        let slot = self.slots.get_mut(index)?;
+        if slot.generation != generation {
+            return None;
+        }
+        slot.peer.as_mut()
+    }
+
+    pub fn remove(&mut self, id: PeerId) -> Option<Peer> {
+        let (index, generation) = split(id);
+        let slot = self.slots.get_mut(index)?;
+        if slot.generation != generation {
+            return None;
+        }
+        let peer = slot.peer.take()?;
+        self.free.push(index as u32);
+        Some(peer)
+    }
+
+    /// Every peer with its id, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (PeerId, &Peer)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let id = PeerId(u64::from(s.generation) << 32 | i as u64);
+            s.peer.as_ref().map(|p| (id, p))
+        })
+    }
+
+    /// Ids of every peer, newest connection first.
+    pub fn newest_first(&self) -> Vec<PeerId> {
+        let mut v: Vec<(u64, PeerId)> = self.iter().map(|(id, p)| (p.seq, id)).collect();
+        v.sort_unstable_by_key(|&(seq, _)| std::cmp::Reverse(seq));
+        v.into_iter().map(|(_, id)| id).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> Peer {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        Peer {
+            name: b"p".to_vec(),
+            remote: a,
+            local: a,
+            announced_port: None,
+            regexps: vec![],
+            input: LineBuffer::new(100),
+            out: OutQueue::new(100),
+            ready_sent: false,
+            ping_seq: 0,
+            ping_sent_at: None,
+            state: PeerState::Open,
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn stale_ids_resolve_to_nothing() {
+        let mut t = PeerTable::default();
+        let a = t.insert(peer());
+        assert!(t.remove(a).is_some());
+        let b = t.insert(peer());
+        assert_ne!(a, b);
+        assert!(t.get(a).is_none());
+        assert!(t.get(b).is_some());
+        assert_eq!(t.newest_first(), vec![b]);
+        assert!(PeerId::from_raw(0).is_none());
+    }
+}

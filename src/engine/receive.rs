@@ -1,0 +1,261 @@
+//! What the engine does with each line a peer sends (§3, with DESIGN §5's choices).
+
+use super::{AppEvent, BindEvent, Engine, Event, PeerId, PeerState, diag};
+use crate::wire::{self, MsgType};
+use std::time::Duration;
+
+/// The bad-format reply of ivy-c (§2): sent with Error id 3, then Bye, then close.
+pub const BAD_FORMAT: &[u8] = b"bad format request expected 'type id ...'";
+
+/// After a line: go on with the next one, or stop reading this peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Next,
+    /// Bye: the rest of this batch is still processed, then the peer is closed.
+    CloseAfterBatch,
+    /// The peer was dropped; its remaining input is ignored.
+    Stop,
+}
+
+impl Engine {
+    /// Bytes received from a peer at time `now` (a monotonic clock of the driver's).
+    pub fn on_input(&mut self, id: PeerId, data: &[u8], now: Duration) {
+        let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
+        let mut input = std::mem::take(&mut peer.input);
+        input.push(data);
+        let mut close = false;
+        loop {
+            let range = match input.take_line() {
+                Ok(Some(range)) => range,
+                Ok(None) => break,
+                Err(_) => {
+                    diag::log(|| "line too long: dropping peer".into());
+                    self.reject(id);
+                    break;
+                }
+            };
+            let line = input.data().get(range).unwrap_or_default();
+            match self.on_line(id, line, now) {
+                Flow::Next => {}
+                Flow::CloseAfterBatch => close = true,
+                Flow::Stop => break,
+            }
+        }
+        input.compact();
+        if let Some(peer) = self.peers.get_mut(id).filter(|p| p.state != PeerState::Dead) {
+            peer.input = input;
+        }
+        if close {
+            self.request_close(id);
+        }
+    }
+
+    /// Bad format, or a limit passed: ivy-c's reply, Bye, close.
+    fn reject(&mut self, id: PeerId) {
+        self.queue(id, false, |b| {
+            wire::encode_line(b, MsgType::Error, 3, BAD_FORMAT);
+            wire::encode_line(b, MsgType::Bye, 0, b"");
+        });
+        self.request_close(id);
+    }
+
+    fn on_line(&mut self, id: PeerId, line: &[u8], now: Duration) -> Flow {
+        let Some(l) = wire::parse_line(line) else {
+            diag::log(|| format!("Quitting bad format  {}", String::from_utf8_lossy(line)));
+            self.reject(id);
+            return Flow::Stop;
+        };
+        let Some(kind) = MsgType::from_code(l.code) else {
+            diag::log(|| format!("Receive unhandled message {}", String::from_utf8_lossy(line)));
+            return Flow::Next;
+        };
+        match kind {
+            MsgType::Bye => return Flow::CloseAfterBatch,
+            MsgType::AddRegexp => return self.peer_subscribes(id, l.id, l.params),
+            MsgType::DelRegexp => self.peer_unsubscribes(id, l.id, l.params),
+            MsgType::Msg => return self.deliver(id, l.id, l.params),
+            MsgType::StartRegexp => return self.peer_introduces(id, l.id, l.params),
+            MsgType::EndRegexp => self.peer_ready(id),
+            MsgType::Error => {
+                diag::log(|| format!("Received error {} {}", l.id, String::from_utf8_lossy(l.params)));
+            }
+            MsgType::DirectMsg => {
+                let text = l.params.to_vec();
+                self.events.push_back(Event::Direct { peer: id, id: l.id, text });
+            }
+            MsgType::Die => self.events.push_back(Event::Die { peer: id, id: l.id }),
+            MsgType::Ping => {
+                self.queue(id, false, |b| wire::encode_line(b, MsgType::Pong, l.id, b""));
+            }
+            MsgType::Pong => self.pong(id, l.id, now),
+        }
+        Flow::Next
+    }
+
+    fn deliver(&mut self, id: PeerId, binding: i32, params: &[u8]) -> Flow {
+        let etx = params.iter().filter(|&&b| b == wire::ETX).count();
+        let fields = etx + usize::from(params.last().is_some_and(|&b| b != wire::ETX));
+        if fields > self.limits.max_args {
+            diag::log(|| format!("Msg with {fields} arguments: dropping peer"));
+            self.reject(id);
+            return Flow::Stop;
+        }
+        if self.own.contains_key(&binding) {
+            self.events.push_back(Event::Msg { peer: id, binding, params: params.to_vec() });
+        } else {
+            diag::log(|| format!("Callback Message id={binding} not found!!!'"));
+        }
+        Flow::Next
+    }
+
+    /// AddRegexp: add, or replace the text under an id the peer already uses (DESIGN §5).
+    fn peer_subscribes(&mut self, id: PeerId, sub: i32, text: &[u8]) -> Flow {
+        if text.len() > self.limits.max_regexp_len {
+            diag::log(|| format!("regexp of {} bytes: dropping peer", text.len()));
+            self.reject(id);
+            return Flow::Stop;
+        }
+        if !self.filter.is_empty() && !self.filter.accepts(text) {
+            let regexp = text.to_vec();
+            self.events.push_back(Event::Bind { peer: id, id: sub, regexp, event: BindEvent::Filtered });
+            return Flow::Next;
+        }
+        let max = self.limits.max_regexps_per_peer;
+        let Some(peer) = self.peers.get_mut(id) else { return Flow::Stop };
+        let count = peer.regexps.len();
+        let event = match peer.regexps.iter_mut().find(|(i, _)| *i == sub) {
+            Some((_, old)) => {
+                let old = std::mem::replace(old, text.to_vec());
+                self.dict.unsubscribe(id, sub, &old);
+                BindEvent::Changed
+            }
+            None if count >= max => {
+                diag::log(|| format!("more than {max} regexps: dropping peer"));
+                self.reject(id);
+                return Flow::Stop;
+            }
+            None => {
+                peer.regexps.push((sub, text.to_vec()));
+                BindEvent::Added
+            }
+        };
+        if let Some(err) = self.dict.subscribe(id, sub, text) {
+            let mut reply = b"Error compiling '".to_vec();
+            reply.extend_from_slice(text);
+            reply.extend_from_slice(b"', ");
+            reply.extend_from_slice(err.message.as_bytes());
+            self.queue(id, false, |b| wire::encode_line(b, MsgType::Error, err.offset, &reply));
+        }
+        self.events.push_back(Event::Bind { peer: id, id: sub, regexp: text.to_vec(), event });
+        Flow::Next
+    }
+
+    /// DelRegexp: every regexp of the peer under that id goes; the event carries the
+    /// DelRegexp text, as ivy-c reports it.
+    fn peer_unsubscribes(&mut self, id: PeerId, sub: i32, params: &[u8]) {
+        let Some(peer) = self.peers.get_mut(id) else { return };
+        let (gone, kept) = std::mem::take(&mut peer.regexps).into_iter().partition(|(i, _)| *i == sub);
+        peer.regexps = kept;
+        let gone: Vec<(i32, Vec<u8>)> = gone;
+        for (_, text) in &gone {
+            self.dict.unsubscribe(id, sub, text);
+        }
+        if !gone.is_empty() {
+            let regexp = params.to_vec();
+            self.events.push_back(Event::Bind { peer: id, id: sub, regexp, event: BindEvent::Removed });
+        }
+    }
+
+    /// StartRegexp: the peer's name and listening port; then the duplicate check.
+    fn peer_introduces(&mut self, id: PeerId, port: i32, name: &[u8]) -> Flow {
+        let Some(peer) = self.peers.get_mut(id) else { return Flow::Stop };
+        peer.name = name.to_vec();
+        peer.announced_port = u16::try_from(port).ok().filter(|&p| p != 0);
+        match self.duplicate_of(id) {
+            Some(loser) => {
+                self.queue(loser, false, |b| {
+                    wire::encode_line(b, MsgType::Error, 0, b"Application already connected");
+                });
+                self.request_close(loser);
+                if loser == id { Flow::Stop } else { Flow::Next }
+            }
+            None => Flow::Next,
+        }
+    }
+
+    /// When another open connection reaches the same agent (same IP and announced
+    /// port), the one to drop: the one whose larger port (local or remote) is larger,
+    /// then whose smaller port is larger. Both ends see the same two port pairs, so
+    /// both drop the same connection.
+    fn duplicate_of(&self, id: PeerId) -> Option<PeerId> {
+        let me = self.peers.get(id)?;
+        let port = me.announced_port?;
+        let key = |p: &super::Peer| {
+            let (a, b) = (p.local.port(), p.remote.port());
+            (a.max(b), a.min(b))
+        };
+        let (other, peer) = self.peers.iter().find(|(o, p)| {
+            *o != id && p.is_open() && p.announced_port == Some(port) && p.remote.ip() == me.remote.ip()
+        })?;
+        Some(if key(me) > key(peer) { id } else { other })
+    }
+
+    /// EndRegexp: Connected (every time), and the ready message once (§4.3).
+    fn peer_ready(&mut self, id: PeerId) {
+        self.events.push_back(Event::App { peer: id, event: AppEvent::Connected });
+        let Some(peer) = self.peers.get_mut(id) else { return };
+        if std::mem::replace(&mut peer.ready_sent, true) {
+            return;
+        }
+        if let Some(ready) = self.ready.clone() {
+            self.route(&ready, Some(id), false);
+        }
+    }
+
+    /// Pong: the round trip in µs, negative when it answers an older ping (§6.4).
+    fn pong(&mut self, id: PeerId, pong: i32, now: Duration) {
+        let Some(peer) = self.peers.get_mut(id) else { return };
+        let Some(sent) = peer.ping_sent_at.take() else { return };
+        let rtt = now.saturating_sub(sent);
+        let micros = rtt.as_secs().min(2000) as i64 * 1_000_000 + i64::from(rtt.subsec_micros());
+        let micros = i32::try_from(micros).unwrap_or(i32::MAX);
+        let micros = if pong == peer.ping_seq { micros } else { -micros };
+        self.events.push_back(Event::Pong { peer: id, micros });
+    }
+
+    /// A datagram from the bus: each hello line from a newcomer asks for a connection.
+    pub fn on_datagram(&mut self, from: std::net::IpAddr, data: &[u8]) {
+        if !self.allow.allows(from) {
+            diag::log(|| format!("hello from {from} ignored: not in the allow-list"));
+            return;
+        }
+        for line in wire::hello_lines(data) {
+            let hello = match wire::parse_hello(line) {
+                Ok(h) => h,
+                Err(e) => {
+                    diag::log(|| format!("bad hello from {from}: {e:?}"));
+                    continue;
+                }
+            };
+            if hello.app_id == self.app_id.as_slice() && !self.app_id.is_empty() {
+                continue;
+            }
+            let addr = std::net::SocketAddr::new(from, hello.port);
+            if self.knows(addr) {
+                continue;
+            }
+            self.connecting.insert(addr);
+            self.actions.push_back(super::Action::Connect { addr, name: hello.app_name.to_vec() });
+        }
+    }
+
+    /// Whether a connection to the agent listening at `addr` exists or is under way.
+    fn knows(&self, addr: std::net::SocketAddr) -> bool {
+        self.connecting.contains(&addr)
+            || self.peers.iter().any(|(_, p)| {
+                p.is_open()
+                    && p.remote.ip() == addr.ip()
+                    && (p.remote.port() == addr.port() || p.announced_port == Some(addr.port()))
+            })
+    }
+}

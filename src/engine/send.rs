@@ -1,0 +1,109 @@
+//! What the engine sends on its user's behalf: messages routed through the peers'
+//! subscriptions (§5.1), our own subscriptions (§8.1), and the control messages (§6).
+
+use super::{Engine, PeerId, diag, queue_to};
+use crate::pattern::expand_intervals;
+use crate::wire::{self, LF, MsgType};
+use std::time::Duration;
+
+impl Engine {
+    /// Sends `message` to every matching subscription of every peer; returns the number
+    /// of Msg lines, counting those dropped at a full queue (as ivy-c).
+    pub fn send_msg(&mut self, message: &[u8]) -> usize {
+        if self.debug_binary && message.iter().any(|&b| !(0x20..0x80).contains(&b)) {
+            diag::log(|| "IvySendMsg bad msg to send binary data not allowed ignored".into());
+            return 0;
+        }
+        self.route(message, None, true)
+    }
+
+    /// Routes a message to the subscriptions of every peer, or only of `only`.
+    pub(super) fn route(&mut self, message: &[u8], only: Option<PeerId>, report_full: bool) -> usize {
+        let (peers, dirty, events) = (&mut self.peers, &mut self.dirty, &mut self.events);
+        let mut count = 0;
+        self.dict.for_each_match(message, |args, subs| {
+            if args.iter().any(|a| a.contains(&LF)) {
+                diag::log(|| "a captured argument holds LF: line not sent".into());
+                return;
+            }
+            for &(peer, id) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
+                count += 1;
+                queue_to(peers, dirty, events, peer, report_full, |b| wire::encode_msg(b, id, args));
+            }
+        });
+        count
+    }
+
+    /// Subscribes to `regexp` (interval-expanded here, §5.5); tells every peer.
+    pub fn bind(&mut self, regexp: &[u8]) -> i32 {
+        let id = self.next_binding;
+        self.next_binding = self.next_binding.wrapping_add(1);
+        self.own.insert(id, expand_intervals(regexp));
+        self.announce(id);
+        id
+    }
+
+    /// Replaces the text of our subscription `id`, keeping the id; tells every peer.
+    pub fn change(&mut self, id: i32, regexp: &[u8]) -> bool {
+        let Some(text) = self.own.get_mut(&id) else { return false };
+        *text = expand_intervals(regexp);
+        self.announce(id);
+        true
+    }
+
+    /// Removes our subscription `id`; tells every peer.
+    pub fn unbind(&mut self, id: i32) -> bool {
+        if self.own.remove(&id).is_none() {
+            return false;
+        }
+        self.queue_to_all(|b| wire::encode_line(b, MsgType::DelRegexp, id, b""));
+        true
+    }
+
+    fn announce(&mut self, id: i32) {
+        let Some(text) = self.own.get(&id).cloned() else { return };
+        if text.contains(&LF) {
+            diag::log(|| "regexp holds LF: not sent to peers".into());
+            return;
+        }
+        self.queue_to_all(|b| wire::encode_line(b, MsgType::AddRegexp, id, &text));
+    }
+
+    fn queue_to_all(&mut self, write: impl Fn(&mut Vec<u8>)) {
+        for peer in self.peers.newest_first() {
+            self.queue(peer, false, &write);
+        }
+    }
+
+    /// A direct message (§6.1); false when the peer is gone or the text holds LF.
+    pub fn send_direct(&mut self, peer: PeerId, id: i32, text: &[u8]) -> bool {
+        self.send_raw(peer, MsgType::DirectMsg, id, text)
+    }
+
+    /// An Error message (§6.3).
+    pub fn send_error(&mut self, peer: PeerId, id: i32, text: &[u8]) -> bool {
+        self.send_raw(peer, MsgType::Error, id, text)
+    }
+
+    /// Asks the peer to die (§6.2).
+    pub fn send_die(&mut self, peer: PeerId) -> bool {
+        self.send_raw(peer, MsgType::Die, 0, b"")
+    }
+
+    /// Sends the next ping of this peer (ids from 1) and remembers when.
+    pub fn ping(&mut self, peer: PeerId, now: Duration) -> bool {
+        let Some(p) = self.peers.get_mut(peer).filter(|p| p.is_open()) else { return false };
+        p.ping_seq = p.ping_seq.wrapping_add(1);
+        p.ping_sent_at = Some(now);
+        let seq = p.ping_seq;
+        self.send_raw(peer, MsgType::Ping, seq, b"")
+    }
+
+    fn send_raw(&mut self, peer: PeerId, kind: MsgType, id: i32, text: &[u8]) -> bool {
+        if text.contains(&LF) {
+            diag::log(|| format!("{kind:?} text holds LF: not sent"));
+            return false;
+        }
+        self.queue(peer, false, |b| wire::encode_line(b, kind, id, text))
+    }
+}

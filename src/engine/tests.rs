@@ -1,0 +1,1011 @@
+//! Golden transcripts of spec §11 against the sans-IO engine: bytes in, exact bytes
+//! and events out. No sockets, no clock, no sleeps.
+
+use super::*;
+use crate::wire;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+const ZERO: Duration = Duration::ZERO;
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const BAD: &[u8] = b"3 3\x02bad format request expected 'type id ...'\n0 0\x02\n";
+
+// ---------------------------------------------------------------------------------
+// Harness
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::new(LOCALHOST, port)
+}
+
+/// The agent under test: "CTEST", listening on 7777.
+fn engine_with(ready: Option<&[u8]>) -> Engine {
+    let mut e = Engine::new(b"CTEST", ready);
+    e.set_local(7777, b"1:2:7777");
+    e
+}
+
+fn engine() -> Engine {
+    engine_with(None)
+}
+
+/// An accepted connection from a distinct local port; our handshake is discarded.
+fn raw_peer(e: &mut Engine) -> PeerId {
+    let port = 40000 + e.peers().len() as u16;
+    let p = e.add_peer(addr(port), addr(7777), None);
+    take_out(e, p);
+    p
+}
+
+/// Everything queued for the peer, marked as written.
+fn take_out(e: &mut Engine, p: PeerId) -> Vec<u8> {
+    let out = e.pending_output(p).to_vec();
+    e.wrote(p, out.len(), false);
+    out
+}
+
+#[track_caller]
+fn expect_out(e: &mut Engine, p: PeerId, want: &[u8]) {
+    let got = take_out(e, p);
+    assert_eq!(got.escape_ascii().to_string(), want.escape_ascii().to_string());
+}
+
+fn feed(e: &mut Engine, p: PeerId, bytes: &[u8]) {
+    e.on_input(p, bytes, ZERO);
+}
+
+fn events(e: &mut Engine) -> Vec<Event> {
+    std::iter::from_fn(|| e.pop_event()).collect()
+}
+
+fn actions(e: &mut Engine) -> Vec<Action> {
+    std::iter::from_fn(|| e.pop_action()).collect()
+}
+
+fn app(peer: PeerId, event: AppEvent) -> Event {
+    Event::App { peer, event }
+}
+
+fn bind_ev(peer: PeerId, id: i32, regexp: &[u8], event: BindEvent) -> Event {
+    Event::Bind { peer, id, regexp: regexp.to_vec(), event }
+}
+
+fn msg_ev(peer: PeerId, binding: i32, params: &[u8]) -> Event {
+    Event::Msg { peer, binding, params: params.to_vec() }
+}
+
+/// A connected RAW peer (announcing 9999) that subscribed `subs`; events and output cleared.
+fn raw_with(e: &mut Engine, subs: &[(i32, &str)]) -> PeerId {
+    let p = raw_peer(e);
+    let mut hs = b"6 9999\x02RAW\n".to_vec();
+    for (id, re) in subs {
+        hs.extend_from_slice(format!("1 {id}\x02{re}\n").as_bytes());
+    }
+    hs.extend_from_slice(b"5 0\x02\n");
+    feed(e, p, &hs);
+    take_out(e, p);
+    events(e);
+    p
+}
+
+/// Moves bytes between two engines' ends of one connection until both are quiet.
+fn pump(a: &mut Engine, pa: PeerId, b: &mut Engine, pb: PeerId) {
+    loop {
+        let (ab, ba) = (take_out(a, pa), take_out(b, pb));
+        if ab.is_empty() && ba.is_empty() {
+            break;
+        }
+        b.on_input(pb, &ab, ZERO);
+        a.on_input(pa, &ba, ZERO);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Handshake (§11 cases 5–9)
+
+#[test]
+fn case05_handshake_newest_binding_first() {
+    let mut e = Engine::new(b"CTEST", None);
+    e.set_local(38655, b"x");
+    assert_eq!(e.bind(b"^first (.*)"), 0);
+    assert_eq!(e.bind(b"second"), 1);
+    assert_eq!(e.bind(b"(a)(b)?"), 2);
+    let p = e.add_peer(addr(9999), addr(40000), Some(b"RAW"));
+    expect_out(&mut e, p, b"6 38655\x02CTEST\n1 2\x02(a)(b)?\n1 1\x02second\n1 0\x02^first (.*)\n5 0\x02\n");
+    assert_eq!(e.peer(p).unwrap().name, b"RAW");
+}
+
+#[test]
+fn case06_ready_only_to_that_peer_once() {
+    let mut e = engine_with(Some(b"CTEST Ready"));
+    let other = raw_peer(&mut e);
+    feed(&mut e, other, b"6 9998\x02OTHER\n1 3\x02(.*)\n");
+    take_out(&mut e, other);
+    let p = raw_peer(&mut e);
+    feed(&mut e, p, b"6 9999\x02RAW\n1 8\x02(.*)\n5 0\x02\n");
+    expect_out(&mut e, p, b"2 8\x02CTEST Ready\x03\n");
+    expect_out(&mut e, other, b"");
+    feed(&mut e, p, b"5 0\x02\n");
+    expect_out(&mut e, p, b"");
+    let ev = events(&mut e);
+    let connected = ev.iter().filter(|&x| *x == app(p, AppEvent::Connected)).count();
+    assert_eq!(connected, 2);
+}
+
+#[test]
+fn case07_empty_ready_is_sent_none_is_not() {
+    let mut e = engine_with(Some(b""));
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"1 0\x02(.*)\n");
+    expect_out(&mut e, p, b"");
+    let mut e = engine_with(Some(b""));
+    let p = raw_peer(&mut e);
+    feed(&mut e, p, b"6 9999\x02RAW\n1 0\x02(.*)\n5 0\x02\n");
+    expect_out(&mut e, p, b"2 0\x02\x03\n");
+
+    let mut e = engine_with(None);
+    let p = raw_peer(&mut e);
+    feed(&mut e, p, b"6 9999\x02RAW\n1 0\x02(.*)\n5 0\x02\n");
+    expect_out(&mut e, p, b"");
+}
+
+#[test]
+fn case08_add_bind_events_then_connected() {
+    let mut e = engine();
+    let p = raw_peer(&mut e);
+    feed(&mut e, p, b"6 9999\x02RAW\n1 0\x02^a\n1 1\x02^b\n5 0\x02\n");
+    assert_eq!(
+        events(&mut e),
+        vec![
+            bind_ev(p, 0, b"^a", BindEvent::Added),
+            bind_ev(p, 1, b"^b", BindEvent::Added),
+            app(p, AppEvent::Connected),
+        ]
+    );
+    assert_eq!(e.peer(p).unwrap().name, b"RAW");
+    assert_eq!(e.peer_by_name(b"RAW"), Some(p));
+}
+
+#[test]
+fn connected_without_start_regexp() {
+    let mut e = engine();
+    let p = raw_peer(&mut e);
+    feed(&mut e, p, b"5 0\x02\n");
+    assert_eq!(events(&mut e), vec![app(p, AppEvent::Connected)]);
+    assert_eq!(e.peer(p).unwrap().name, b" 127.0.0.1:40000");
+}
+
+#[test]
+fn dirty_lists_peers_with_output() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    let q = raw_peer(&mut e);
+    let mut dirty = Vec::new();
+    e.take_dirty(&mut dirty);
+    e.send_msg(b"x");
+    e.take_dirty(&mut dirty);
+    assert_eq!(dirty, vec![p]);
+    feed(&mut e, q, b"\n");
+    e.take_dirty(&mut dirty);
+    assert_eq!(dirty, vec![q]);
+    e.take_dirty(&mut dirty);
+    assert!(dirty.is_empty());
+}
+
+#[test]
+fn case09_send_before_end_regexp() {
+    let mut e = engine();
+    let p = raw_peer(&mut e);
+    feed(&mut e, p, b"6 9999\x02RAW\n1 4\x02(.*)\n");
+    assert_eq!(e.send_msg(b"early"), 1);
+    expect_out(&mut e, p, b"2 4\x02early\x03\n");
+}
+
+#[test]
+fn two_engines_full_handshake() {
+    let mut a = Engine::new(b"A", Some(b"A ready"));
+    a.set_local(7000, b"idA");
+    let mut b = Engine::new(b"B", None);
+    b.set_local(8000, b"idB");
+    b.bind(b"^(.*) ready$");
+    let pa = a.add_peer(addr(8000), addr(50001), Some(b"B"));
+    let pb = b.add_peer(addr(50001), addr(8000), None);
+    pump(&mut a, pa, &mut b, pb);
+    assert_eq!(a.peer(pa).unwrap().name, b"B");
+    assert_eq!(b.peer(pb).unwrap().name, b"A");
+    assert_eq!(events(&mut b), vec![app(pb, AppEvent::Connected), msg_ev(pb, 0, b"A\x03")]);
+    assert_eq!(events(&mut a), vec![bind_ev(pa, 0, b"^(.*) ready$", BindEvent::Added), app(pa, AppEvent::Connected)]);
+}
+
+// ---------------------------------------------------------------------------------
+// Routing (§11 cases 11–20)
+
+#[test]
+fn case11_one_line_per_matching_subscription() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(5, "^hello (.*)"), (7, "hello"), (8, "(.*)")]);
+    assert_eq!(e.send_msg(b"hello world"), 3);
+    expect_out(&mut e, p, b"2 5\x02world\x03\n2 7\x02\n2 8\x02hello world\x03\n");
+}
+
+#[test]
+fn case12_unanchored_matching() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "world")]);
+    assert_eq!(e.send_msg(b"hello world"), 1);
+    expect_out(&mut e, p, b"2 0\x02\n");
+}
+
+#[test]
+fn case13_optional_groups() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(1, "^a(b)?(c)?(d)?")]);
+    let cases: [(&[u8], &[u8]); 5] = [
+        (b"a", b"2 1\x02\n"),
+        (b"ab", b"2 1\x02b\x03\n"),
+        (b"ac", b"2 1\x02\x03c\x03\n"),
+        (b"ad", b"2 1\x02\x03\x03d\x03\n"),
+        (b"abcd", b"2 1\x02b\x03c\x03d\x03\n"),
+    ];
+    for (message, line) in cases {
+        assert_eq!(e.send_msg(message), 1);
+        expect_out(&mut e, p, line);
+    }
+}
+
+#[test]
+fn case14_nested_and_repeated_groups() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "^(x(y)?)+$")]);
+    assert_eq!(e.send_msg(b"xyxy"), 1);
+    expect_out(&mut e, p, b"2 0\x02xy\x03y\x03\n");
+    assert_eq!(e.send_msg(b"xyx"), 1);
+    expect_out(&mut e, p, b"2 0\x02x\x03y\x03\n");
+}
+
+#[test]
+fn case15_same_text_two_ids_newest_first() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(1, "^a(b)?(c)?(d)?"), (2, "^a(b)?(c)?(d)?")]);
+    assert_eq!(e.send_msg(b"a"), 2);
+    expect_out(&mut e, p, b"2 2\x02\n2 1\x02\n");
+}
+
+#[test]
+fn case16_empty_message() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    assert_eq!(e.send_msg(b""), 1);
+    expect_out(&mut e, p, b"2 0\x02\x03\n");
+}
+
+#[test]
+fn case17_etx_inside_message() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    assert_eq!(e.send_msg(b"a\x03b"), 1);
+    expect_out(&mut e, p, b"2 0\x02a\x03b\x03\n");
+}
+
+#[test]
+fn case18_lf_inside_message_never_on_the_wire() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    e.send_msg(b"nl1\nline2");
+    expect_out(&mut e, p, b"2 0\x02nl1\x03\n");
+
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(2, "(?s)^nl(.*)")]);
+    e.send_msg(b"nl1\nline2");
+    expect_out(&mut e, p, b"");
+    // The peer is still served afterwards.
+    assert_eq!(e.send_msg(b"nl2"), 1);
+    expect_out(&mut e, p, b"2 2\x022\x03\n");
+}
+
+#[test]
+fn lf_in_own_name_regexp_or_text_never_on_the_wire() {
+    let mut e = Engine::new(b"two\nlines", None);
+    e.set_local(7777, b"x");
+    assert_eq!(e.bind(b"^a\nb"), 0);
+    assert_eq!(e.bind(b"^ok"), 1);
+    let p = e.add_peer(addr(9999), addr(40000), None);
+    expect_out(&mut e, p, b"6 7777\x02two lines\n1 1\x02^ok\n5 0\x02\n");
+    assert_eq!(e.bind(b"x\ny"), 2);
+    expect_out(&mut e, p, b"");
+    assert!(!e.send_error(p, 1, b"x\ny"));
+    assert!(!e.send_direct(p, 1, b"x\ny"));
+    expect_out(&mut e, p, b"");
+}
+
+#[test]
+fn case19_high_bytes_verbatim_debug_binary_refuses() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    assert_eq!(e.send_msg(b"caf\xc3\xa9\xff\x01"), 1);
+    expect_out(&mut e, p, b"2 0\x02caf\xc3\xa9\xff\x01\x03\n");
+    e.set_debug_binary(true);
+    for bad in [&b"caf\xc3\xa9"[..], b"a\x01", b"\xff", b"tab\there"] {
+        assert_eq!(e.send_msg(bad), 0);
+    }
+    expect_out(&mut e, p, b"");
+    assert_eq!(e.send_msg(b"plain ascii ~"), 1);
+    expect_out(&mut e, p, b"2 0\x02plain ascii ~\x03\n");
+}
+
+#[test]
+fn case20_long_lines() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    let big = vec![b'x'; 100_000];
+    assert_eq!(e.send_msg(&big), 1);
+    let out = take_out(&mut e, p);
+    assert_eq!(out.len(), 100_006);
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+    assert!(out.starts_with(b"2 0\x02xxx") && out.ends_with(b"x\x03\n"));
+
+    // Receiving a 20000-byte line in 1000-byte pieces.
+    e.bind(b"(.*)");
+    let mut line = b"2 0\x02".to_vec();
+    line.resize(19_999, b'y');
+    line.extend_from_slice(b"\x03\n");
+    assert_eq!(line.len(), 20_001);
+    for chunk in line.chunks(1000) {
+        feed(&mut e, p, chunk);
+    }
+    let ev = events(&mut e);
+    assert_eq!(ev.len(), 1);
+    let Event::Msg { binding: 0, params, .. } = &ev[0] else { panic!("{ev:?}") };
+    assert_eq!(params.len(), 19_996);
+    assert!(actions(&mut e).is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Receiving (§11 cases 22–27)
+
+#[test]
+fn case22_msg_splitting() {
+    let mut e = engine();
+    e.bind(b"^x");
+    let p = raw_with(&mut e, &[]);
+    // (line, argv); the event carries the params raw: what follows "2 0\x02".
+    let cases: [(&[u8], &[&[u8]]); 5] = [
+        (b"2 0\x02a\x03\x03b\x03\n", &[b"a", b"", b"b"]),
+        (b"2 0\x02a\x03b\n", &[b"a", b"b"]),
+        (b"2 0\x02\n", &[]),
+        (b"2 0\x02\x03\n", &[b""]),
+        (b"2 0\x02abc\x03\r\n", &[b"abc", b"\r"]),
+    ];
+    for (line, argv) in cases {
+        feed(&mut e, p, line);
+        let params = &line[4..line.len() - 1];
+        assert_eq!(events(&mut e), vec![msg_ev(p, 0, params)]);
+        let mut args = Vec::new();
+        assert!(wire::split_args(params, 1024, &mut args));
+        assert_eq!(args, argv);
+    }
+    expect_out(&mut e, p, b"");
+}
+
+#[test]
+fn case23_unknown_msg_id_kept() {
+    let mut e = engine();
+    e.bind(b"^x");
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"2 5\x02hello\x03\n9 1\x02\n");
+    assert!(events(&mut e).is_empty());
+    expect_out(&mut e, p, b"10 1\x02\n");
+    assert!(actions(&mut e).is_empty());
+}
+
+#[test]
+fn case24_header_leniency() {
+    let mut e = engine();
+    e.bind(b"^x");
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"  2   0  junk\x02spaced\x03\n2 0x\x02hexish\x03\n");
+    assert_eq!(events(&mut e), vec![msg_ev(p, 0, b"spaced\x03"), msg_ev(p, 0, b"hexish\x03")]);
+    assert!(actions(&mut e).is_empty());
+}
+
+#[test]
+fn case25_bad_format_reply_close_then_ignore() {
+    for bad_line in [&b"\n"[..], b"2 1 foo\n", b"hello\x02\n", b"2\x02x\n"] {
+        let mut e = engine();
+        e.bind(b"(.*)");
+        let p = raw_with(&mut e, &[(0, "(.*)")]);
+        feed(&mut e, p, bad_line);
+        expect_out(&mut e, p, BAD);
+        assert_eq!(actions(&mut e), vec![Action::Close(p)]);
+        // Lines after the bad one, in the same segment or later, are ignored.
+        feed(&mut e, p, b"9 1\x02\n2 0\x02x\x03\n");
+        expect_out(&mut e, p, b"");
+        assert!(events(&mut e).is_empty());
+        assert!(actions(&mut e).is_empty());
+        e.on_closed(p);
+        assert_eq!(events(&mut e), vec![app(p, AppEvent::Disconnected)]);
+        assert_eq!(e.send_msg(b"x"), 0);
+    }
+    // Lines after a bad one in the same segment.
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"\n9 1\x02\n");
+    expect_out(&mut e, p, BAD);
+}
+
+#[test]
+fn case26_unknown_type_ignored() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"42 1\x02x\n-1 0\x02\n9 3\x02\n");
+    expect_out(&mut e, p, b"10 3\x02\n");
+    assert!(events(&mut e).is_empty());
+    assert!(actions(&mut e).is_empty());
+}
+
+#[test]
+fn case27_bye_then_more_lines_in_one_segment() {
+    let mut e = engine();
+    e.bind(b"(.*)");
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"0 0\x02\n2 0\x02after bye\x03\n9 5\x02\n");
+    assert_eq!(events(&mut e), vec![msg_ev(p, 0, b"after bye\x03")]);
+    expect_out(&mut e, p, b"10 5\x02\n");
+    assert_eq!(actions(&mut e), vec![Action::Close(p)]);
+    feed(&mut e, p, b"9 6\x02\n");
+    expect_out(&mut e, p, b"");
+    e.on_closed(p);
+    assert_eq!(events(&mut e), vec![app(p, AppEvent::Disconnected)]);
+}
+
+// ---------------------------------------------------------------------------------
+// Peer subscriptions (§11 cases 28–31)
+
+#[test]
+fn case28_invalid_regexp_error_and_kept() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"1 10\x02foo(bar\n");
+    expect_out(&mut e, p, b"3 7\x02Error compiling 'foo(bar', missing )\n");
+    assert_eq!(events(&mut e), vec![bind_ev(p, 10, b"foo(bar", BindEvent::Added)]);
+    assert_eq!(e.peer_regexps(p), Some(vec![b"foo(bar".to_vec()]));
+    for m in [&b"foo(bar"[..], b"foobar", b"", b"foo"] {
+        assert_eq!(e.send_msg(m), 0);
+    }
+    expect_out(&mut e, p, b"");
+    assert!(actions(&mut e).is_empty());
+}
+
+#[test]
+fn case28_compile_error_texts() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"1 1\x02*\n");
+    expect_out(&mut e, p, b"3 0\x02Error compiling '*', nothing to repeat\n");
+    feed(&mut e, p, b"1 2\x02[z\n");
+    expect_out(&mut e, p, b"3 2\x02Error compiling '[z', missing terminating ] for character class\n");
+}
+
+#[test]
+fn case29_same_id_new_text_replaces() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(1, "^old")]);
+    assert_eq!(e.send_msg(b"old"), 1);
+    expect_out(&mut e, p, b"2 1\x02\n");
+
+    feed(&mut e, p, b"1 1\x02^new\n");
+    assert_eq!(events(&mut e), vec![bind_ev(p, 1, b"^new", BindEvent::Changed)]);
+    assert_eq!(e.peer_regexps(p), Some(vec![b"^new".to_vec()]));
+    assert_eq!(e.send_msg(b"old"), 0);
+    assert_eq!(e.send_msg(b"new"), 1);
+    expect_out(&mut e, p, b"2 1\x02\n");
+
+    // Identical re-send: Changed, and still one delivery.
+    feed(&mut e, p, b"1 1\x02^new\n");
+    assert_eq!(events(&mut e), vec![bind_ev(p, 1, b"^new", BindEvent::Changed)]);
+    assert_eq!(e.peer_regexps(p), Some(vec![b"^new".to_vec()]));
+    assert_eq!(e.send_msg(b"new"), 1);
+    expect_out(&mut e, p, b"2 1\x02\n");
+    expect_out(&mut e, p, b"");
+}
+
+#[test]
+fn case29_replace_keeps_other_subscribers_of_old_text() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(1, "^old"), (2, "^old")]);
+    feed(&mut e, p, b"1 1\x02^new\n");
+    events(&mut e);
+    assert_eq!(e.send_msg(b"old"), 1);
+    expect_out(&mut e, p, b"2 2\x02\n");
+}
+
+#[test]
+fn case30_del_regexp() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(1, "^a"), (2, "^b"), (3, "^c")]);
+    feed(&mut e, p, b"4 1\x02\n");
+    assert_eq!(events(&mut e), vec![bind_ev(p, 1, b"", BindEvent::Removed)]);
+    feed(&mut e, p, b"4 2\x02some text\n");
+    assert_eq!(events(&mut e), vec![bind_ev(p, 2, b"some text", BindEvent::Removed)]);
+    feed(&mut e, p, b"4 77\x02\n4 1\x02\n");
+    assert!(events(&mut e).is_empty());
+    assert_eq!(e.peer_regexps(p), Some(vec![b"^c".to_vec()]));
+    assert_eq!(e.send_msg(b"a"), 0);
+    assert_eq!(e.send_msg(b"b"), 0);
+    assert_eq!(e.send_msg(b"c"), 1);
+    expect_out(&mut e, p, b"2 3\x02\n");
+    assert!(actions(&mut e).is_empty());
+}
+
+#[test]
+fn case31_filters() {
+    let mut e = engine();
+    e.filter_mut().add(b"hello");
+    e.filter_mut().add(b"foo");
+    let p = raw_with(&mut e, &[]);
+    let accepted = ["^hello (.*)", "^hel", "^fo", "bar", "^(hello|bar)", "^ hello"];
+    let filtered = ["^hellothere", "^bar", "^foo-bar x", "^Hello", "^hello_world"];
+    for (i, re) in accepted.iter().enumerate() {
+        feed(&mut e, p, format!("1 {i}\x02{re}\n").as_bytes());
+        let want = bind_ev(p, i as i32, re.as_bytes(), BindEvent::Added);
+        assert_eq!(events(&mut e), vec![want]);
+    }
+    for (i, re) in filtered.iter().enumerate() {
+        let id = 10 + i as i32;
+        feed(&mut e, p, format!("1 {id}\x02{re}\n").as_bytes());
+        let want = bind_ev(p, id, re.as_bytes(), BindEvent::Filtered);
+        assert_eq!(events(&mut e), vec![want]);
+    }
+    let listed = e.peer_regexps(p).unwrap();
+    assert_eq!(listed.len(), accepted.len());
+    for m in ["hellothere", "bar", "foo-bar x", "Hello", "hello_world"] {
+        e.send_msg(m.as_bytes());
+    }
+    let out = take_out(&mut e, p);
+    for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let l = wire::parse_line(line).unwrap();
+        assert!(l.id < 10, "filtered regexp matched: {}", line.escape_ascii());
+    }
+    assert!(actions(&mut e).is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Own subscriptions (§11 cases 32–33)
+
+#[test]
+fn case32_own_bind_change_unbind() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    assert_eq!(e.bind(b"^a (.*)"), 0);
+    expect_out(&mut e, p, b"1 0\x02^a (.*)\n");
+    assert!(e.change(0, b"^b"));
+    expect_out(&mut e, p, b"1 0\x02^b\n");
+    assert!(e.unbind(0));
+    expect_out(&mut e, p, b"4 0\x02\n");
+    assert!(!e.unbind(0));
+    assert!(!e.change(0, b"^z"));
+    expect_out(&mut e, p, b"");
+    assert_eq!(e.bind(b"^c"), 1);
+    expect_out(&mut e, p, b"1 1\x02^c\n");
+    // A Msg for the removed binding is not delivered.
+    feed(&mut e, p, b"2 0\x02\n2 1\x02\n");
+    assert_eq!(events(&mut e), vec![msg_ev(p, 1, b"")]);
+}
+
+#[test]
+fn case33_interval_expansion_sent() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    e.bind(b"^val=(?I5#5i)$");
+    expect_out(&mut e, p, b"1 0\x02^val=(?:5)(?![\\d.])$\n");
+    e.bind(b"(?I5#5)");
+    expect_out(&mut e, p, b"1 1\x02(?:5(?:\\.\\d+)?)(?![\\d.])\n");
+    e.bind(b"x=(?I20#25i)");
+    expect_out(&mut e, p, b"1 2\x02x=(?:(?:2[0-4])|(?:25))(?![\\d.])\n");
+}
+
+#[test]
+fn case33_interval_matches_at_the_sender() {
+    let mut a = Engine::new(b"A", None);
+    a.set_local(7000, b"idA");
+    let mut b = Engine::new(b"B", None);
+    b.set_local(8000, b"idB");
+    a.bind(b"^val=((?I1#5i))$");
+    let pa = a.add_peer(addr(8000), addr(50001), Some(b"B"));
+    let pb = b.add_peer(addr(50001), addr(8000), None);
+    pump(&mut a, pa, &mut b, pb);
+    events(&mut a);
+    assert_eq!(b.send_msg(b"val=3"), 1);
+    assert_eq!(b.send_msg(b"val=6"), 0);
+    assert_eq!(b.send_msg(b"val=35"), 0);
+    pump(&mut a, pa, &mut b, pb);
+    assert_eq!(events(&mut a), vec![msg_ev(pa, 0, b"3\x03")]);
+}
+
+// ---------------------------------------------------------------------------------
+// Control messages (§11 cases 34–38)
+
+#[test]
+fn case34_ping_answered() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"9 42\x02\n9 -5\x02junk\n");
+    expect_out(&mut e, p, b"10 42\x02\n10 -5\x02\n");
+    assert!(events(&mut e).is_empty());
+}
+
+#[test]
+fn case35_ping_pong_round_trips() {
+    let ms = Duration::from_millis;
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    assert!(e.ping(p, ms(1000)));
+    assert!(e.ping(p, ms(1100)));
+    expect_out(&mut e, p, b"9 1\x02\n9 2\x02\n");
+    e.on_input(p, b"10 1\x02\n", ms(1400));
+    assert_eq!(events(&mut e), vec![Event::Pong { peer: p, micros: -300_000 }]);
+    e.on_input(p, b"10 2\x02\n", ms(1500));
+    assert!(events(&mut e).is_empty());
+    assert!(e.ping(p, ms(2000)));
+    expect_out(&mut e, p, b"9 3\x02\n");
+    e.on_input(p, b"10 3\x02\n", Duration::from_micros(2_250_123));
+    assert_eq!(events(&mut e), vec![Event::Pong { peer: p, micros: 250_123 }]);
+    // Seconds are capped at 2000.
+    assert!(e.ping(p, Duration::from_secs(10)));
+    expect_out(&mut e, p, b"9 4\x02\n");
+    e.on_input(p, b"10 4\x02\n", Duration::from_micros(3_010_500_000));
+    let micros = 2_000_500_000;
+    assert_eq!(events(&mut e), vec![Event::Pong { peer: p, micros }]);
+}
+
+#[test]
+fn case36_direct_messages() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    feed(&mut e, p, b"7 12\x02hello\x03there\x03\n");
+    let text = b"hello\x03there\x03".to_vec();
+    assert_eq!(events(&mut e), vec![Event::Direct { peer: p, id: 12, text }]);
+    assert!(e.send_direct(p, 33, b"hi\x03there"));
+    expect_out(&mut e, p, b"7 33\x02hi\x03there\n");
+    assert!(!e.send_direct(p, 34, b"two\nlines"));
+    expect_out(&mut e, p, b"");
+}
+
+#[test]
+fn case37_errors() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[]);
+    assert!(e.send_error(p, 44, b"oops"));
+    expect_out(&mut e, p, b"3 44\x02oops\n");
+    feed(&mut e, p, b"3 5\x02some error\n");
+    assert!(events(&mut e).is_empty());
+    assert!(actions(&mut e).is_empty());
+    expect_out(&mut e, p, b"");
+}
+
+#[test]
+fn case38_die() {
+    let mut e = engine();
+    let q = raw_peer(&mut e);
+    let p = raw_with(&mut e, &[]);
+    assert!(e.send_die(p));
+    expect_out(&mut e, p, b"8 0\x02\n");
+    feed(&mut e, p, b"8 7\x02whatever\n");
+    assert_eq!(events(&mut e), vec![Event::Die { peer: p, id: 7 }]);
+    // Obeying is the driver's call: leave() says Bye to every peer and closes them.
+    e.leave();
+    expect_out(&mut e, p, b"0 0\x02\n");
+    expect_out(&mut e, q, b"0 0\x02\n");
+    assert_eq!(actions(&mut e), vec![Action::Close(p), Action::Close(q)]);
+}
+
+// ---------------------------------------------------------------------------------
+// Congestion (§11 case 41) and listings (case 42)
+
+#[test]
+fn case41_congestion_whole_lines() {
+    let mut e = engine();
+    e.set_limits(Limits { queue_cap: 100, ..Limits::default() });
+    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    let mut delivered = Vec::new();
+    // Each message makes a 10-byte line: "2 0\x02mNNN\x03\n".
+    assert_eq!(e.send_msg(b"m000"), 1);
+    delivered.extend_from_slice(&e.pending_output(p)[..3]);
+    e.wrote(p, 3, true);
+    e.wrote(p, 0, true);
+    assert_eq!(events(&mut e), vec![app(p, AppEvent::Congestion)]);
+    for i in 1..=12 {
+        assert_eq!(e.send_msg(format!("m{i:03}").as_bytes()), 1);
+    }
+    // 7 + 9 * 10 = 97 bytes fit; the last three messages are dropped whole.
+    assert_eq!(events(&mut e), vec![app(p, AppEvent::FifoFull); 3]);
+    assert_eq!(e.pending_output(p).len(), 97);
+    delivered.extend_from_slice(&e.pending_output(p)[..50]);
+    e.wrote(p, 50, false);
+    assert!(events(&mut e).is_empty());
+    delivered.extend(take_out(&mut e, p));
+    assert_eq!(events(&mut e), vec![app(p, AppEvent::Decongestion)]);
+    assert_eq!(e.send_msg(b"m013"), 1);
+    delivered.extend(take_out(&mut e, p));
+    assert!(events(&mut e).is_empty());
+
+    let mut want = Vec::new();
+    for i in (0..=9).chain([13]) {
+        want.extend_from_slice(format!("2 0\x02m{i:03}\x03\n").as_bytes());
+    }
+    assert_eq!(delivered.escape_ascii().to_string(), want.escape_ascii().to_string());
+}
+
+#[test]
+fn case41_fifo_full_counts_and_other_peers() {
+    let mut e = engine();
+    e.set_limits(Limits { queue_cap: 20, ..Limits::default() });
+    let p = raw_with(&mut e, &[(0, "(.*)"), (1, "^m")]);
+    let q = raw_peer(&mut e);
+    feed(&mut e, q, b"1 0\x02(.*)\n");
+    e.wrote(p, 0, true);
+    events(&mut e);
+    // m000 gives p 10 + 5 bytes. m001's 10-byte line is dropped (and reported), its
+    // 5-byte line still fits: lines are kept or dropped one by one, whole. q, which
+    // reads, gets everything.
+    for (i, len) in [(0, 15), (1, 20), (2, 20)] {
+        assert_eq!(e.send_msg(format!("m00{i}").as_bytes()), 3);
+        assert_eq!(e.pending_output(p).len(), len);
+        expect_out(&mut e, q, format!("2 0\x02m00{i}\x03\n").as_bytes());
+    }
+    let ev = events(&mut e);
+    assert_eq!(ev, vec![app(p, AppEvent::FifoFull); 3]);
+    expect_out(&mut e, p, b"2 0\x02m000\x03\n2 1\x02\n2 1\x02\n");
+}
+
+#[test]
+fn case42_listings_newest_first() {
+    let mut e = engine();
+    let first = raw_peer(&mut e);
+    let p = raw_with(&mut e, &[(0, "a"), (1, "b"), (2, "c")]);
+    let rx: Vec<Vec<u8>> = ["c", "b", "a"].iter().map(|s| s.as_bytes().to_vec()).collect();
+    assert_eq!(e.peer_regexps(p), Some(rx));
+    assert_eq!(e.peer_regexps(first), Some(vec![]));
+    assert_eq!(e.peers(), vec![p, first]);
+    assert_eq!(e.peer_by_name(b"RAW"), Some(p));
+    assert_eq!(e.peer_by_name(b"nobody"), None);
+}
+
+// ---------------------------------------------------------------------------------
+// Duplicate connections (§1.6, DESIGN §5)
+
+/// Two connections (remote port, local port) to one agent announcing `announced`; the
+/// StartRegexps arrive in `order`. Returns the index of the connection dropped.
+fn dedupe(conns: [(u16, u16); 2], announced: u16, order: [usize; 2]) -> usize {
+    let mut e = engine();
+    let ids = conns.map(|(remote, local)| {
+        let p = e.add_peer(addr(remote), addr(local), None);
+        take_out(&mut e, p);
+        p
+    });
+    for i in order {
+        feed(&mut e, ids[i], format!("6 {announced}\x02PEER\n").as_bytes());
+    }
+    let losers: Vec<usize> = (0..2).filter(|&i| !e.pending_output(ids[i]).is_empty()).collect();
+    assert_eq!(losers.len(), 1, "{conns:?} {order:?}");
+    let loser = losers[0];
+    expect_out(&mut e, ids[loser], b"3 0\x02Application already connected\n");
+    assert_eq!(actions(&mut e), vec![Action::Close(ids[loser])]);
+    // The loser's further input is ignored; the winner still works.
+    feed(&mut e, ids[loser], b"9 1\x02\n");
+    feed(&mut e, ids[1 - loser], b"9 1\x02\n");
+    expect_out(&mut e, ids[loser], b"");
+    expect_out(&mut e, ids[1 - loser], b"10 1\x02\n");
+    loser
+}
+
+#[test]
+fn duplicate_connection_larger_max_port_dropped_at_both_ends() {
+    // Connection k: A's ephemeral port 50001+k to B's listening port 6000.
+    for order in [[0, 1], [1, 0]] {
+        // A's view: remote = B:6000, local = A:5000x; B announces 6000.
+        assert_eq!(dedupe([(6000, 50001), (6000, 50002)], 6000, order), 1);
+        // B's view: remote = A:5000x, local = B:6000; A announces 7777.
+        assert_eq!(dedupe([(50001, 6000), (50002, 6000)], 7777, order), 1);
+        // Reversed port magnitudes.
+        assert_eq!(dedupe([(6000, 50002), (6000, 50001)], 6000, order), 0);
+        assert_eq!(dedupe([(50002, 6000), (50001, 6000)], 7777, order), 0);
+    }
+}
+
+#[test]
+fn duplicate_connection_tie_on_max_port_is_symmetric() {
+    // B listens on 60000, above both of A's ephemeral ports: max() ties at 60000.
+    // Whatever the tie-break, both ends and both arrival orders must agree.
+    let a_view = [(60000, 50001), (60000, 50002)];
+    let b_view = [(50001, 60000), (50002, 60000)];
+    let choices = [
+        dedupe(a_view, 60000, [0, 1]),
+        dedupe(a_view, 60000, [1, 0]),
+        dedupe(b_view, 7777, [0, 1]),
+        dedupe(b_view, 7777, [1, 0]),
+    ];
+    assert!(choices.iter().all(|&c| c == choices[0]), "choices {choices:?}");
+}
+
+#[test]
+fn no_dedupe_for_different_agents() {
+    let mut e = engine();
+    let p = e.add_peer(addr(6000), addr(50001), None);
+    let q = e.add_peer(addr(6001), addr(50002), None);
+    let r = e.add_peer(SocketAddr::from(([127, 0, 0, 2], 6000)), addr(50003), None);
+    for (x, port) in [(p, 6000), (q, 6001), (r, 6000)] {
+        take_out(&mut e, x);
+        feed(&mut e, x, format!("6 {port}\x02PEER\n").as_bytes());
+        expect_out(&mut e, x, b"");
+    }
+    assert!(actions(&mut e).is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Hellos (§1.4, §11 case 3)
+
+#[test]
+fn hello_handling() {
+    let mut e = engine();
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+    let at = |port| SocketAddr::new(ip, port);
+    e.on_datagram(ip, b"2 4000 id name\n");
+    e.on_datagram(ip, b"3\n");
+    assert!(actions(&mut e).is_empty());
+    e.on_datagram(ip, b"3 4000\n");
+    assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4000), name: vec![] }]);
+    e.on_datagram(ip, b"3 4001 1:2:7777 CTEST\n");
+    assert!(actions(&mut e).is_empty());
+    e.on_datagram(ip, b"3 4002 a Agent A\n3 4003 b B\n");
+    assert_eq!(
+        actions(&mut e),
+        vec![
+            Action::Connect { addr: at(4002), name: b"Agent A".to_vec() },
+            Action::Connect { addr: at(4003), name: b"B".to_vec() },
+        ]
+    );
+    // The same address again: already under way, then connected.
+    e.on_datagram(ip, b"3 4000 x X\n");
+    assert!(actions(&mut e).is_empty());
+    let p = e.add_peer(at(4002), addr(50000), Some(b"Agent A"));
+    e.on_datagram(ip, b"3 4002 a Agent A\n");
+    assert!(actions(&mut e).is_empty());
+    assert_eq!(e.peer(p).unwrap().name, b"Agent A");
+    // A failed connect may be retried on the next hello.
+    e.connect_failed(at(4003));
+    e.on_datagram(ip, b"3 4003 b B\n");
+    assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4003), name: b"B".to_vec() }]);
+    // The same port on another host is another agent.
+    let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10));
+    e.on_datagram(other, b"3 4000\tt\tT\n");
+    let addr = SocketAddr::new(other, 4000);
+    assert_eq!(actions(&mut e), vec![Action::Connect { addr, name: b"T".to_vec() }]);
+}
+
+// ---------------------------------------------------------------------------------
+// Limits (DESIGN §5): the offender is dropped, the others are served.
+
+/// An engine with `limits`, a victim peer and a bystander subscribed to `(.*)`.
+fn limited(limits: Limits) -> (Engine, PeerId, PeerId) {
+    let mut e = engine();
+    e.set_limits(limits);
+    e.bind(b"(.*)");
+    let bystander = raw_with(&mut e, &[(0, "(.*)")]);
+    let p = raw_peer(&mut e);
+    feed(&mut e, p, b"6 9998\x02BIG\n");
+    (e, p, bystander)
+}
+
+#[track_caller]
+fn assert_dropped(e: &mut Engine, p: PeerId, bystander: PeerId) {
+    expect_out(e, p, BAD);
+    assert_eq!(actions(e), vec![Action::Close(p)]);
+    feed(e, p, b"9 1\x02\n");
+    expect_out(e, p, b"");
+    assert_eq!(e.send_msg(b"hi"), 1);
+    expect_out(e, bystander, b"2 0\x02hi\x03\n");
+    feed(e, bystander, b"9 2\x02\n2 0\x02ok\x03\n");
+    expect_out(e, bystander, b"10 2\x02\n");
+    assert!(events(e).contains(&msg_ev(bystander, 0, b"ok\x03")));
+}
+
+#[test]
+fn limit_line_too_long() {
+    let limits = Limits { max_line: 64, ..Limits::default() };
+    let (mut e, p, b) = limited(limits);
+    let mut ok = b"2 0\x02".to_vec();
+    ok.resize(64, b'a');
+    ok.push(b'\n');
+    feed(&mut e, p, &ok);
+    assert_eq!(events(&mut e).len(), 1);
+    expect_out(&mut e, p, b"");
+    feed(&mut e, p, &[b'a'; 65]);
+    assert_dropped(&mut e, p, b);
+
+    let (mut e, p, b) = limited(limits);
+    let mut long = vec![b'a'; 65];
+    long.push(b'\n');
+    feed(&mut e, p, &long);
+    assert_dropped(&mut e, p, b);
+}
+
+#[test]
+fn limit_too_many_args() {
+    let limits = Limits { max_args: 2, ..Limits::default() };
+    let (mut e, p, b) = limited(limits);
+    feed(&mut e, p, b"2 0\x02a\x03b\x03\n");
+    assert_eq!(events(&mut e), vec![msg_ev(p, 0, b"a\x03b\x03")]);
+    feed(&mut e, p, b"2 0\x02a\x03b\x03c\x03\n");
+    assert!(events(&mut e).is_empty());
+    assert_dropped(&mut e, p, b);
+}
+
+#[test]
+fn limit_too_many_args_without_trailing_etx() {
+    // `a\x03b\x03c` is three fields (§2), like `a\x03b\x03c\x03`.
+    let limits = Limits { max_args: 2, ..Limits::default() };
+    let (mut e, p, b) = limited(limits);
+    feed(&mut e, p, b"2 0\x02a\x03b\x03c\n");
+    assert!(events(&mut e).is_empty());
+    assert_dropped(&mut e, p, b);
+}
+
+#[test]
+fn limit_too_many_regexps() {
+    let limits = Limits { max_regexps_per_peer: 2, ..Limits::default() };
+    let (mut e, p, b) = limited(limits);
+    feed(&mut e, p, b"1 0\x02^a\n1 1\x02^b\n1 1\x02^c\n");
+    assert_eq!(events(&mut e).len(), 3);
+    expect_out(&mut e, p, b"");
+    feed(&mut e, p, b"1 2\x02^d\n");
+    assert!(events(&mut e).is_empty());
+    assert_dropped(&mut e, p, b);
+}
+
+#[test]
+fn limit_regexp_too_long() {
+    let limits = Limits { max_regexp_len: 8, ..Limits::default() };
+    let (mut e, p, b) = limited(limits);
+    feed(&mut e, p, b"1 0\x0212345678\n");
+    assert_eq!(events(&mut e).len(), 1);
+    feed(&mut e, p, b"1 1\x02123456789\n");
+    assert!(events(&mut e).is_empty());
+    assert_dropped(&mut e, p, b);
+}
+
+// ---------------------------------------------------------------------------------
+// Stale handles
+
+#[test]
+fn stale_peer_id_after_reap_is_harmless() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    e.reap(p); // not dead yet: kept
+    assert!(e.peer(p).is_some());
+    e.on_closed(p);
+    assert_eq!(events(&mut e), vec![app(p, AppEvent::Disconnected)]);
+    assert_eq!(e.send_msg(b"x"), 0);
+    e.reap(p);
+    assert!(e.peer(p).is_none());
+    let q = raw_with(&mut e, &[(0, "(.*)")]);
+    assert_ne!(p, q);
+
+    e.on_input(p, b"9 1\x02\n1 5\x02(.*)\n", ZERO);
+    e.wrote(p, 10, true);
+    e.wrote(p, 10, false);
+    assert_eq!(e.pending_output(p), b"");
+    assert!(!e.send_direct(p, 1, b"x"));
+    assert!(!e.send_error(p, 1, b"x"));
+    assert!(!e.send_die(p));
+    assert!(!e.ping(p, ZERO));
+    assert_eq!(e.peer_regexps(p), None);
+    e.on_closed(p);
+    e.reap(p);
+    assert!(events(&mut e).is_empty());
+    assert!(actions(&mut e).is_empty());
+    assert_eq!(e.peers(), vec![q]);
+    // The live peer was not touched.
+    expect_out(&mut e, q, b"");
+    assert_eq!(e.send_msg(b"x"), 1);
+    expect_out(&mut e, q, b"2 0\x02x\x03\n");
+}

@@ -1,0 +1,63 @@
+//! Engine-level handles and event kinds handed to users. Handles are integers that
+//! the C border can carry in a pointer-sized handle; a stale one resolves to nothing.
+
+/// A peer (another agent on the bus). Never zero; not reused within a bus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub(crate) u64);
+
+/// One of our own subscriptions; its id is the one sent on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BindingId(pub(crate) i32);
+
+impl PeerId {
+    /// The handle as a non-zero integer (for pointer-sized C handles).
+    pub fn to_raw(self) -> u64 {
+        self.0
+    }
+    /// Rebuilds a handle from [`Self::to_raw`]; zero gives `None`.
+    pub fn from_raw(raw: u64) -> Option<Self> {
+        (raw != 0).then_some(PeerId(raw))
+    }
+}
+
+impl BindingId {
+    /// The subscription id used on the wire (from 0, never reused).
+    pub fn id(self) -> i32 {
+        self.0
+    }
+    /// Rebuilds a handle from a wire id.
+    pub fn from_id(id: i32) -> Self {
+        BindingId(id)
+    }
+}
+
+/// Application events, numbered as ivy-c's `IvyApplicationEvent`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum AppEvent {
+    Connected = 0,
+    Disconnected = 1,
+    Congestion = 2,
+    Decongestion = 3,
+    FifoFull = 4,
+}
+
+/// Peer-subscription events, numbered as ivy-c's `IvyBindEvent`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum BindEvent {
+    Added = 0,
+    Removed = 1,
+    Filtered = 2,
+    Changed = 3,
+}
+
+/// What to do when a peer sends Die.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DiePolicy {
+    /// Run the die callback, say Bye to every peer, close, and stop the loop (ivy-c, minus `exit`).
+    #[default]
+    Obey,
+    /// Run the die callback and otherwise ignore the request.
+    Ignore,
+}

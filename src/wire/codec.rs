@@ -1,0 +1,273 @@
+//! The TCP line codec (spec §2, §3): one message per line, `TYPE SP ID STX PARAMS LF`.
+
+use super::scan::scan_int;
+
+/// Start of text: ends the `TYPE ID` header; the params follow the first one.
+pub const STX: u8 = 0x02;
+/// End of text: follows each argument of a `Msg`.
+pub const ETX: u8 = 0x03;
+/// Line feed: ends every line.
+pub const LF: u8 = b'\n';
+/// Size of ivy-c's argv array for a received `Msg` (`MAX_MATCHING_ARGS`); a sensible
+/// `max_args` for [`split_args`].
+pub const IVYC_MAX_ARGS: usize = 120;
+
+/// The message types of protocol 3 (spec §3), with their wire codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum MsgType {
+    /// The peer is leaving.
+    Bye = 0,
+    /// Subscribe: id = subscription id, params = regexp.
+    AddRegexp = 1,
+    /// A match: id = receiver's subscription id, params = captures, each + ETX.
+    Msg = 2,
+    /// Error report: free id and text.
+    Error = 3,
+    /// Unsubscribe: id = subscription id.
+    DelRegexp = 4,
+    /// End of the handshake.
+    EndRegexp = 5,
+    /// Start of the handshake: id = TCP listening port, params = app name.
+    StartRegexp = 6,
+    /// Direct message: free id, raw text.
+    DirectMsg = 7,
+    /// Ask the peer to quit.
+    Die = 8,
+    /// Ping: id = sequence number.
+    Ping = 9,
+    /// Answer to a ping: id = the echoed ping id.
+    Pong = 10,
+}
+
+impl MsgType {
+    /// The type for a wire code, or None for an unknown code.
+    pub fn from_code(code: i32) -> Option<MsgType> {
+        Some(match code {
+            0 => MsgType::Bye,
+            1 => MsgType::AddRegexp,
+            2 => MsgType::Msg,
+            3 => MsgType::Error,
+            4 => MsgType::DelRegexp,
+            5 => MsgType::EndRegexp,
+            6 => MsgType::StartRegexp,
+            7 => MsgType::DirectMsg,
+            8 => MsgType::Die,
+            9 => MsgType::Ping,
+            10 => MsgType::Pong,
+            _ => return None,
+        })
+    }
+
+    /// The wire code.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// Appends `value` in decimal (printf `%d` style), without allocating besides `out`.
+pub fn push_decimal(out: &mut Vec<u8>, value: i64) {
+    let mut buf = [0u8; 20];
+    let mut n = value.unsigned_abs();
+    let mut len = 0;
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        len += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    let (_, digits) = buf.split_at(buf.len() - len);
+    out.extend_from_slice(digits);
+}
+
+fn push_header(out: &mut Vec<u8>, code: i32, id: i32) {
+    push_decimal(out, code.into());
+    out.push(b' ');
+    push_decimal(out, id.into());
+    out.push(STX);
+}
+
+/// Appends `"<code> <id>\x02<params>\n"` to out (itoa-style formatting, no allocation
+/// besides out). `params` is sent raw: the caller must keep LF out of it.
+pub fn encode_line(out: &mut Vec<u8>, kind: MsgType, id: i32, params: &[u8]) {
+    out.reserve(params.len() + 24);
+    push_header(out, kind.code(), id);
+    out.extend_from_slice(params);
+    out.push(LF);
+}
+
+/// Appends a Msg line: `"2 <id>\x02" + each arg followed by ETX + "\n"`. Zero args ->
+/// `"2 <id>\x02\n"`.
+pub fn encode_msg(out: &mut Vec<u8>, id: i32, args: &[&[u8]]) {
+    out.reserve(args.iter().map(|a| a.len() + 1).sum::<usize>() + 24);
+    push_header(out, MsgType::Msg.code(), id);
+    for arg in args {
+        out.extend_from_slice(arg);
+        out.push(ETX);
+    }
+    out.push(LF);
+}
+
+/// A parsed line (without its LF). `code` is the raw type number (may be unknown, e.g. 42).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// Raw message type code; see [`MsgType::from_code`].
+    pub code: i32,
+    /// The id field.
+    pub id: i32,
+    /// Everything after the first STX.
+    pub params: &'a [u8],
+}
+
+impl Line<'_> {
+    /// The message type, or None if the code is unknown.
+    pub fn kind(&self) -> Option<MsgType> {
+        MsgType::from_code(self.code)
+    }
+}
+
+/// ivy-c's header parse: scanf "%d %d" semantics (leading whitespace incl. tabs and a
+/// sign allowed before each int; anything between the second int and the FIRST STX
+/// ignored, e.g. `2 0x\x02..` gives id 0 and `  2   0  junk\x02spaced\x03` works), plus the
+/// first STX anywhere in the line. params = everything after the first STX. Returns None
+/// (= "bad format") if fewer than two ints parse or there is no STX; an empty line is
+/// bad. Integer overflow: saturate to i32::MIN/MAX. Input excludes the LF. CR is NOT
+/// stripped. A NUL byte is kept (ivy-c would truncate the line there).
+pub fn parse_line(line: &[u8]) -> Option<Line<'_>> {
+    let (code, rest) = scan_int(line)?;
+    let (id, _) = scan_int(rest)?;
+    let stx = line.iter().position(|&b| b == STX)?;
+    let params = line.get(stx + 1..)?;
+    Some(Line { code, id, params })
+}
+
+/// Splits Msg params on ETX per §2: keeps empty fields, no final empty field after the
+/// last ETX, missing trailing ETX tolerated. `a\x03\x03b\x03`->["a","","b"],
+/// `a\x03b`->["a","b"], ``->[], `\x03`->[""]. Clears `out` first, then pushes the fields.
+/// Returns false (leaving out cleared) if there would be more than `max_args` fields.
+pub fn split_args<'a>(params: &'a [u8], max_args: usize, out: &mut Vec<&'a [u8]>) -> bool {
+    out.clear();
+    if params.is_empty() {
+        return true;
+    }
+    let body = params.strip_suffix(&[ETX]).unwrap_or(params);
+    for field in body.split(|&b| b == ETX) {
+        if out.len() >= max_args {
+            out.clear();
+            return false;
+        }
+        out.push(field);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MsgType::*;
+
+    fn line(kind: MsgType, id: i32, params: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_line(&mut out, kind, id, params);
+        out
+    }
+
+    fn msg(id: i32, args: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_msg(&mut out, id, args);
+        out
+    }
+
+    fn args(params: &[u8], max: usize) -> Option<Vec<&[u8]>> {
+        let mut out = vec![&b"stale"[..]];
+        let ok = split_args(params, max, &mut out);
+        assert!(ok || out.is_empty());
+        ok.then_some(out)
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for code in 0..=10 {
+            assert_eq!(MsgType::from_code(code).map(MsgType::code), Some(code));
+        }
+        assert_eq!(MsgType::from_code(11), None);
+        assert_eq!(MsgType::from_code(-1), None);
+    }
+
+    #[test]
+    fn encode_every_type() {
+        assert_eq!(line(Bye, 0, b""), b"0 0\x02\n");
+        assert_eq!(line(AddRegexp, 12, b"blah (blah)?"), b"1 12\x02blah (blah)?\n");
+        assert_eq!(line(Msg, 5, b"world\x03"), b"2 5\x02world\x03\n");
+        assert_eq!(line(Error, 99, b"iik"), b"3 99\x02iik\n");
+        assert_eq!(line(DelRegexp, 14, b""), b"4 14\x02\n");
+        assert_eq!(line(EndRegexp, 0, b""), b"5 0\x02\n");
+        assert_eq!(line(StartRegexp, 9999, b"RAW"), b"6 9999\x02RAW\n");
+        assert_eq!(line(DirectMsg, 72, b""), b"7 72\x02\n");
+        assert_eq!(line(Die, 0, b""), b"8 0\x02\n");
+        assert_eq!(line(Ping, 0, b""), b"9 0\x02\n");
+        assert_eq!(line(Pong, 12, b""), b"10 12\x02\n");
+        assert_eq!(msg(2, &[b""]), b"2 2\x02\x03\n");
+        assert_eq!(msg(6, &[b"one", b"two"]), b"2 6\x02one\x03two\x03\n");
+        assert_eq!(msg(7, &[]), b"2 7\x02\n");
+    }
+
+    #[test]
+    fn encode_negative_and_extreme_ids() {
+        assert_eq!(line(Pong, -5, b""), b"10 -5\x02\n");
+        assert_eq!(line(Error, i32::MIN, b"x"), b"3 -2147483648\x02x\n");
+        assert_eq!(msg(i32::MAX, &[b"a"]), b"2 2147483647\x02a\x03\n");
+        let mut out = b"keep".to_vec();
+        encode_line(&mut out, Ping, 1, b"");
+        assert_eq!(out, b"keep9 1\x02\n");
+        for id in [0, -1, 7, i32::MIN, i32::MAX] {
+            let bytes = line(DirectMsg, id, b"p");
+            let parsed = parse_line(bytes.strip_suffix(b"\n").unwrap_or_default());
+            assert_eq!(parsed, Some(Line { code: 7, id, params: b"p" }));
+        }
+    }
+
+    #[test]
+    fn parse_lines() {
+        let p = |l: &'static [u8]| parse_line(l).map(|l| (l.code, l.id, l.params));
+        assert_eq!(p(b"2 0\x02a\x03b"), Some((2, 0, &b"a\x03b"[..])));
+        assert_eq!(p(b"2 0x\x02hexish\x03"), Some((2, 0, &b"hexish\x03"[..])));
+        assert_eq!(p(b"  2   0  junk\x02spaced\x03"), Some((2, 0, &b"spaced\x03"[..])));
+        assert_eq!(p(b"\t2\t-7\x02"), Some((2, -7, &b""[..])));
+        assert_eq!(p(b"+9 +3\x02"), Some((9, 3, &b""[..])));
+        assert_eq!(p(b"9 -5\x02junk"), Some((9, -5, &b"junk"[..])));
+        assert_eq!(p(b"2 1\x02a\x02b"), Some((2, 1, &b"a\x02b"[..])));
+        assert_eq!(p(b"2 0\x02abc\x03\r"), Some((2, 0, &b"abc\x03\r"[..])));
+        assert_eq!(p(b"1 3\x02caf\xc3\xa9\xff"), Some((1, 3, &b"caf\xc3\xa9\xff"[..])));
+        let unknown = parse_line(b"42 1\x02x");
+        assert_eq!(unknown.map(|l| (l.code, l.kind())), Some((42, None)));
+        assert_eq!(p(b"99999999999 -99999999999\x02"), Some((i32::MAX, i32::MIN, &b""[..])));
+        for bad in [&b""[..], b"2 1 foo", b"2\x02", b"2 \x020", b"x 1\x02", b"- 1 2\x02", b"\x022 0", b" "] {
+            assert_eq!(parse_line(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn split_cases() {
+        let v = |x: &[&'static [u8]]| Some(x.to_vec());
+        assert_eq!(args(b"a\x03\x03b\x03", 120), v(&[b"a", b"", b"b"]));
+        assert_eq!(args(b"a\x03b", 120), v(&[b"a", b"b"]));
+        assert_eq!(args(b"", 120), v(&[]));
+        assert_eq!(args(b"\x03", 120), v(&[b""]));
+        assert_eq!(args(b"\x03\x03", 120), v(&[b"", b""]));
+        assert_eq!(args(b"abc\x03\r", 120), v(&[b"abc", b"\r"]));
+        assert_eq!(args(b"world\x03", 120), v(&[b"world"]));
+        assert_eq!(args(b"a\x03b\x03c\x03", 3), v(&[b"a", b"b", b"c"]));
+        assert_eq!(args(b"a\x03b\x03c\x03", 2), None);
+        assert_eq!(args(b"a\x03b\x03c", 2), None);
+        assert_eq!(args(b"", 0), v(&[]));
+        assert_eq!(args(b"\x03", 0), None);
+        let many = b"\x03".repeat(IVYC_MAX_ARGS + 1);
+        assert_eq!(args(&many, IVYC_MAX_ARGS), None);
+    }
+}
