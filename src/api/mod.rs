@@ -6,7 +6,7 @@ mod callbacks;
 mod dispatch;
 
 pub use crate::engine::{AllowList, AppEvent, BindEvent, BindingId, DiePolicy, Limits, PeerId};
-pub use crate::runtime::{ChannelId, EventLoop, TimerId};
+pub use crate::runtime::{ChannelId, EventLoop, Liveness, TimerId};
 
 use crate::engine::Engine;
 use crate::runtime::agent::Agent;
@@ -82,6 +82,12 @@ impl Bus {
     /// connections refused); an empty list admits everyone.
     pub fn set_allow_list(&self, allow: AllowList) {
         self.shared.agent.lock().engine.set_allow_list(allow);
+    }
+
+    /// How soon a peer whose host vanished is detected ([`Liveness`]; default 25 s);
+    /// `None` turns keepalive off. Applies to connections opened afterwards.
+    pub fn set_liveness(&self, liveness: Option<Liveness>) {
+        self.shared.agent.lock().set_liveness(liveness);
     }
 
     pub fn set_limits(&self, limits: Limits) {

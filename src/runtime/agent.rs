@@ -2,7 +2,7 @@
 //! connections being opened, and one stream per peer. Not thread-safe by itself:
 //! the API keeps it behind a lock and never calls user code while holding it.
 
-use super::net;
+use super::net::{self, Liveness};
 use crate::engine::{Action, Engine, PeerId, diag};
 use crate::wire::{self, BusSpec};
 use std::collections::HashMap;
@@ -43,6 +43,7 @@ pub struct Agent {
     targets: Vec<Target>,
     scratch: Vec<u8>,
     dirty: Vec<PeerId>,
+    liveness: Option<Liveness>,
 }
 
 impl Agent {
@@ -57,7 +58,13 @@ impl Agent {
             targets: Vec::new(),
             scratch: vec![0; READ_CHUNK],
             dirty: Vec::new(),
+            liveness: Some(Liveness::default()),
         }
+    }
+
+    /// Keepalive settings for connections opened from now on (`None`: off).
+    pub fn set_liveness(&mut self, liveness: Option<Liveness>) {
+        self.liveness = liveness;
     }
 
     pub fn is_started(&self) -> bool {
@@ -177,7 +184,7 @@ impl Agent {
                 continue;
             }
             let Ok(local) = stream.local_addr() else { continue };
-            if net::configure(&stream).is_err() {
+            if net::configure(&stream, self.liveness).is_err() {
                 continue;
             }
             let id = self.engine.add_peer(remote, local, None);
@@ -205,7 +212,7 @@ impl Agent {
         };
         let local = dial.stream.local_addr();
         match (failed, local, dial.stream.peer_addr()) {
-            (false, Ok(local), Ok(_)) => {
+            (false, Ok(local), Ok(_)) if net::configure(&dial.stream, self.liveness).is_ok() => {
                 let id = self.engine.add_peer(addr, local, Some(&dial.name));
                 self.conns.insert(id, dial.stream);
             }

@@ -12,5 +12,5 @@ mod timers;
 pub use channels::{ChannelFn, DeleteFn};
 pub use event_loop::{EventLoop, Source};
 pub use ids::{ChannelId, TimerId};
-pub use net::host_name;
+pub use net::{Liveness, host_name};
 pub use timers::TimerFn;

@@ -1,11 +1,11 @@
 //! Socket set-up (§1.3): the bus's UDP socket, the TCP listener, non-blocking connects.
 
 use crate::wire::BusSpec;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, TcpKeepalive, Type};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Multicast TTL, as ivy-c.
 const MULTICAST_TTL: u32 = 64;
@@ -59,7 +59,6 @@ pub fn dial(addr: SocketAddr) -> io::Result<TcpStream> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_nonblocking(true)?;
     s.set_cloexec(true)?;
-    s.set_tcp_nodelay(true)?;
     match s.connect(&SockAddr::from(addr)) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -68,10 +67,40 @@ pub fn dial(addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(s.into())
 }
 
-/// Every connection is non-blocking with TCP_NODELAY.
-pub fn configure(stream: &TcpStream) -> io::Result<()> {
+/// How soon a peer whose host vanished without closing is declared gone: TCP
+/// keepalive probes start after `idle` of silence and repeat every `interval`;
+/// after `retries` unanswered ones (or as long with unacknowledged data:
+/// TCP_USER_TIMEOUT) the connection fails and the peer is Disconnected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    pub idle: Duration,
+    pub interval: Duration,
+    pub retries: u32,
+}
+
+impl Default for Liveness {
+    /// Detection within 10 s + 3 × 5 s = 25 s.
+    fn default() -> Self {
+        Liveness { idle: Duration::from_secs(10), interval: Duration::from_secs(5), retries: 3 }
+    }
+}
+
+impl Liveness {
+    /// The longest a vanished peer goes unnoticed.
+    pub fn detection_time(&self) -> Duration {
+        self.idle + self.interval * self.retries
+    }
+}
+
+/// Every connection is non-blocking with TCP_NODELAY, and keepalive per `liveness`.
+pub fn configure(stream: &TcpStream, liveness: Option<Liveness>) -> io::Result<()> {
     stream.set_nonblocking(true)?;
-    stream.set_nodelay(true)
+    stream.set_nodelay(true)?;
+    let Some(l) = liveness else { return Ok(()) };
+    let sock = SockRef::from(stream);
+    let keepalive = TcpKeepalive::new().with_time(l.idle).with_interval(l.interval).with_retries(l.retries);
+    sock.set_tcp_keepalive(&keepalive)?;
+    sock.set_tcp_user_timeout(Some(l.detection_time()))
 }
 
 /// A fresh application id `R:T:P`: OS-seeded random, wall-clock ms, TCP port (§1.5).
@@ -104,4 +133,25 @@ pub fn host_name(ip: IpAddr) -> String {
     }
     // SAFETY: getnameinfo succeeded, so `host` holds a NUL-terminated string.
     unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) }.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness_is_applied_to_connections() {
+        let l = listener(false).unwrap();
+        let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), l.local_addr().unwrap().port());
+        let s = TcpStream::connect(addr).unwrap();
+        let live = Liveness { idle: Duration::from_secs(7), interval: Duration::from_secs(2), retries: 4 };
+        configure(&s, Some(live)).unwrap();
+        let sock = SockRef::from(&s);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
+        assert_eq!(sock.tcp_keepalive_interval().unwrap(), Duration::from_secs(2));
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
+        assert_eq!(sock.tcp_user_timeout().unwrap(), Some(Duration::from_secs(15)));
+        assert!(sock.tcp_nodelay().unwrap());
+    }
 }
