@@ -1,0 +1,408 @@
+//! `ivyprobe`: joins an Ivy bus, prints what happens on it and sends what it reads.
+//!
+//! ```text
+//! ivyprobe [-b BUS] [-n NAME] [-s] [-c WORD,WORD...] [-v] [-h] [REGEXP...]
+//! ```
+//!
+//! - `-b BUS`: the bus (default: `IVYBUS`, then `127.255.255.255:2010`);
+//! - `-n NAME`: our application name (default `IVYPROBE`); the ready message is
+//!   `NAME Ready`;
+//! - `-s`: show the peers' bind / unbind events;
+//! - `-c WORD,WORD`: filter words (peers' `^WORD` regexps must name one of them);
+//! - `-v`: print the version, then go on; `-h`: print the usage and exit;
+//! - every other argument is a regexp to bind.
+//!
+//! Standard input is read line by line on the loop thread; end of input quits.
+//! Commands: `.help`, `.quit`, `.bind RE`, `.unbind ID`, `.direct APP ID MSG`,
+//! `.die APP`, `.ping APP`, `.where APP`, `.who`, `.showbind`. Any other line
+//! (an empty one included) is sent as a message.
+//!
+//! # Output
+//!
+//! One line per event, flushed as soon as it is written (stdout may be a pipe).
+//! Texts from the bus are written raw between single quotes (quotes inside are not
+//! escaped). `NAME` is the peer's application name.
+//!
+//! Events from the bus:
+//! - `NAME connected from HOST` / `NAME disconnected`;
+//! - `NAME congestion` / `NAME decongestion` / `NAME fifo full`;
+//! - `NAME sent [ID] 'arg1' 'arg2'`: a message matched our binding `ID`; one quoted
+//!   argument per capture (none for a regexp without groups);
+//! - `NAME direct [ID] 'MSG'`: a direct message;
+//! - `NAME pong N us`: the round trip of our last ping (negative: an older ping);
+//! - `NAME die received`: a peer asked us to die; we leave the bus and exit 0;
+//! - with `-s`: `NAME bind [ID] 'RE'`, `NAME unbind [ID] 'RE'`,
+//!   `NAME filtered [ID] 'RE'`, `NAME change [ID] 'RE'`.
+//!
+//! Answers to our own input start with `-> `:
+//! - `-> Sent to N peer(s)` after sending a line;
+//! - `-> bound [ID] 'RE'`, `-> bad regexp 'RE' at offset N: WHY`,
+//!   `-> unbound [ID]`, `-> no binding [ID]`;
+//! - `-> direct sent to APP`, `-> die sent to APP`, `-> ping sent to APP`,
+//!   `-> no application APP`;
+//! - `-> APP on HOST` (`.where`, one line per peer of that name);
+//! - `-> N peer(s): 'A' 'B'` (`.who`);
+//! - `-> N binding(s)` then `-> [ID] 'RE'` per binding (`.showbind`);
+//! - `-> usage: ...` for a command with bad arguments, `-> unknown command: .X`.
+
+use ivy::pattern::{Pattern, expand_intervals};
+use ivy::{AppEvent, BindEvent, BindingId, Bus, PeerId};
+use std::fs::File;
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+const USAGE: &str = "usage: ivyprobe [-b BUS] [-n NAME] [-s] [-c WORD,WORD...] [-v] [-h] [REGEXP...]\n\
+  -b BUS   bus to join (default: $IVYBUS, then 127.255.255.255:2010)\n\
+  -n NAME  application name (default IVYPROBE)\n\
+  -s       show the peers' bind and unbind events\n\
+  -c WORDS filter words, comma separated\n\
+  -v       print the version\n\
+  -h       print this help";
+
+const HELP: &[&str] = &[
+    "-> commands:",
+    "->   .help               this help",
+    "->   .quit               leave the bus and exit",
+    "->   .bind RE            subscribe to RE",
+    "->   .unbind ID          remove our binding ID",
+    "->   .direct APP ID MSG  send a direct message",
+    "->   .die APP            ask APP to die",
+    "->   .ping APP           ping APP",
+    "->   .where APP          host of APP",
+    "->   .who                peers on the bus",
+    "->   .showbind           our bindings",
+    "->   anything else is sent as a message",
+];
+
+/// Command-line options.
+#[derive(Default)]
+struct Options {
+    bus: Option<String>,
+    name: Option<String>,
+    show_binds: bool,
+    filters: Vec<String>,
+    regexps: Vec<String>,
+}
+
+/// What the command line asks for.
+enum Parsed {
+    Run(Options),
+    Exit(ExitCode),
+}
+
+/// Writes one line to stdout and flushes it.
+fn out(parts: &[&[u8]]) {
+    let mut stdout = io::stdout().lock();
+    for part in parts {
+        let _ = stdout.write_all(part);
+    }
+    let _ = stdout.write_all(b"\n");
+    let _ = stdout.flush();
+}
+
+/// Writes one text line to stdout and flushes it.
+fn say(line: &str) {
+    out(&[line.as_bytes()]);
+}
+
+/// `' 'a' 'b'`: each argument raw between single quotes, space separated.
+fn quoted(args: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for a in args {
+        v.extend_from_slice(b" '");
+        v.extend_from_slice(a);
+        v.push(b'\'');
+    }
+    v
+}
+
+fn name_of(bus: &Bus, peer: PeerId) -> Vec<u8> {
+    bus.peer_name(peer).unwrap_or_else(|| b"?".to_vec())
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Parsed {
+    let mut opts = Options::default();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            opts.regexps.extend(args.by_ref());
+            break;
+        }
+        if !arg.starts_with('-') || arg.len() == 1 {
+            opts.regexps.push(arg);
+            continue;
+        }
+        let Some((flag, inline)) = arg.split_at_checked(2) else {
+            eprintln!("ivyprobe: unknown option {arg}\n{USAGE}");
+            return Parsed::Exit(ExitCode::FAILURE);
+        };
+        let mut value = || {
+            if inline.is_empty() { args.next() } else { Some(inline.to_string()) }
+        };
+        match flag {
+            "-b" | "-n" | "-c" => {
+                let Some(v) = value() else {
+                    eprintln!("ivyprobe: option {flag} needs a value\n{USAGE}");
+                    return Parsed::Exit(ExitCode::FAILURE);
+                };
+                match flag {
+                    "-b" => opts.bus = Some(v),
+                    "-n" => opts.name = Some(v),
+                    _ => opts.filters.extend(v.split(',').filter(|w| !w.is_empty()).map(str::to_string)),
+                }
+            }
+            "-s" if inline.is_empty() => opts.show_binds = true,
+            "-v" if inline.is_empty() => say(&format!("ivyprobe (ivy-rs) {}", env!("CARGO_PKG_VERSION"))),
+            "-h" if inline.is_empty() => {
+                say(USAGE);
+                return Parsed::Exit(ExitCode::SUCCESS);
+            }
+            _ => {
+                eprintln!("ivyprobe: unknown option {arg}\n{USAGE}");
+                return Parsed::Exit(ExitCode::FAILURE);
+            }
+        }
+    }
+    Parsed::Run(opts)
+}
+
+/// Subscribes to `regexp` after compiling it locally (interval regexps expanded
+/// first, as the bus does before sending); prints the result.
+fn bind(bus: &Bus, regexp: &[u8]) {
+    if let Err(e) = Pattern::compile(&expand_intervals(regexp)) {
+        let why = format!(" at offset {}: {}", e.offset, e.message);
+        return out(&[b"-> bad regexp", &quoted(&[regexp]), why.as_bytes()]);
+    }
+    let slot = Arc::new(AtomicI32::new(-1));
+    let seen = slot.clone();
+    let id = bus.bind(regexp, move |bus, peer, args| {
+        let tag = format!(" sent [{}]", seen.load(Ordering::Relaxed));
+        out(&[&name_of(bus, peer), tag.as_bytes(), &quoted(args)]);
+    });
+    slot.store(id.id(), Ordering::Relaxed);
+    out(&[format!("-> bound [{}]", id.id()).as_bytes(), &quoted(&[regexp])]);
+}
+
+fn on_app_event(bus: &Bus, peer: PeerId, event: AppEvent) {
+    let name = name_of(bus, peer);
+    let text = match event {
+        AppEvent::Connected => {
+            let host = bus.peer_host(peer).unwrap_or_else(|| "?".to_string());
+            format!(" connected from {host}")
+        }
+        AppEvent::Disconnected => " disconnected".to_string(),
+        AppEvent::Congestion => " congestion".to_string(),
+        AppEvent::Decongestion => " decongestion".to_string(),
+        AppEvent::FifoFull => " fifo full".to_string(),
+    };
+    out(&[&name, text.as_bytes()]);
+}
+
+fn on_bind_event(bus: &Bus, peer: PeerId, id: i32, regexp: &[u8], event: BindEvent) {
+    let verb = match event {
+        BindEvent::Added => "bind",
+        BindEvent::Removed => "unbind",
+        BindEvent::Filtered => "filtered",
+        BindEvent::Changed => "change",
+    };
+    let head = format!(" {verb} [{id}]");
+    out(&[&name_of(bus, peer), head.as_bytes(), &quoted(&[regexp])]);
+}
+
+/// Installs the callbacks that print what the bus tells us.
+fn install_callbacks(bus: &Bus, show_binds: bool) {
+    bus.on_application(on_app_event);
+    if show_binds {
+        bus.on_bind_change(on_bind_event);
+    }
+    bus.on_direct(|bus, peer, id, text| {
+        out(&[&name_of(bus, peer), format!(" direct [{id}]").as_bytes(), &quoted(&[text])]);
+    });
+    bus.on_pong(|bus, peer, micros| {
+        out(&[&name_of(bus, peer), format!(" pong {micros} us").as_bytes()]);
+    });
+    bus.on_die(|bus, peer, _id| {
+        out(&[&name_of(bus, peer), b" die received"]);
+    });
+}
+
+/// The newest peer called `app`, or a `-> no application` line.
+fn find_peer(bus: &Bus, app: &str) -> Option<PeerId> {
+    let peer = bus.peer_by_name(app.as_bytes());
+    if peer.is_none() {
+        say(&format!("-> no application {app}"));
+    }
+    peer
+}
+
+fn cmd_unbind(bus: &Bus, arg: &str) {
+    match arg.trim().parse::<i32>() {
+        Ok(id) if bus.unbind(BindingId::from_id(id)) => say(&format!("-> unbound [{id}]")),
+        Ok(id) => say(&format!("-> no binding [{id}]")),
+        Err(_) => say("-> usage: .unbind ID"),
+    }
+}
+
+fn cmd_direct(bus: &Bus, arg: &str) {
+    let mut it = arg.splitn(3, ' ');
+    let (Some(app), Some(id), msg) = (it.next(), it.next(), it.next().unwrap_or("")) else {
+        return say("-> usage: .direct APP ID MSG");
+    };
+    let Ok(id) = id.parse::<i32>() else {
+        return say("-> usage: .direct APP ID MSG");
+    };
+    if let Some(peer) = find_peer(bus, app) {
+        bus.send_direct(peer, id, msg.as_bytes());
+        say(&format!("-> direct sent to {app}"));
+    }
+}
+
+fn cmd_die(bus: &Bus, app: &str) {
+    if let Some(peer) = find_peer(bus, app) {
+        bus.send_die(peer);
+        say(&format!("-> die sent to {app}"));
+    }
+}
+
+fn cmd_ping(bus: &Bus, app: &str) {
+    if let Some(peer) = find_peer(bus, app) {
+        bus.ping(peer);
+        say(&format!("-> ping sent to {app}"));
+    }
+}
+
+fn cmd_where(bus: &Bus, app: &str) {
+    let mut found = false;
+    for peer in bus.peers() {
+        if bus.peer_name(peer).as_deref() == Some(app.as_bytes()) {
+            found = true;
+            say(&format!("-> {app} on {}", bus.peer_host(peer).unwrap_or_else(|| "?".to_string())));
+        }
+    }
+    if !found {
+        say(&format!("-> no application {app}"));
+    }
+}
+
+fn cmd_who(bus: &Bus) {
+    let names: Vec<Vec<u8>> = bus.peers().into_iter().filter_map(|p| bus.peer_name(p)).collect();
+    let refs: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+    out(&[format!("-> {} peer(s):", refs.len()).as_bytes(), &quoted(&refs)]);
+}
+
+fn cmd_showbind(bus: &Bus) {
+    let mut list = bus.bindings();
+    list.sort_by_key(|(id, _)| id.id());
+    say(&format!("-> {} binding(s)", list.len()));
+    for (id, regexp) in list {
+        out(&[format!("-> [{}]", id.id()).as_bytes(), &quoted(&[&regexp])]);
+    }
+}
+
+/// Runs a `.command` line (`line` starts with '.').
+fn command(bus: &Bus, line: &[u8]) {
+    let text = String::from_utf8_lossy(line);
+    let (cmd, arg) = text.split_once(' ').unwrap_or((&text, ""));
+    let needs_app = |f: fn(&Bus, &str)| {
+        if arg.trim().is_empty() { say(&format!("-> usage: {cmd} APP")) } else { f(bus, arg.trim()) }
+    };
+    match cmd {
+        ".help" => HELP.iter().for_each(|l| say(l)),
+        ".quit" => bus.stop(),
+        ".bind" if !arg.is_empty() => bind(bus, &line[".bind ".len()..]),
+        ".bind" => say("-> usage: .bind RE"),
+        ".unbind" => cmd_unbind(bus, arg),
+        ".direct" => cmd_direct(bus, arg),
+        ".die" => needs_app(cmd_die),
+        ".ping" => needs_app(cmd_ping),
+        ".where" => needs_app(cmd_where),
+        ".who" => cmd_who(bus),
+        ".showbind" => cmd_showbind(bus),
+        _ => say(&format!("-> unknown command: {cmd}")),
+    }
+}
+
+/// Handles one input line (without its LF).
+fn handle_line(bus: &Bus, line: &[u8]) {
+    if line.first() == Some(&b'.') {
+        command(bus, line);
+    } else {
+        let n = bus.send(line);
+        say(&format!("-> Sent to {n} peer(s)"));
+    }
+}
+
+/// Reads what stdin has now, runs every complete line; at end of input, runs the
+/// last partial line and leaves the bus.
+fn read_stdin(bus: &Bus, input: &mut File, pending: &mut Vec<u8>) {
+    let mut buf = [0u8; 4096];
+    let n = match input.read(&mut buf) {
+        Ok(n) => n,
+        Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => return,
+        Err(e) => {
+            eprintln!("ivyprobe: stdin: {e}");
+            0
+        }
+    };
+    if n == 0 {
+        if !pending.is_empty() {
+            handle_line(bus, &std::mem::take(pending));
+        }
+        bus.stop();
+        return;
+    }
+    pending.extend_from_slice(&buf[..n]);
+    while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = pending.drain(..=pos).collect();
+        handle_line(bus, &line[..pos]);
+    }
+}
+
+/// Watches stdin from the bus's loop (a duplicate of fd 0 read raw, unbuffered).
+fn watch_stdin(bus: &Bus) -> io::Result<()> {
+    let mut input = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+    let mut pending = Vec::new();
+    let handle = bus.clone();
+    let lp = bus.event_loop();
+    lp.add_channel(
+        0,
+        Box::new(move |lp, channel, _fd| {
+            read_stdin(&handle, &mut input, &mut pending);
+            if lp.is_stopped() {
+                lp.remove_channel(channel);
+            }
+        }),
+        None,
+        None,
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args(std::env::args().skip(1)) {
+        Parsed::Run(opts) => opts,
+        Parsed::Exit(code) => return code,
+    };
+    let name = opts.name.unwrap_or_else(|| "IVYPROBE".to_string());
+    let ready = format!("{name} Ready");
+    let bus = Bus::new(name.as_bytes(), Some(ready.as_bytes()));
+    install_callbacks(&bus, opts.show_binds);
+    for word in &opts.filters {
+        bus.add_filter(word.as_bytes());
+    }
+    for regexp in &opts.regexps {
+        bind(&bus, regexp.as_bytes());
+    }
+    if let Err(e) = watch_stdin(&bus) {
+        eprintln!("ivyprobe: cannot watch stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = bus.start(opts.bus.as_deref()) {
+        eprintln!("ivyprobe: cannot join the bus: {e}");
+        return ExitCode::FAILURE;
+    }
+    bus.run();
+    ExitCode::SUCCESS
+}
