@@ -210,9 +210,9 @@ impl Engine {
         }
     }
 
-    /// Queues whole lines for an open peer. With `report_full`, a line dropped at the
-    /// queue's cap is reported as FifoFull (as IvySendMsg does in ivy-c).
-    fn queue(&mut self, id: PeerId, report_full: bool, write: impl FnOnce(&mut Vec<u8>)) -> bool {
+    /// Queues whole lines for an open peer (`None` when it is not open). With
+    /// `report_full`, a line dropped at the queue's cap is reported as FifoFull.
+    fn queue(&mut self, id: PeerId, report_full: bool, write: impl FnOnce(&mut Vec<u8>)) -> Option<Push> {
         queue_to(&mut self.peers, &mut self.dirty, &mut self.events, id, report_full, write)
     }
 
@@ -294,22 +294,15 @@ fn queue_to(
     id: PeerId,
     report_full: bool,
     write: impl FnOnce(&mut Vec<u8>),
-) -> bool {
-    let Some(peer) = peers.get_mut(id).filter(|p| p.is_open()) else {
-        return false;
-    };
-    match peer.out.push_with(write) {
-        Push::Queued => {
-            dirty.push(id);
-            true
-        }
-        Push::Full => {
-            if report_full {
-                events.push_back(Event::App { peer: id, event: AppEvent::FifoFull });
-            }
-            false
-        }
+) -> Option<Push> {
+    let peer = peers.get_mut(id).filter(|p| p.is_open())?;
+    let push = peer.out.push_with(write);
+    match push {
+        Push::Queued => dirty.push(id),
+        Push::Full if report_full => events.push_back(Event::App { peer: id, event: AppEvent::FifoFull }),
+        Push::Full => {}
     }
+    Some(push)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ impl Engine {
     }
 
     /// Routes a message to the subscriptions of every peer, or only of `only`.
+    /// `report_full`: FifoFull for lines dropped at a full queue (not on the ready path).
     pub(super) fn route(&mut self, message: &[u8], only: Option<PeerId>, report_full: bool) -> usize {
         let (peers, dirty, events) = (&mut self.peers, &mut self.dirty, &mut self.events);
         let mut count = 0;
@@ -27,8 +28,9 @@ impl Engine {
                 return;
             }
             for &(peer, id) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
-                count += 1;
-                queue_to(peers, dirty, events, peer, report_full, |b| wire::encode_msg(b, id, args));
+                let queued = queue_to(peers, dirty, events, peer, report_full, |b| wire::encode_msg(b, id, args));
+                // Lines dropped at a full queue count, as in ivy-c; closing peers do not.
+                count += usize::from(queued.is_some());
             }
         });
         count
@@ -47,7 +49,10 @@ impl Engine {
     pub fn change(&mut self, id: i32, regexp: &[u8]) -> bool {
         let Some(text) = self.own.get_mut(&id) else { return false };
         *text = expand_intervals(regexp);
-        self.announce(id);
+        if !self.announce(id) {
+            // Peers must not go on matching the old text under this id.
+            self.queue_to_all(|b| wire::encode_line(b, MsgType::DelRegexp, id, b""));
+        }
         true
     }
 
@@ -60,13 +65,15 @@ impl Engine {
         true
     }
 
-    fn announce(&mut self, id: i32) {
-        let Some(text) = self.own.get(&id).cloned() else { return };
+    /// Sends our subscription `id` to every peer; false when its text cannot go on the wire.
+    fn announce(&mut self, id: i32) -> bool {
+        let Some(text) = self.own.get(&id).cloned() else { return false };
         if text.contains(&LF) {
             diag::log(|| "regexp holds LF: not sent to peers".into());
-            return;
+            return false;
         }
         self.queue_to_all(|b| wire::encode_line(b, MsgType::AddRegexp, id, &text));
+        true
     }
 
     fn queue_to_all(&mut self, write: impl Fn(&mut Vec<u8>)) {
@@ -104,6 +111,6 @@ impl Engine {
             diag::log(|| format!("{kind:?} text holds LF: not sent"));
             return false;
         }
-        self.queue(peer, false, |b| wire::encode_line(b, kind, id, text))
+        self.queue(peer, true, |b| wire::encode_line(b, kind, id, text)) == Some(super::Push::Queued)
     }
 }

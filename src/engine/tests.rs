@@ -315,6 +315,9 @@ fn lf_in_own_name_regexp_or_text_never_on_the_wire() {
     assert!(!e.send_error(p, 1, b"x\ny"));
     assert!(!e.send_direct(p, 1, b"x\ny"));
     expect_out(&mut e, p, b"");
+    // A change to a text that cannot be sent withdraws the old one from peers.
+    assert!(e.change(1, b"^o\nk"));
+    expect_out(&mut e, p, b"4 1\x02\n");
 }
 
 #[test]
