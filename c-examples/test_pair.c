@@ -1,0 +1,312 @@
+/*
+ * Two C agents over loopback (one process forks the other), exercising every
+ * message type: Msg with captures, AddRegexp / DelRegexp / change seen through
+ * the bind callback, direct messages both ways, Error, Ping/Pong, Die, the
+ * ready message, peer queries, and IvyStop. Every wait is bounded (alarm).
+ *
+ *   test_pair [PORT]      (default: IVY_TEST_PORT or derived from the pid)
+ */
+#include <Ivy/ivy.h>
+#include <Ivy/ivyloop.h>
+#include <Ivy/timer.h>
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+#define TIME_LIMIT_S 30
+
+static char bus[64];
+
+/* ======================= B: the responder ================================= */
+static MsgRcvPtr b_old = NULL;
+static MsgRcvPtr b_victim = NULL;
+static int b_died = 0;
+
+static void b_on_ping_me(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)data;
+    if (argc == 1)
+        IvySendMsg("pong-you %s", argv[0]);
+}
+
+static void b_on_direct_me(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)data;
+    (void)argc;
+    (void)argv;
+    char text[] = "direct-payload";
+    IvySendDirectMsg(app, 42, text);
+}
+
+static void b_on_error_me(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)data;
+    (void)argc;
+    (void)argv;
+    IvySendError(app, 7, "error number %d", 7);
+    IvySendMsg("error-sent");
+}
+
+static void b_on_change_me(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)data;
+    (void)argc;
+    (void)argv;
+    IvyChangeMsg(b_old, "^new-pattern (%s)", ".*");
+    IvyUnbindMsg(b_victim);
+    IvySendMsg("changed");
+}
+
+static void b_on_any(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)data;
+    (void)argc;
+    (void)argv;
+}
+
+static void b_on_direct(IvyClientPtr app, void *data, int id, char *msg)
+{
+    (void)data;
+    if (id == 5) {
+        char reply[128];
+        snprintf(reply, sizeof reply, "echo:%s", msg);
+        IvySendDirectMsg(app, 6, reply);
+    }
+}
+
+static void b_on_die(IvyClientPtr app, void *data, int id)
+{
+    (void)app;
+    (void)data;
+    (void)id;
+    b_died = 1;
+}
+
+static void b_started(TimerId id, void *data, unsigned long delta)
+{
+    (void)id;
+    (void)data;
+    (void)delta;
+    start_signal_cb();
+}
+
+static int run_b(void)
+{
+    alarm(TIME_LIMIT_S);
+    IvyInit("PairB", "PairB Ready", NULL, NULL, b_on_die, NULL);
+    IvyBindMsg(b_on_ping_me, NULL, "^ping-me (.*)");
+    IvyBindMsg(b_on_direct_me, NULL, "^direct-me$");
+    IvyBindMsg(b_on_error_me, NULL, "^error-me$");
+    IvyBindMsg(b_on_change_me, NULL, "^change-me$");
+    b_old = IvyBindMsg(b_on_any, NULL, "^old-pattern (.*)");
+    b_victim = IvyBindMsg(b_on_any, NULL, "^victim");
+    IvyBindDirectMsg(b_on_direct, NULL);
+    TimerRepeatAfter(1, 100, b_started, NULL);
+    IvyStart(bus);
+    IvyMainLoop(); /* returns after A's Die */
+    return b_died ? 0 : 3;
+}
+
+/* ======================= A: the tester ==================================== */
+enum step { WAIT_B, WAIT_PONG_YOU, WAIT_DIRECT, WAIT_ECHO, WAIT_ERROR_SENT, WAIT_CHANGED, WAIT_PONG, WAIT_BYE, DONE };
+static enum step step = WAIT_B;
+static IvyClientPtr peer_b = NULL;
+static int ready_seen = 0;
+static int added = 0, removed = 0, changed = 0;
+static int pong_seen = 0;
+static int disconnected = 0;
+
+static void a_next(void);
+
+static void a_on_app(IvyClientPtr app, void *data, IvyApplicationEvent event)
+{
+    (void)data;
+    if (strcmp(IvyGetApplicationName(app), "PairB") != 0)
+        return;
+    /* Both agents may connect to each other at once; the library keeps one
+     * link. Only the link that became connected first is followed here. */
+    if (event == IvyApplicationConnected && step == WAIT_B) {
+        peer_b = app;
+        CHECK(IvyGetApplication((char *)"PairB") == app);
+        CHECK_STR(IvyGetApplicationHost(app), "localhost");
+        CHECK(strstr(IvyGetApplicationList(","), "PairB,") != NULL);
+        char **msgs = IvyGetApplicationMessages(app);
+        int n = 0, found = 0;
+        for (; msgs != NULL && msgs[n] != NULL; n++)
+            if (strcmp(msgs[n], "^ping-me (.*)") == 0)
+                found = 1;
+        CHECK(n == 6 && found);
+        step = WAIT_PONG_YOU;
+        CHECK(IvySendMsg("ping-me %s", "hello world") == 1);
+    } else if (event == IvyApplicationDisconnected && app == peer_b) {
+        disconnected++;
+        if (step == WAIT_BYE) {
+            step = DONE;
+            IvyStop();
+        }
+    }
+}
+
+static void a_on_bind(IvyClientPtr app, void *data, int id, const char *regexp, IvyBindEvent event)
+{
+    (void)app;
+    (void)data;
+    (void)id;
+    if (event == IvyAddBind)
+        added++;
+    else if (event == IvyRemoveBind)
+        removed++;
+    else if (event == IvyChangeBind)
+        changed++;
+    if (step == WAIT_CHANGED && strcmp(regexp, "^new-pattern (.*)") == 0)
+        CHECK(event == IvyChangeBind || event == IvyAddBind);
+}
+
+static void a_on_ready(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)data;
+    CHECK(argc == 1);
+    ready_seen++;
+    CHECK_STR(argv[0], "PairB Ready");
+}
+
+static void a_on_pong_you(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)data;
+    CHECK(app == peer_b);
+    CHECK(argc == 1);
+    CHECK_STR(argv[0], "hello world");
+    CHECK(step == WAIT_PONG_YOU);
+    step = WAIT_DIRECT;
+    a_next();
+}
+
+static void a_on_direct(IvyClientPtr app, void *data, int id, char *msg)
+{
+    (void)data;
+    CHECK(app == peer_b);
+    if (step == WAIT_DIRECT) {
+        CHECK(id == 42);
+        CHECK_STR(msg, "direct-payload");
+        step = WAIT_ECHO;
+        a_next();
+    } else if (step == WAIT_ECHO) {
+        CHECK(id == 6);
+        CHECK_STR(msg, "echo:to-b");
+        step = WAIT_ERROR_SENT;
+        a_next();
+    }
+}
+
+static void a_on_simple(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)argc;
+    const char *what = (const char *)data;
+    CHECK(argc == 0);
+    (void)argv;
+    if (strcmp(what, "error-sent") == 0 && step == WAIT_ERROR_SENT) {
+        step = WAIT_CHANGED;
+        a_next();
+    } else if (strcmp(what, "changed") == 0 && step == WAIT_CHANGED) {
+        step = WAIT_PONG;
+        a_next();
+    }
+}
+
+static void a_on_pong(IvyClientPtr app, int delay)
+{
+    CHECK(app == peer_b);
+    CHECK(delay >= 0);
+    pong_seen++;
+    if (step == WAIT_PONG) {
+        step = WAIT_BYE;
+        a_next();
+    }
+}
+
+static void a_next(void)
+{
+    char to_b[] = "to-b";
+    switch (step) {
+    case WAIT_DIRECT: CHECK(IvySendMsg("direct-me") == 1); break;
+    case WAIT_ECHO: IvySendDirectMsg(peer_b, 5, to_b); break;
+    case WAIT_ERROR_SENT: CHECK(IvySendMsg("error-me") == 1); break;
+    case WAIT_CHANGED: CHECK(IvySendMsg("change-me") == 1); break;
+    case WAIT_PONG:
+        /* B now has ^new-pattern (.*) in place of ^old-pattern and no ^victim. */
+        CHECK(IvySendMsg("new-pattern x") == 1);
+        CHECK(IvySendMsg("victim") == 0);
+        IvySendPing(peer_b);
+        break;
+    case WAIT_BYE: IvySendDieMsg(peer_b); break;
+    default: break;
+    }
+}
+
+static void a_on_timeout(TimerId id, void *data, unsigned long delta)
+{
+    (void)id;
+    (void)data;
+    (void)delta;
+    fprintf(stderr, "test_pair: timeout in step %d\n", (int)step);
+    check_failures++;
+    IvyStop();
+}
+
+static int run_a(pid_t child)
+{
+    alarm(TIME_LIMIT_S);
+    if (start_wait() != 0)
+        fprintf(stderr, "test_pair: B did not start\n");
+    IvyInit("PairA", NULL, a_on_app, NULL, NULL, NULL);
+    IvySetBindCallback(a_on_bind, NULL);
+    IvySetPongCallback(a_on_pong);
+    IvyBindDirectMsg(a_on_direct, NULL);
+    IvyBindMsg(a_on_ready, NULL, "^(PairB Ready)$");
+    IvyBindMsg(a_on_pong_you, NULL, "^pong-you (.*)$");
+    IvyBindMsg(a_on_simple, (void *)"error-sent", "^error-sent$");
+    IvyBindMsg(a_on_simple, (void *)"changed", "^changed$");
+    TimerRepeatAfter(1, (TIME_LIMIT_S - 5) * 1000L, a_on_timeout, NULL);
+    IvyStart(bus);
+    IvyMainLoop();
+
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(step == DONE);
+    CHECK(ready_seen == 1);
+    CHECK(added >= 6);
+    CHECK(removed >= 1);
+    CHECK(pong_seen == 1);
+    CHECK(disconnected == 1);
+    if (check_failures != 0) {
+        fprintf(stderr, "test_pair: %d check(s) failed\n", check_failures);
+        return 1;
+    }
+    printf("test_pair: all checks passed\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int port = argc > 1 ? atoi(argv[1]) : test_port();
+    snprintf(bus, sizeof bus, "127.255.255.255:%d", port);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (pipe(start_pipe) != 0)
+        return 2;
+    pid_t child = fork();
+    if (child < 0)
+        return 2;
+    if (child == 0)
+        return run_b();
+    return run_a(child);
+}
