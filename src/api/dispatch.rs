@@ -46,11 +46,20 @@ impl Source for BusSource {
     }
 }
 
-/// Delivers every pending event; callbacks may queue more, which are delivered too.
+/// Delivers every pending event (callbacks may queue more, delivered too), then
+/// writes out everything queued meanwhile, by callbacks or by other threads.
 fn deliver_events(bus: &Bus) {
     loop {
-        let event = bus.shared.agent.lock().engine.pop_event();
-        let Some(event) = event else { return };
+        let mut agent = bus.shared.agent.lock();
+        let Some(event) = agent.engine.pop_event() else {
+            bus.shared.flush_scheduled.store(false, std::sync::atomic::Ordering::Release);
+            agent.flush();
+            if !agent.engine.has_events() {
+                return;
+            }
+            continue;
+        };
+        drop(agent);
         deliver(bus, event);
     }
 }

@@ -15,9 +15,15 @@ use parking_lot::{Mutex, RwLock};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Past this many queued bytes, a thread other than the loop's writes them itself.
+const SELF_FLUSH: usize = 64 << 10;
 
 struct Shared {
     agent: Mutex<Agent>,
+    /// Another thread queued output and woke the loop to write it.
+    flush_scheduled: AtomicBool,
     callbacks: RwLock<Callbacks>,
     die_policy: Mutex<DiePolicy>,
     lp: EventLoop,
@@ -50,6 +56,7 @@ impl Bus {
         let ignore_die = std::env::var("IVY_IGNORE_DIE").is_ok_and(|v| !v.is_empty() && v != "0");
         let shared = Shared {
             agent: Mutex::new(Agent::new(engine)),
+            flush_scheduled: AtomicBool::new(false),
             callbacks: RwLock::new(Callbacks::default()),
             die_policy: Mutex::new(if ignore_die { DiePolicy::Ignore } else { DiePolicy::Obey }),
             lp: lp.clone(),
@@ -194,15 +201,28 @@ impl Bus {
         self.with_agent(|a| a.engine.ping(peer, now))
     }
 
-    /// Runs `f` on the agent, then writes out and acts on what it queued.
+    /// Runs `f` on the agent, then has what it queued written out: by the loop
+    /// after the current callback when called on the loop thread; by the loop,
+    /// woken once for a whole batch, when another thread calls while the loop
+    /// runs; at once otherwise, or when much is queued or connections change.
     fn with_agent<R>(&self, f: impl FnOnce(&mut Agent) -> R) -> R {
+        let lp = &self.shared.lp;
         let mut agent = self.shared.agent.lock();
         let r = f(&mut agent);
-        agent.flush();
-        let wake = agent.engine.has_events();
+        if lp.on_loop_thread() {
+            return r;
+        }
+        let defer = lp.is_running() && agent.engine.unflushed() < SELF_FLUSH && !agent.engine.has_actions();
+        let wake = if defer {
+            !self.shared.flush_scheduled.swap(true, Ordering::AcqRel)
+        } else {
+            agent.flush();
+            false
+        };
+        let wake = wake || agent.engine.has_events();
         drop(agent);
         if wake {
-            self.shared.lp.wake();
+            lp.wake();
         }
         r
     }

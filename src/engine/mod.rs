@@ -47,8 +47,8 @@ pub struct Engine {
     dict: Dictionary,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
-    /// Peers that got output since the driver last looked.
-    dirty: Vec<PeerId>,
+    /// Output queued since the driver last looked.
+    outbox: Outbox,
     /// Connections asked of the runtime and not yet opened.
     connecting: HashSet<SocketAddr>,
 }
@@ -76,7 +76,7 @@ impl Engine {
             dict: Dictionary::default(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
-            dirty: Vec::new(),
+            outbox: Outbox::default(),
             connecting: HashSet::new(),
         }
     }
@@ -157,7 +157,7 @@ impl Engine {
         };
         let id = self.peers.insert(peer);
         let (port, name, own) = (self.tcp_port, &self.name, &self.own);
-        queue_to(&mut self.peers, &mut self.dirty, &mut self.events, id, false, |b| {
+        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, false, |b| {
             wire::encode_line(b, MsgType::StartRegexp, i32::from(port), name);
             for (&bid, text) in own.iter().rev().filter(|(_, t)| !t.contains(&wire::LF)) {
                 wire::encode_line(b, MsgType::AddRegexp, bid, text);
@@ -213,7 +213,7 @@ impl Engine {
     /// Queues whole lines for an open peer (`None` when it is not open). With
     /// `report_full`, a line dropped at the queue's cap is reported as FifoFull.
     fn queue(&mut self, id: PeerId, report_full: bool, write: impl FnOnce(&mut Vec<u8>)) -> Option<Push> {
-        queue_to(&mut self.peers, &mut self.dirty, &mut self.events, id, report_full, write)
+        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, report_full, write)
     }
 
     /// Bytes waiting to be written to the peer.
@@ -237,10 +237,21 @@ impl Engine {
         }
     }
 
-    /// Peers that got output since the last call (may hold duplicates).
+    /// Peers whose queue went from empty to not empty since the last call.
     pub fn take_dirty(&mut self, out: &mut Vec<PeerId>) {
         out.clear();
-        std::mem::swap(out, &mut self.dirty);
+        std::mem::swap(out, &mut self.outbox.peers);
+        self.outbox.bytes = 0;
+    }
+
+    /// Bytes queued since the last [`Engine::take_dirty`].
+    pub fn unflushed(&self) -> usize {
+        self.outbox.bytes
+    }
+
+    /// Whether the runtime has connections to open or close.
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
     }
 
     pub fn pop_event(&mut self) -> Option<Event> {
@@ -286,19 +297,34 @@ impl Engine {
     }
 }
 
+/// Which peers got output, and how much, since the driver last flushed.
+#[derive(Debug, Default)]
+struct Outbox {
+    peers: Vec<PeerId>,
+    bytes: usize,
+}
+
 /// [`Engine::queue`] over the engine's parts, usable while another part is borrowed.
 fn queue_to(
     peers: &mut PeerTable,
-    dirty: &mut Vec<PeerId>,
+    outbox: &mut Outbox,
     events: &mut VecDeque<Event>,
     id: PeerId,
     report_full: bool,
     write: impl FnOnce(&mut Vec<u8>),
 ) -> Option<Push> {
     let peer = peers.get_mut(id).filter(|p| p.is_open())?;
+    let before = peer.out.pending().len();
     let push = peer.out.push_with(write);
     match push {
-        Push::Queued => dirty.push(id),
+        Push::Queued => {
+            // A queue that was not empty is already known to the driver: listed
+            // here since, or waiting for the socket to become writable.
+            if before == 0 {
+                outbox.peers.push(id);
+            }
+            outbox.bytes += peer.out.pending().len() - before;
+        }
         Push::Full if report_full => events.push_back(Event::App { peer: id, event: AppEvent::FifoFull }),
         Push::Full => {}
     }

@@ -20,7 +20,7 @@ impl Engine {
     /// Routes a message to the subscriptions of every peer, or only of `only`.
     /// `report_full`: FifoFull for lines dropped at a full queue (not on the ready path).
     pub(super) fn route(&mut self, message: &[u8], only: Option<PeerId>, report_full: bool) -> usize {
-        let (peers, dirty, events) = (&mut self.peers, &mut self.dirty, &mut self.events);
+        let (peers, outbox, events) = (&mut self.peers, &mut self.outbox, &mut self.events);
         let mut count = 0;
         self.dict.for_each_match(message, |args, subs| {
             if args.iter().any(|a| a.contains(&LF)) {
@@ -28,7 +28,7 @@ impl Engine {
                 return;
             }
             for &(peer, id) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
-                let queued = queue_to(peers, dirty, events, peer, report_full, |b| wire::encode_msg(b, id, args));
+                let queued = queue_to(peers, outbox, events, peer, report_full, |b| wire::encode_msg(b, id, args));
                 // Lines dropped at a full queue count, as in ivy-c; closing peers do not.
                 count += usize::from(queued.is_some());
             }

@@ -9,6 +9,7 @@ use super::timers::{TimerFn, Timers};
 use parking_lot::Mutex;
 use std::os::fd::RawFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Something with file descriptors of its own for the loop to watch (a bus).
@@ -39,6 +40,15 @@ struct Inner {
     state: Mutex<State>,
     waker: Waker,
     epoch: Instant,
+    /// The thread inside `run` (see [`thread_tag`]), 0 when none.
+    runner: AtomicU64,
+}
+
+/// A small non-zero number naming the calling thread.
+fn thread_tag() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static TAG: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
+    TAG.with(|t| *t)
 }
 
 /// An event loop. Cheap to clone (all clones are the same loop); `Send + Sync`.
@@ -65,7 +75,8 @@ impl EventLoop {
     /// A new loop. Panics only if the OS refuses an eventfd (out of descriptors).
     pub fn new() -> EventLoop {
         let waker = Waker::new().unwrap_or_else(|e| panic!("ivy: cannot create the loop's eventfd: {e}"));
-        let inner = Inner { state: Mutex::new(State::default()), waker, epoch: Instant::now() };
+        let inner =
+            Inner { state: Mutex::new(State::default()), waker, epoch: Instant::now(), runner: AtomicU64::new(0) };
         EventLoop { inner: Arc::new(inner) }
     }
 
@@ -81,11 +92,28 @@ impl EventLoop {
 
     /// Runs until [`EventLoop::stop`]; returns at once if stop was called and not reset.
     pub fn run(&self) {
+        let outer = self.inner.runner.swap(thread_tag(), Ordering::SeqCst);
         while !self.inner.state.lock().stop {
             if self.iterate(true).is_err() {
-                return;
+                break;
             }
         }
+        self.inner.runner.store(outer, Ordering::SeqCst);
+        // What other threads handed to the loop while it was stopping.
+        let sources = self.inner.state.lock().sources.clone();
+        for source in sources {
+            source.turn(self);
+        }
+    }
+
+    /// Whether some thread is inside [`EventLoop::run`].
+    pub fn is_running(&self) -> bool {
+        self.inner.runner.load(Ordering::SeqCst) != 0
+    }
+
+    /// Whether the calling thread is the one inside [`EventLoop::run`].
+    pub fn on_loop_thread(&self) -> bool {
+        self.inner.runner.load(Ordering::SeqCst) == thread_tag()
     }
 
     /// Makes `run` return after the current iteration; any thread.
