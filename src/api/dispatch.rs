@@ -5,6 +5,7 @@ use super::{Bus, Shared};
 use crate::engine::{AppEvent, DiePolicy, Event};
 use crate::runtime::{EventLoop, Source};
 use crate::wire;
+use std::collections::VecDeque;
 use std::sync::Weak;
 
 pub struct BusSource {
@@ -49,18 +50,22 @@ impl Source for BusSource {
 /// Delivers every pending event (callbacks may queue more, delivered too), then
 /// writes out everything queued meanwhile, by callbacks or by other threads.
 fn deliver_events(bus: &Bus) {
+    let mut batch = VecDeque::new();
     loop {
         let mut agent = bus.shared.agent.lock();
-        let Some(event) = agent.engine.pop_event() else {
+        agent.engine.take_events(&mut batch);
+        if batch.is_empty() {
             bus.shared.flush_scheduled.store(false, std::sync::atomic::Ordering::Release);
             agent.flush();
             if !agent.engine.has_events() {
                 return;
             }
             continue;
-        };
+        }
         drop(agent);
-        deliver(bus, event);
+        while let Some(event) = batch.pop_front() {
+            deliver(bus, event);
+        }
     }
 }
 

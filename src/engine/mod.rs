@@ -258,6 +258,11 @@ impl Engine {
         self.events.pop_front()
     }
 
+    /// Moves every pending event to `out` (which should be empty), in order.
+    pub fn take_events(&mut self, out: &mut VecDeque<Event>) {
+        std::mem::swap(out, &mut self.events);
+    }
+
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
     }
