@@ -67,11 +67,13 @@ impl Dictionary {
         let mut candidates = std::mem::take(&mut self.candidates);
         self.index.candidates(message, &mut candidates);
         let mut args = Vec::new();
+        // Checked for UTF-8 once, for every candidate.
+        let subject = crate::pattern::Subject::new(message);
         for key in &candidates {
             let Some(Entry { compiled: Ok(pattern), subs, .. }) = self.entries.get(key) else {
                 continue;
             };
-            if pattern.captures(message, &mut args) {
+            if pattern.captures_subject(subject, &mut args) {
                 deliver(&args, subs);
             }
         }

@@ -1,8 +1,18 @@
 //! A compiled Ivy regexp: the linear `regex` engine when it can, the
 //! backtracking `fancy_regex` engine (with a step budget) when it must.
+//!
+//! Matching is on bytes, as ivy-c's PCRE does, except on a message that is
+//! valid UTF-8 and not all ASCII: there a second, Unicode version of the
+//! pattern runs on the text, so that `.` or `[^…]` take a whole character and
+//! no capture ends inside one (an ivy-python subscriber's handler dies on a
+//! Msg that is not UTF-8). It keeps every other byte meaning (ASCII `\d`,
+//! `\w`, `\s`, `\b`, POSIX classes, ASCII-only `(?i)`); see
+//! [`super::translate::translate_unicode`]. A pattern whose literal bytes are
+//! not UTF-8 has no such version and always matches bytes.
 
 use super::prefix::literal_prefix;
-use super::translate::{Translated, translate};
+use super::translate::{Translated, translate, translate_unicode};
+use std::sync::OnceLock;
 
 /// Compiled-program size limit of the linear engine, in bytes (`size_limit`).
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -33,12 +43,58 @@ enum Engine {
     Backtrack(fancy_regex::Regex),
 }
 
-/// A compiled Ivy (PCRE-style) regexp: case-sensitive, unanchored, on bytes.
+/// The Unicode version of a pattern, on `&str` (same engine kind as the byte one).
+#[derive(Debug)]
+enum TextEngine {
+    Linear(regex::Regex),
+    Backtrack(fancy_regex::Regex),
+}
+
+/// The Unicode version's source, compiled on the first message that needs
+/// it (`None` inside if it does not compile: the byte version runs instead).
+#[derive(Debug)]
+struct Unicode {
+    pattern: Box<str>,
+    engine: OnceLock<Option<TextEngine>>,
+}
+
+/// A compiled Ivy (PCRE-style) regexp: case-sensitive, unanchored, on bytes
+/// (on characters for a UTF-8 message, see the module doc).
 #[derive(Debug)]
 pub struct Pattern {
     engine: Engine,
     prefix: Option<Box<[u8]>>,
     groups: usize,
+    /// Only when it can match a UTF-8 message differently from `engine`.
+    unicode: Option<Box<Unicode>>,
+}
+
+/// A message, checked once for UTF-8, to match against any number of patterns.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'m> {
+    bytes: &'m [u8],
+    /// The message as text, when valid UTF-8 and not all ASCII: the only
+    /// messages that the Unicode version of a pattern runs on.
+    text: Option<&'m str>,
+}
+
+impl<'m> Subject<'m> {
+    /// Checks `message` (a few ns for a short one).
+    pub fn new(message: &'m [u8]) -> Subject<'m> {
+        let text = if message.is_ascii() { None } else { std::str::from_utf8(message).ok() };
+        Subject { bytes: message, text }
+    }
+
+    /// The message.
+    pub fn bytes(&self) -> &'m [u8] {
+        self.bytes
+    }
+
+    /// Whether the message is valid UTF-8 with at least one non-ASCII
+    /// character, so that patterns match it character by character.
+    pub fn is_text(&self) -> bool {
+        self.text.is_some()
+    }
 }
 
 fn error(source: &[u8], offset: Option<usize>, message: String) -> CompileError {
@@ -64,6 +120,53 @@ fn backtracking(t: &Translated, source: &[u8]) -> Result<fancy_regex::Regex, Com
             },
             other => error(source, None, other.to_string()),
         })
+}
+
+#[cfg(test)]
+impl<'m> Subject<'m> {
+    /// `text` matched as text even if it is all ASCII (tests compare both versions).
+    pub(crate) fn text_for_tests(text: &'m str) -> Subject<'m> {
+        Subject { bytes: text.as_bytes(), text: Some(text) }
+    }
+}
+
+/// Longest common prefix of two literal prefixes.
+fn common_prefix(a: Option<Vec<u8>>, b: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    let (mut a, b) = (a?, b?);
+    let n = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    a.truncate(n);
+    (n > 0).then_some(a)
+}
+
+/// Compiles the Unicode version, with the byte version's limits and engine
+/// kind; `None` if it does not compile or disagrees on the group count.
+fn compile_text(pattern: &str, backtracking: bool, groups: usize) -> Option<TextEngine> {
+    let engine = if backtracking {
+        let re = fancy_regex::RegexBuilder::new(pattern)
+            .bytes_mode(fancy_regex::BytesMode::Unicode)
+            .backtrack_limit(BACKTRACK_LIMIT)
+            .max_prog_size(BACKTRACK_PROG_LIMIT)
+            .delegate_size_limit(REGEX_SIZE_LIMIT)
+            .delegate_dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+            .build();
+        TextEngine::Backtrack(re.ok()?)
+    } else {
+        let re =
+            regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_DFA_SIZE_LIMIT).build();
+        TextEngine::Linear(re.ok()?)
+    };
+    let len = match &engine {
+        TextEngine::Linear(re) => re.captures_len(),
+        TextEngine::Backtrack(re) => re.captures_len(),
+    };
+    (len == groups + 1).then_some(engine)
+}
+
+/// Clears `out` and pushes argv (§5.3) from the spans of groups 1..=n.
+fn argv<'m>(message: &'m [u8], spans: &[Option<(usize, usize)>], out: &mut Vec<&'m [u8]>) {
+    let k = spans.iter().rposition(Option::is_some).map_or(0, |p| p + 1);
+    out.clear();
+    out.extend(spans.iter().take(k).map(|s| s.and_then(|(a, b)| message.get(a..b)).unwrap_or_default()));
 }
 
 impl Pattern {
@@ -96,8 +199,21 @@ impl Pattern {
             Engine::Backtrack(re) => re.captures_len(),
         }
         .saturating_sub(1);
-        let prefix = literal_prefix(&t).map(Vec::into_boxed_slice);
-        Ok(Pattern { engine, prefix, groups })
+        let backtracking = matches!(engine, Engine::Backtrack(_));
+        let text = translate_unicode(source, backtracking).filter(|u| u.differs);
+        let mut prefix = literal_prefix(&t);
+        if let Some(u) = &text {
+            // `^é?x`: `\xC3` starts every byte match, not every text match.
+            prefix = common_prefix(prefix, literal_prefix(u));
+        }
+        let unicode = text.map(|u| Box::new(Unicode { pattern: u.pattern.into_boxed_str(), engine: OnceLock::new() }));
+        Ok(Pattern { engine, prefix: prefix.map(Vec::into_boxed_slice), groups, unicode })
+    }
+
+    /// The compiled Unicode version, compiling it on first use.
+    fn text_engine(&self) -> Option<&TextEngine> {
+        let u = self.unicode.as_deref()?;
+        u.engine.get_or_init(|| compile_text(&u.pattern, self.is_backtracking(), self.groups)).as_ref()
     }
 
     /// The anchored literal prefix, if the pattern certainly only matches messages starting with it.
@@ -112,21 +228,54 @@ impl Pattern {
 
     /// Unanchored search. On a match, clears `out`, pushes argv per §5.3 and returns true; otherwise false.
     ///
-    /// `message` is matched whole, as bytes (stopping at a NUL, as ivy-c
-    /// does, is the caller's business).
+    /// `message` is matched whole, as bytes, or as characters if it is valid
+    /// UTF-8 (stopping at a NUL, as ivy-c does, is the caller's business).
     /// argv is groups 1..=k, k being the highest group that took part; groups
     /// before it that did not take part are empty. A repeated group gives its
     /// last iteration (and, as in PCRE, an inner group keeps its value from an
     /// earlier iteration of the enclosing group).
+    ///
+    /// To run many patterns on one message, check it once with
+    /// [`Subject::new`] and call [`Pattern::captures_subject`].
     pub fn captures<'m>(&self, message: &'m [u8], out: &mut Vec<&'m [u8]>) -> bool {
+        if self.unicode.is_none() {
+            return self.captures_subject(Subject { bytes: message, text: None }, out);
+        }
+        self.captures_subject(Subject::new(message), out)
+    }
+
+    /// [`Pattern::captures`] on a message already checked for UTF-8.
+    pub fn captures_subject<'m>(&self, subject: Subject<'m>, out: &mut Vec<&'m [u8]>) -> bool {
         if self.groups == 0 {
-            let hit = self.is_match(message);
+            let hit = self.is_match_subject(subject);
             if hit {
                 out.clear();
             }
             return hit;
         }
+        let message = subject.bytes;
         let mut spans: Vec<Option<(usize, usize)>> = Vec::with_capacity(self.groups);
+        if let Some(text) = subject.text
+            && let Some(engine) = self.text_engine()
+        {
+            match engine {
+                TextEngine::Linear(re) => {
+                    let mut locs = re.capture_locations();
+                    if re.captures_read(&mut locs, text).is_none() {
+                        return false;
+                    }
+                    spans.extend((1..=self.groups).map(|g| locs.get(g)));
+                }
+                TextEngine::Backtrack(re) => {
+                    let Ok(Some(caps)) = re.captures(text) else {
+                        return false;
+                    };
+                    spans.extend((1..=self.groups).map(|g| caps.get(g).map(|m| (m.start(), m.end()))));
+                }
+            }
+            argv(message, &spans, out);
+            return true;
+        }
         match &self.engine {
             Engine::Linear(re) => {
                 let mut locs = re.capture_locations();
@@ -142,18 +291,39 @@ impl Pattern {
                 spans.extend((1..=self.groups).map(|g| caps.get(g).map(|m| (m.start(), m.end()))));
             }
         }
-        let k = spans.iter().rposition(Option::is_some).map_or(0, |p| p + 1);
-        out.clear();
-        out.extend(spans.iter().take(k).map(|s| s.and_then(|(a, b)| message.get(a..b)).unwrap_or_default()));
+        argv(message, &spans, out);
         true
     }
 
-    /// Whether the pattern matches anywhere in `message`.
+    /// Whether the pattern matches anywhere in `message` (as characters if it is valid UTF-8).
     pub fn is_match(&self, message: &[u8]) -> bool {
+        if self.unicode.is_none() {
+            return self.is_match_subject(Subject { bytes: message, text: None });
+        }
+        self.is_match_subject(Subject::new(message))
+    }
+
+    /// [`Pattern::is_match`] on a message already checked for UTF-8.
+    pub fn is_match_subject(&self, subject: Subject<'_>) -> bool {
+        if let Some(text) = subject.text
+            && let Some(engine) = self.text_engine()
+        {
+            return match engine {
+                TextEngine::Linear(re) => re.is_match(text),
+                TextEngine::Backtrack(re) => re.is_match(text).unwrap_or(false),
+            };
+        }
+        let message = subject.bytes;
         match &self.engine {
             Engine::Linear(re) => re.is_match(message),
             Engine::Backtrack(re) => re.is_match(message).unwrap_or(false),
         }
+    }
+
+    /// Whether a Unicode version exists (it runs on non-ASCII UTF-8 messages).
+    #[cfg(test)]
+    pub(crate) fn has_text_version(&self) -> bool {
+        self.unicode.is_some()
     }
 
     /// Number of capture groups (excluding group 0).

@@ -1,6 +1,12 @@
 //! Escapes outside classes, byte escapes and backreferences.
 
+use super::class::{Item, Set};
 use super::{CompileError, NON_EXISTENT, Tr, UNSUPPORTED, ZERO_REFERENCE, err};
+
+/// ASCII word boundary (`\b`) for `fancy_regex` on text, which has no `(?-u:\b)`.
+const ASCII_BOUNDARY: &str = r"(?-i:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))";
+/// ASCII non-boundary (`\B`) for `fancy_regex` on text.
+const ASCII_NON_BOUNDARY: &str = r"(?-i:(?<=[0-9A-Za-z_])(?=[0-9A-Za-z_])|(?<![0-9A-Za-z_])(?![0-9A-Za-z_]))";
 
 impl Tr<'_> {
     /// Escapes that stand for one byte, in and out of classes: `\xHH`,
@@ -82,6 +88,12 @@ impl Tr<'_> {
         let Some(c) = self.at(1) else {
             return Err(err(self.src.len(), "\\ at end of pattern"));
         };
+        if self.unicode
+            && let Some((text, atom)) = self.unicode_escape(c)?
+        {
+            self.token(&text, 2, atom);
+            return Ok(());
+        }
         let simple = match c {
             b'd' | b'D' | b's' | b'S' | b'w' | b'W' => Some((format!("\\{}", c as char), true)),
             b'b' | b'B' | b'A' | b'z' => Some((format!("\\{}", c as char), false)),
@@ -150,6 +162,34 @@ impl Tr<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Unicode version of the escapes whose byte version does not fit a
+    /// text engine in Unicode mode; `None` for the others.
+    fn unicode_escape(&mut self, c: u8) -> Result<Option<(String, bool)>, CompileError> {
+        let text = match c {
+            b'd' | b'D' | b's' | b'S' | b'w' | b'W' | b'h' | b'H' | b'v' | b'V' => {
+                self.class_text(&[Item::Set(Set::Escape(c), 0)], false)
+            }
+            b'N' if self.at(2) != Some(b'{') || self.counted_repeat(self.i + 2)?.is_some() => {
+                self.class_text(&[Item::Byte(0x0a, 0)], true)
+            }
+            b'R' => format!(r"(?:\r\n|{})", self.class_text(&[Item::Range(0x0a, 0x0d), Item::Byte(0x85, 0)], false)),
+            b'C' => {
+                self.t.differs = true;
+                "(?s:.)".into()
+            }
+            b'b' | b'B' if !self.backtracking => return Ok(Some((format!(r"(?-u:\{})", c as char), false))),
+            b'b' => return Ok(Some((ASCII_BOUNDARY.into(), false))),
+            b'B' => return Ok(Some((ASCII_NON_BOUNDARY.into(), false))),
+            // Unicode tables or grapheme clusters: no byte meaning to keep.
+            b'X' | b'p' | b'P' => {
+                self.broken = true;
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some((text, true)))
     }
 
     /// `\1`…: a backreference, or else `\8`/`\9` literally or an octal byte.

@@ -19,6 +19,18 @@
 //! - rejected: quantified look-arounds, branch reset `(?|`, verbs `(*…)`,
 //!   callouts, forward named references, `\p`/`\P` (no Unicode tables on bytes);
 //! - accepted: variable-length look-behind.
+//!
+//! [`translate_unicode`] writes a second version of the same pattern, run on
+//! messages that are valid UTF-8 (and not plain ASCII), so that no capture
+//! ends inside a character (ivy-python's handler dies on such a Msg). It is
+//! for `regex::Regex` and `fancy_regex` on `&str`, Unicode mode on: `.`,
+//! negated classes and `\D`, `\S`, `\W`, `\H`, `\V`, `\N`, `\R`, `\C` take whole
+//! characters; everything else keeps the byte meaning: `\d`, `\w`, `\s`, `\b`
+//! and POSIX classes are ASCII (written as explicit ASCII classes), `(?i)`
+//! folds ASCII letters only (never `k` to U+212A KELVIN SIGN, nor `é` to `É`).
+//! Literal bytes ≥ 0x80 (raw or escaped) must form UTF-8 characters, which
+//! then count as one atom (`é+` repeats `é`, as in PCRE's UTF-8 mode and
+//! Python); `\xA0` (`\h`) and `\x85` (`\v`, `\R`) mean U+00A0 and U+0085.
 
 mod class;
 mod escape;
@@ -31,7 +43,7 @@ pub const MAX_REPEAT_COUNT: u32 = 65_535;
 /// Result of [`translate`].
 #[derive(Debug)]
 pub(crate) struct Translated {
-    /// The pattern in `regex`-crate syntax (pure ASCII).
+    /// The pattern in `regex`-crate syntax (pure ASCII in the byte version).
     pub pattern: String,
     /// `origin[j]`: offset in the source of the construct that produced byte `j`.
     pub origin: Vec<usize>,
@@ -42,12 +54,18 @@ pub(crate) struct Translated {
     pub top_level_alternation: bool,
     /// Turns on extended mode (`x`) somewhere.
     pub extended: bool,
+    /// Unicode version only: something in it may match a UTF-8 message
+    /// differently from the byte version (`.`, a negated class, a non-ASCII
+    /// literal…). Without it, every atom matches ASCII only and both versions
+    /// give the same captures.
+    pub differs: bool,
 }
 
 #[derive(Clone, Copy, Default)]
 struct Flags {
     multiline: bool,
     extended: bool,
+    caseless: bool,
 }
 
 struct Tr<'a> {
@@ -63,6 +81,15 @@ struct Tr<'a> {
     /// Named references and where PCRE blames them if the name is unknown.
     named_refs: Vec<(Vec<u8>, usize)>,
     max_backref: usize,
+    /// Writing the Unicode version ([`translate_unicode`]).
+    unicode: bool,
+    /// Unicode version for `fancy_regex` (no `(?-u:\b)` there).
+    backtracking: bool,
+    /// Unicode version: bytes ≥ 0x80 of a character not yet complete.
+    pending: Vec<u8>,
+    /// Unicode version: the pattern has no character reading (invalid UTF-8,
+    /// a lone byte escape, a construct split inside a character…).
+    broken: bool,
 }
 
 const NON_EXISTENT: &str = "reference to non-existent subpattern";
@@ -74,17 +101,16 @@ fn err(offset: usize, message: &str) -> CompileError {
 }
 
 /// `\xHH`: valid for any byte, in a class or outside one.
-fn hex(b: u8) -> String {
-    format!("\\x{b:02X}")
+fn hex(b: impl Into<u32>) -> String {
+    format!("\\x{:02X}", b.into())
 }
 
 fn is_name_byte(b: &u8) -> bool {
     b.is_ascii_alphanumeric() || *b == b'_'
 }
 
-/// Translates `src`, or reports the PCRE error it would get.
-pub(crate) fn translate(src: &[u8]) -> Result<Translated, CompileError> {
-    let mut tr = Tr {
+fn translator(src: &[u8], unicode: bool, backtracking: bool) -> Tr<'_> {
+    Tr {
         src,
         i: 0,
         t: Translated {
@@ -93,6 +119,7 @@ pub(crate) fn translate(src: &[u8]) -> Result<Translated, CompileError> {
             needs_backtracking: false,
             top_level_alternation: false,
             extended: false,
+            differs: false,
         },
         frames: Vec::new(),
         flags: Flags::default(),
@@ -101,9 +128,27 @@ pub(crate) fn translate(src: &[u8]) -> Result<Translated, CompileError> {
         names: Vec::new(),
         named_refs: Vec::new(),
         max_backref: 0,
-    };
+        unicode,
+        backtracking,
+        pending: Vec::new(),
+        broken: false,
+    }
+}
+
+/// Translates `src`, or reports the PCRE error it would get.
+pub(crate) fn translate(src: &[u8]) -> Result<Translated, CompileError> {
+    let mut tr = translator(src, false, false);
     tr.run()?;
     Ok(tr.t)
+}
+
+/// The Unicode version of `src` (see the module doc), for `fancy_regex` if
+/// `backtracking`, else for `regex`; `None` if `src` has no character reading.
+/// Call it only on a source that [`translate`] accepts.
+pub(crate) fn translate_unicode(src: &[u8], backtracking: bool) -> Option<Translated> {
+    let mut tr = translator(src, true, backtracking);
+    let done = tr.run();
+    (done.is_ok() && !tr.broken && tr.pending.is_empty()).then_some(tr.t)
 }
 
 impl Tr<'_> {
@@ -116,12 +161,26 @@ impl Tr<'_> {
     }
 
     fn emit(&mut self, s: &str, from: usize) {
+        // Something between the bytes of a character: no character reading.
+        self.broken |= !self.pending.is_empty();
         self.t.pattern.push_str(s);
         self.t.origin.extend(std::iter::repeat_n(from, s.len()));
     }
 
     /// A literal byte outside a class.
     fn literal(&mut self, b: u8, from: usize) {
+        if self.unicode {
+            self.can_repeat = true;
+            if b >= 0x80 || !self.pending.is_empty() {
+                return self.utf8_byte(b, from);
+            }
+            // Unicode simple case folding also pairs `k` with U+212A and `s` with U+017F.
+            if self.flags.caseless && matches!(b, b'k' | b'K' | b's' | b'S') {
+                let lower = b.to_ascii_lowercase();
+                let text = format!("(?-i:[{}{}])", lower.to_ascii_uppercase() as char, lower as char);
+                return self.emit(&text, from);
+            }
+        }
         let s = match b {
             b'.' | b'+' | b'*' | b'?' | b'(' | b')' | b'|' | b'[' | b']' | b'{' | b'}' | b'^' | b'$' | b'#' | b'&'
             | b'-' | b'~' | b'\\' => format!("\\{}", b as char),
@@ -130,6 +189,41 @@ impl Tr<'_> {
         };
         self.emit(&s, from);
         self.can_repeat = true;
+    }
+
+    /// Unicode version: one byte of a literal character (outside a class).
+    fn utf8_byte(&mut self, b: u8, from: usize) {
+        if b < 0x80 {
+            self.broken = true;
+            return;
+        }
+        let Some(c) = self.push_utf8(b) else { return };
+        self.t.differs = true;
+        // `regex` and `fancy_regex` skip Unicode white space in extended mode; PCRE does not.
+        let mut text =
+            if self.flags.extended && c.is_whitespace() { format!("\\x{{{:X}}}", u32::from(c)) } else { c.to_string() };
+        if self.flags.caseless {
+            text = format!("(?-i:{text})");
+        }
+        self.emit(&text, from);
+    }
+
+    /// Unicode version: adds `b` (≥ 0x80) to the pending character and
+    /// returns the character once complete; an invalid sequence breaks the
+    /// translation.
+    fn push_utf8(&mut self, b: u8) -> Option<char> {
+        self.pending.push(b);
+        match std::str::from_utf8(&self.pending) {
+            Ok(s) => {
+                let c = s.chars().next();
+                self.pending.clear();
+                c
+            }
+            Err(e) => {
+                self.broken |= e.error_len().is_some();
+                None
+            }
+        }
     }
 
     /// Emits `text` for the `len` source bytes at `self.i`.
@@ -141,6 +235,9 @@ impl Tr<'_> {
 
     fn run(&mut self) -> Result<(), CompileError> {
         while let Some(c) = self.at(0) {
+            if self.broken {
+                return Ok(());
+            }
             match c {
                 b'\\' => self.escape()?,
                 b'[' => self.class()?,
@@ -163,7 +260,10 @@ impl Tr<'_> {
                 },
                 b'^' => self.token("^", 1, false),
                 b'$' => self.dollar(true, 1),
-                b'.' => self.token(".", 1, true),
+                b'.' => {
+                    self.t.differs |= self.unicode;
+                    self.token(".", 1, true);
+                }
                 b'#' if self.flags.extended => {
                     while self.at(0).is_some_and(|b| b != b'\n') {
                         self.i += 1;
@@ -374,6 +474,7 @@ impl Tr<'_> {
                     match b {
                         b'm' => flags.multiline = !negative,
                         b'x' => flags.extended = !negative,
+                        b'i' => flags.caseless = !negative,
                         _ => {}
                     }
                     if negative { &mut off } else { &mut on }.push(b as char);
