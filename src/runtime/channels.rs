@@ -60,14 +60,17 @@ impl Channels {
 
     /// Takes out the channels marked removed; the caller runs their delete handlers.
     pub fn take_removed(&mut self) -> Vec<Channel> {
+        if !self.list.iter().any(|c| c.removed) {
+            return Vec::new();
+        }
         let (gone, kept) = std::mem::take(&mut self.list).into_iter().partition(|c| c.removed);
         self.list = kept;
         gone
     }
 
-    /// (id, fd, poll events) of live channels, newest first.
-    pub fn interests(&self) -> Vec<(ChannelId, RawFd, bool)> {
-        self.list.iter().rev().filter(|c| !c.removed).map(|c| (c.id, c.fd, c.writable)).collect()
+    /// (id, fd, writable watch) of live channels, newest first.
+    pub fn interests(&self) -> impl Iterator<Item = (ChannelId, RawFd, bool)> + '_ {
+        self.list.iter().rev().filter(|c| !c.removed).map(|c| (c.id, c.fd, c.writable))
     }
 
     /// Takes a handler out to call it without the loop's lock.

@@ -64,11 +64,22 @@ impl Default for EventLoop {
 }
 
 /// What a pollfd entry stands for.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 enum Target {
     Waker,
     Channel(ChannelId),
-    Source(Arc<dyn Source>, u64),
+    /// (index into [`Scratch::sources`], the source's token)
+    Source(usize, u64),
+}
+
+/// Buffers reused from one iteration to the next, so that a turn of the loop
+/// allocates nothing once warmed up.
+#[derive(Default)]
+struct Scratch {
+    fds: Vec<sys::pollfd>,
+    targets: Vec<Target>,
+    sources: Vec<Arc<dyn Source>>,
+    wanted: Vec<(RawFd, i16, u64)>,
 }
 
 impl EventLoop {
@@ -93,8 +104,9 @@ impl EventLoop {
     /// Runs until [`EventLoop::stop`]; returns at once if stop was called and not reset.
     pub fn run(&self) {
         let outer = self.inner.runner.swap(thread_tag(), Ordering::SeqCst);
+        let mut scratch = Scratch::default();
         while !self.inner.state.lock().stop {
-            if self.iterate(true).is_err() {
+            if self.iterate(true, &mut scratch).is_err() {
                 break;
             }
         }
@@ -134,7 +146,7 @@ impl EventLoop {
     /// One non-blocking pass (IvyIdle): removals, a zero-timeout poll and its
     /// handlers, no timer scan.
     pub fn run_once(&self) {
-        let _ = self.iterate(false);
+        let _ = self.iterate(false, &mut Scratch::default());
     }
 
     /// Registers a source; the loop holds it until it is no longer alive.
@@ -143,11 +155,11 @@ impl EventLoop {
         self.wake();
     }
 
-    fn iterate(&self, blocking: bool) -> std::io::Result<()> {
+    fn iterate(&self, blocking: bool, scratch: &mut Scratch) -> std::io::Result<()> {
         self.run_removals();
         self.run_hook(|s| &mut s.before);
-        let (mut fds, targets, timeout) = self.prepare(blocking);
-        let polled = sys::poll(&mut fds, timeout);
+        let timeout = self.prepare(blocking, scratch);
+        let polled = sys::poll(&mut scratch.fds, timeout);
         self.run_hook(|s| &mut s.after);
         if let Err(e) = polled {
             crate::engine::diag::log(|| format!("poll: {e}"));
@@ -156,47 +168,54 @@ impl EventLoop {
         if blocking {
             self.scan_timers();
         }
-        for (fd, target) in fds.iter().zip(targets.iter()) {
+        for (fd, target) in scratch.fds.iter().zip(scratch.targets.iter()) {
             if fd.revents != 0 {
-                self.dispatch(target, fd.revents);
+                self.dispatch(target, fd.revents, &scratch.sources);
             }
         }
-        let sources = self.inner.state.lock().sources.clone();
-        for source in sources {
+        for source in &scratch.sources {
             source.turn(self);
         }
         Ok(())
     }
 
-    fn prepare(&self, blocking: bool) -> (Vec<sys::pollfd>, Vec<Target>, Option<Duration>) {
-        let mut fds = vec![sys::entry(self.inner.waker.fd(), POLLIN)];
-        let mut targets = vec![Target::Waker];
-        let (channels, sources, timeout) = {
+    /// Fills `scratch` with what to poll; returns the poll timeout.
+    fn prepare(&self, blocking: bool, scratch: &mut Scratch) -> Option<Duration> {
+        let Scratch { fds, targets, sources, wanted } = scratch;
+        fds.clear();
+        targets.clear();
+        sources.clear();
+        fds.push(sys::entry(self.inner.waker.fd(), POLLIN));
+        targets.push(Target::Waker);
+        let timeout = {
             let mut st = self.inner.state.lock();
             st.sources.retain(|s| s.alive());
-            let timeout = if blocking { st.timers.next_timeout(self.now()) } else { Some(Duration::ZERO) };
-            (st.channels.interests(), st.sources.clone(), timeout)
+            sources.extend(st.sources.iter().cloned());
+            for (id, fd, writable) in st.channels.interests() {
+                fds.push(sys::entry(fd, if writable { POLLIN | POLLOUT } else { POLLIN }));
+                targets.push(Target::Channel(id));
+            }
+            if blocking { st.timers.next_timeout(self.now()) } else { Some(Duration::ZERO) }
         };
-        for (id, fd, writable) in channels {
-            fds.push(sys::entry(fd, if writable { POLLIN | POLLOUT } else { POLLIN }));
-            targets.push(Target::Channel(id));
-        }
-        let mut wanted = Vec::new();
-        for source in sources {
+        for (index, source) in sources.iter().enumerate() {
             wanted.clear();
-            source.interests(&mut wanted);
-            for &(fd, events, token) in &wanted {
+            source.interests(wanted);
+            for &(fd, events, token) in wanted.iter() {
                 fds.push(sys::entry(fd, events));
-                targets.push(Target::Source(source.clone(), token));
+                targets.push(Target::Source(index, token));
             }
         }
-        (fds, targets, timeout)
+        timeout
     }
 
-    fn dispatch(&self, target: &Target, revents: i16) {
+    fn dispatch(&self, target: &Target, revents: i16, sources: &[Arc<dyn Source>]) {
         match target {
             Target::Waker => self.inner.waker.drain(),
-            Target::Source(source, token) => source.ready(self, *token, revents),
+            Target::Source(index, token) => {
+                if let Some(source) = sources.get(*index) {
+                    source.ready(self, *token, revents);
+                }
+            }
             Target::Channel(id) => {
                 if revents & POLLNVAL != 0 {
                     self.remove_channel(*id);

@@ -73,6 +73,9 @@ impl Timers {
 
     /// Ids due at `now`, newest first.
     pub fn due(&self, now: Duration) -> Vec<TimerId> {
+        if !self.list.iter().any(|t| !t.removed && t.due <= now) {
+            return Vec::new();
+        }
         self.list.iter().rev().filter(|t| !t.removed && t.due <= now).map(|t| t.id).collect()
     }
 
