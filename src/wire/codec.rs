@@ -8,9 +8,6 @@ pub const STX: u8 = 0x02;
 pub const ETX: u8 = 0x03;
 /// Line feed: ends every line.
 pub const LF: u8 = b'\n';
-/// Size of ivy-c's argv array for a received `Msg` (`MAX_MATCHING_ARGS`); a sensible
-/// `max_args` for [`split_args`].
-pub const IVYC_MAX_ARGS: usize = 120;
 
 /// The message types of protocol 3 (spec §3), with their wire codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,13 +119,6 @@ pub struct Line<'a> {
     pub id: i32,
     /// Everything after the first STX.
     pub params: &'a [u8],
-}
-
-impl Line<'_> {
-    /// The message type, or None if the code is unknown.
-    pub fn kind(&self) -> Option<MsgType> {
-        MsgType::from_code(self.code)
-    }
 }
 
 /// ivy-c's header parse: scanf "%d %d" semantics (leading whitespace incl. tabs and a
@@ -245,7 +235,7 @@ mod tests {
         assert_eq!(p(b"2 0\x02abc\x03\r"), Some((2, 0, &b"abc\x03\r"[..])));
         assert_eq!(p(b"1 3\x02caf\xc3\xa9\xff"), Some((1, 3, &b"caf\xc3\xa9\xff"[..])));
         let unknown = parse_line(b"42 1\x02x");
-        assert_eq!(unknown.map(|l| (l.code, l.kind())), Some((42, None)));
+        assert_eq!(unknown.map(|l| (l.code, MsgType::from_code(l.code))), Some((42, None)));
         assert_eq!(p(b"99999999999 -99999999999\x02"), Some((i32::MAX, i32::MIN, &b""[..])));
         for bad in [&b""[..], b"2 1 foo", b"2\x02", b"2 \x020", b"x 1\x02", b"- 1 2\x02", b"\x022 0", b" "] {
             assert_eq!(parse_line(bad), None, "{bad:?}");
@@ -267,7 +257,7 @@ mod tests {
         assert_eq!(args(b"a\x03b\x03c", 2), None);
         assert_eq!(args(b"", 0), v(&[]));
         assert_eq!(args(b"\x03", 0), None);
-        let many = b"\x03".repeat(IVYC_MAX_ARGS + 1);
-        assert_eq!(args(&many, IVYC_MAX_ARGS), None);
+        let many = b"\x03".repeat(121);
+        assert_eq!(args(&many, 120), None);
     }
 }

@@ -194,7 +194,10 @@ mod tests {
         buf.push(b"0 0\x02\n2 0\x02after bye\x03\n9 5\x02\n");
         let mut got = Vec::new();
         drain(&mut buf, &mut got).unwrap();
-        let parsed: Vec<_> = got.iter().map(|l| parse_line(l).map(|l| (l.kind(), l.id, l.params.to_vec()))).collect();
+        let parsed: Vec<_> = got
+            .iter()
+            .map(|l| parse_line(l).map(|l| (crate::wire::MsgType::from_code(l.code), l.id, l.params.to_vec())))
+            .collect();
         assert_eq!(
             parsed,
             vec![
