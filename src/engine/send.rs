@@ -22,13 +22,16 @@ impl Engine {
     pub(super) fn route(&mut self, message: &[u8], only: Option<PeerId>, report_full: bool) -> usize {
         let (peers, outbox, events) = (&mut self.peers, &mut self.outbox, &mut self.events);
         let mut count = 0;
-        self.dict.for_each_match(message, |args, subs| {
-            if args.iter().any(|a| a.contains(&LF)) {
+        self.dict.for_each_match(message, |params, subs| {
+            let Some(params) = params else {
                 diag::log(|| "a captured argument holds LF: line not sent".into());
                 return;
-            }
+            };
             for &(peer, id) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
-                let queued = queue_to(peers, outbox, events, peer, report_full, |b| wire::encode_msg(b, id, args));
+                // The params are built once per match and copied to each subscriber.
+                let queued = queue_to(peers, outbox, events, peer, report_full, |b| {
+                    wire::encode_line(b, MsgType::Msg, id, params)
+                });
                 // Lines dropped at a full queue count, as in ivy-c; closing peers do not.
                 count += usize::from(queued.is_some());
             }

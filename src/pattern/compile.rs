@@ -9,8 +9,11 @@
 //! `\w`, `\s`, `\b`, POSIX classes, ASCII-only `(?i)`); see
 //! [`super::translate::translate_unicode`]. A pattern whose literal bytes are
 //! not UTF-8 has no such version and always matches bytes.
+//!
+//! The usual Ivy subscription, `^LITERAL(.*)` (or `^LITERAL`, with or without
+//! a final `$`), runs no regex at all: see [`LiteralShape`].
 
-use super::prefix::literal_prefix;
+use super::prefix::{literal_prefix, literal_shape};
 use super::translate::{Translated, translate, translate_unicode};
 use std::sync::OnceLock;
 
@@ -58,6 +61,77 @@ struct Unicode {
     engine: OnceLock<Option<TextEngine>>,
 }
 
+/// A pattern that is a literal anchored at the start, then optionally `(.*)`,
+/// then optionally a final `$` (`^LITERAL`, `^LITERAL$`, `^LITERAL(.*)`,
+/// `^LITERAL(.*)$`): matched without running a regex. Found by
+/// [`literal_shape`] on the byte translation, so only when certain.
+///
+/// `.` takes any byte but LF, so `(.*)` is the rest of the message up to its
+/// first LF. In a valid UTF-8 message that is whole characters (the literal
+/// is whole characters whenever a Unicode version exists, see the module
+/// doc), which is what the Unicode version would capture too. `$` (PCRE's
+/// "end, or before a final LF") holds when nothing but an optional final LF
+/// is left.
+#[derive(Debug)]
+pub(crate) struct LiteralShape {
+    /// The bytes the message must start with.
+    pub literal: Box<[u8]>,
+    /// Followed by `(.*)`, the only group.
+    pub rest: bool,
+    /// Ends with `$` (or `\Z`).
+    pub end: bool,
+}
+
+/// Position of the first LF in `bytes`, or its length.
+fn find_lf(bytes: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LFS: u64 = LO * 0x0a;
+    let mut at = 0;
+    // Blocks of 32 bytes, which the compiler turns into vector compares.
+    for block in bytes.chunks_exact(32) {
+        if block.iter().fold(false, |seen, &b| seen | (b == b'\n')) {
+            break;
+        }
+        at += 32;
+    }
+    // Then words of 8 bytes: `zero` is nonzero iff a byte of `w` is 0 (was
+    // LF), and its lowest set bit marks the first such byte.
+    let mut words = bytes.get(at..).unwrap_or_default().chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ LFS;
+        let zero = w.wrapping_sub(LO) & !w & HI;
+        if zero != 0 {
+            return at + (zero.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    at + tail.iter().position(|&b| b == b'\n').unwrap_or(tail.len())
+}
+
+impl LiteralShape {
+    /// The span of `(.*)` (empty at the end of the literal without it) on a match.
+    fn run(&self, message: &[u8]) -> Option<(usize, usize)> {
+        let tail = message.strip_prefix(&*self.literal)?;
+        let start = self.literal.len();
+        let len = if self.rest { find_lf(tail) } else { 0 };
+        // `$` after the capture: the end, or a final LF.
+        if self.end && !matches!(tail.get(len..), Some([] | [b'\n'])) {
+            return None;
+        }
+        Some((start, start + len))
+    }
+}
+
+/// Capture storage kept between searches of one pattern, so that a match
+/// allocates nothing (see [`Pattern::capture_spans`]).
+#[derive(Debug, Default)]
+pub struct CaptureSlots {
+    bytes: Option<regex::bytes::CaptureLocations>,
+    text: Option<regex::CaptureLocations>,
+}
+
 /// A compiled Ivy (PCRE-style) regexp: case-sensitive, unanchored, on bytes
 /// (on characters for a UTF-8 message, see the module doc).
 #[derive(Debug)]
@@ -67,6 +141,8 @@ pub struct Pattern {
     groups: usize,
     /// Only when it can match a UTF-8 message differently from `engine`.
     unicode: Option<Box<Unicode>>,
+    /// Set when the pattern is a [`LiteralShape`]: it then runs instead of the engines.
+    shape: Option<LiteralShape>,
 }
 
 /// A message, checked once for UTF-8, to match against any number of patterns.
@@ -88,6 +164,11 @@ impl<'m> Subject<'m> {
     /// The message.
     pub fn bytes(&self) -> &'m [u8] {
         self.bytes
+    }
+
+    /// The message, not checked: for patterns that do not [`Pattern::reads_text`].
+    pub fn bytes_only(message: &'m [u8]) -> Subject<'m> {
+        Subject { bytes: message, text: None }
     }
 
     /// Whether the message is valid UTF-8 with at least one non-ASCII
@@ -162,11 +243,12 @@ fn compile_text(pattern: &str, backtracking: bool, groups: usize) -> Option<Text
     (len == groups + 1).then_some(engine)
 }
 
-/// Clears `out` and pushes argv (§5.3) from the spans of groups 1..=n.
-fn argv<'m>(message: &'m [u8], spans: &[Option<(usize, usize)>], out: &mut Vec<&'m [u8]>) {
+/// Clears `spans` and pushes those of groups 1..=k, k being the highest group that took part.
+fn push_spans(spans: &mut Vec<Option<(usize, usize)>>, groups: impl Iterator<Item = Option<(usize, usize)>>) {
+    spans.clear();
+    spans.extend(groups);
     let k = spans.iter().rposition(Option::is_some).map_or(0, |p| p + 1);
-    out.clear();
-    out.extend(spans.iter().take(k).map(|s| s.and_then(|(a, b)| message.get(a..b)).unwrap_or_default()));
+    spans.truncate(k);
 }
 
 impl Pattern {
@@ -207,7 +289,8 @@ impl Pattern {
             prefix = common_prefix(prefix, literal_prefix(u));
         }
         let unicode = text.map(|u| Box::new(Unicode { pattern: u.pattern.into_boxed_str(), engine: OnceLock::new() }));
-        Ok(Pattern { engine, prefix: prefix.map(Vec::into_boxed_slice), groups, unicode })
+        let shape = literal_shape(&t).filter(|s| groups == usize::from(s.rest) && !t.needs_backtracking);
+        Ok(Pattern { engine, prefix: prefix.map(Vec::into_boxed_slice), groups, unicode, shape })
     }
 
     /// The compiled Unicode version, compiling it on first use.
@@ -238,73 +321,117 @@ impl Pattern {
     /// To run many patterns on one message, check it once with
     /// [`Subject::new`] and call [`Pattern::captures_subject`].
     pub fn captures<'m>(&self, message: &'m [u8], out: &mut Vec<&'m [u8]>) -> bool {
-        if self.unicode.is_none() {
-            return self.captures_subject(Subject { bytes: message, text: None }, out);
+        if !self.reads_text() {
+            return self.captures_subject(Subject::bytes_only(message), out);
         }
         self.captures_subject(Subject::new(message), out)
     }
 
     /// [`Pattern::captures`] on a message already checked for UTF-8.
     pub fn captures_subject<'m>(&self, subject: Subject<'m>, out: &mut Vec<&'m [u8]>) -> bool {
+        let mut spans = Vec::new();
+        if !self.capture_spans(subject, &mut CaptureSlots::default(), &mut spans) {
+            return false;
+        }
+        out.clear();
+        out.extend(spans.iter().map(|s| s.and_then(|(a, b)| subject.bytes.get(a..b)).unwrap_or_default()));
+        true
+    }
+
+    /// [`Pattern::captures_subject`] giving the byte spans of argv (`None`:
+    /// a group before the last one that did not take part, an empty argument)
+    /// in `spans`, which is cleared first and left as is without a match.
+    /// `slots` keeps the engine's capture storage from one call to the next:
+    /// give each pattern slots of its own (slots of another pattern are
+    /// replaced when their size differs).
+    pub fn capture_spans(
+        &self,
+        subject: Subject<'_>,
+        slots: &mut CaptureSlots,
+        spans: &mut Vec<Option<(usize, usize)>>,
+    ) -> bool {
+        if let Some(shape) = &self.shape {
+            let Some(span) = shape.run(subject.bytes) else { return false };
+            spans.clear();
+            spans.extend(shape.rest.then_some(Some(span)));
+            return true;
+        }
         if self.groups == 0 {
             let hit = self.is_match_subject(subject);
             if hit {
-                out.clear();
+                spans.clear();
             }
             return hit;
         }
         let message = subject.bytes;
-        let mut spans: Vec<Option<(usize, usize)>> = Vec::with_capacity(self.groups);
         if let Some(text) = subject.text
             && let Some(engine) = self.text_engine()
         {
             match engine {
                 TextEngine::Linear(re) => {
-                    let mut locs = re.capture_locations();
-                    if re.captures_read(&mut locs, text).is_none() {
+                    let locs = match &mut slots.text {
+                        Some(locs) if locs.len() == self.groups + 1 => locs,
+                        other => other.insert(re.capture_locations()),
+                    };
+                    if re.captures_read(locs, text).is_none() {
                         return false;
                     }
-                    spans.extend((1..=self.groups).map(|g| locs.get(g)));
+                    push_spans(spans, (1..=self.groups).map(|g| locs.get(g)));
                 }
                 TextEngine::Backtrack(re) => {
                     let Ok(Some(caps)) = re.captures(text) else {
                         return false;
                     };
-                    spans.extend((1..=self.groups).map(|g| caps.get(g).map(|m| (m.start(), m.end()))));
+                    push_spans(spans, (1..=self.groups).map(|g| caps.get(g).map(|m| (m.start(), m.end()))));
                 }
             }
-            argv(message, &spans, out);
             return true;
         }
         match &self.engine {
             Engine::Linear(re) => {
-                let mut locs = re.capture_locations();
-                if re.captures_read(&mut locs, message).is_none() {
+                let locs = match &mut slots.bytes {
+                    Some(locs) if locs.len() == self.groups + 1 => locs,
+                    other => other.insert(re.capture_locations()),
+                };
+                if re.captures_read(locs, message).is_none() {
                     return false;
                 }
-                spans.extend((1..=self.groups).map(|g| locs.get(g)));
+                push_spans(spans, (1..=self.groups).map(|g| locs.get(g)));
             }
             Engine::Backtrack(re) => {
                 let Ok(Some(caps)) = re.captures(message) else {
                     return false;
                 };
-                spans.extend((1..=self.groups).map(|g| caps.get(g).map(|m| (m.start(), m.end()))));
+                push_spans(spans, (1..=self.groups).map(|g| caps.get(g).map(|m| (m.start(), m.end()))));
             }
         }
-        argv(message, &spans, out);
         true
+    }
+
+    /// Whether no argument of a match can hold LF (known for some patterns only).
+    pub fn captures_exclude_lf(&self) -> bool {
+        self.shape.is_some()
+    }
+
+    /// Whether this pattern reads a [`Subject`]'s text: without it, a
+    /// subject made by [`Subject::bytes_only`] gives the same result.
+    pub fn reads_text(&self) -> bool {
+        self.shape.is_none() && self.unicode.is_some()
     }
 
     /// Whether the pattern matches anywhere in `message` (as characters if it is valid UTF-8).
     pub fn is_match(&self, message: &[u8]) -> bool {
-        if self.unicode.is_none() {
-            return self.is_match_subject(Subject { bytes: message, text: None });
+        if !self.reads_text() {
+            return self.is_match_subject(Subject::bytes_only(message));
         }
         self.is_match_subject(Subject::new(message))
     }
 
     /// [`Pattern::is_match`] on a message already checked for UTF-8.
     pub fn is_match_subject(&self, subject: Subject<'_>) -> bool {
+        if let Some(shape) = &self.shape {
+            return shape.run(subject.bytes).is_some();
+        }
         if let Some(text) = subject.text
             && let Some(engine) = self.text_engine()
         {
@@ -318,6 +445,19 @@ impl Pattern {
             Engine::Linear(re) => re.is_match(message),
             Engine::Backtrack(re) => re.is_match(message).unwrap_or(false),
         }
+    }
+
+    /// Whether the pattern runs as a [`LiteralShape`], without a regex engine.
+    #[cfg(test)]
+    pub(crate) fn has_literal_shape(&self) -> bool {
+        self.shape.is_some()
+    }
+
+    /// Runs the engines as if the pattern had no [`LiteralShape`].
+    #[cfg(test)]
+    pub(crate) fn without_literal_shape(mut self) -> Pattern {
+        self.shape = None;
+        self
     }
 
     /// Whether a Unicode version exists (it runs on non-ASCII UTF-8 messages).

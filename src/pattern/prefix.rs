@@ -1,8 +1,10 @@
-//! Anchored literal prefix of a translated pattern (`^abc…`), for [`super::PrefixIndex`].
+//! Anchored literal prefix of a translated pattern (`^abc…`), for [`super::PrefixIndex`],
+//! and the patterns that are nothing but such a literal and a final `(.*)`.
 //!
-//! Conservative: any doubt gives `None` ("always a candidate"), since an index
-//! built on a wrong prefix would hide matches.
+//! Conservative: any doubt gives `None` ("always a candidate", "run the
+//! engine"), since a wrong prefix or shape would hide or change matches.
 
+use super::compile::LiteralShape;
 use super::translate::Translated;
 
 /// Longest prefix kept; a shorter prefix is still a valid necessary condition.
@@ -15,7 +17,7 @@ fn hex_digit(b: u8) -> Option<u8> {
 /// One literal at the start of `p` (translator output), written to `buf`:
 /// its byte count there and its length in `p`. A literal is one byte, or a
 /// whole character (a quantifier after it repeats it) in the Unicode version.
-fn literal(p: &[u8], buf: &mut [u8; 4]) -> Option<(usize, usize)> {
+fn literal_at(p: &[u8], buf: &mut [u8; 4]) -> Option<(usize, usize)> {
     match p {
         [b'\\', b'x', h, l, ..] => {
             buf[0] = hex_digit(*h)? * 16 + hex_digit(*l)?;
@@ -53,7 +55,7 @@ pub(crate) fn literal_prefix(t: &Translated) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = [0; 4];
     while out.len() < MAX_PREFIX_LEN {
-        let Some((n, len)) = literal(rest, &mut buf) else {
+        let Some((n, len)) = literal_at(rest, &mut buf) else {
             break;
         };
         rest = rest.get(len..).unwrap_or_default();
@@ -68,4 +70,42 @@ pub(crate) fn literal_prefix(t: &Translated) -> Option<Vec<u8>> {
     }
     out.truncate(MAX_PREFIX_LEN);
     (!out.is_empty()).then_some(out)
+}
+
+/// The [`LiteralShape`] of a byte translation, if it certainly is one:
+/// `^`, literals none of which is quantified, then nothing, `(.*)`, the
+/// translation of a final `$`, or both; or just `(.*)`. Nothing else (no
+/// flag, group or alternative) may appear.
+pub(crate) fn literal_shape(t: &Translated) -> Option<LiteralShape> {
+    /// What the translator writes for `$` or `\Z` ending the pattern.
+    const END: &[u8] = br"(?:\n?\z)";
+    const REST: &[u8] = b"(.*)";
+    if t.top_level_alternation || t.extended || t.needs_backtracking {
+        return None;
+    }
+    let whole = t.pattern.as_bytes();
+    if whole == REST {
+        // Unanchored, but a match at the start always exists and is leftmost.
+        return Some(LiteralShape { literal: Box::default(), rest: true, end: false });
+    }
+    let mut p = whole.strip_prefix(b"^")?;
+    let mut literal = Vec::new();
+    let mut buf = [0; 4];
+    while let Some((n, len)) = literal_at(p, &mut buf) {
+        p = p.get(len..).unwrap_or_default();
+        if matches!(p.first(), Some(b'*' | b'+' | b'?' | b'{')) {
+            return None;
+        }
+        literal.extend_from_slice(buf.get(..n)?);
+    }
+    let (rest, p) = match p.strip_prefix(REST) {
+        Some(after) => (true, after),
+        None => (false, p),
+    };
+    let end = match p {
+        [] => false,
+        _ if p == END => true,
+        _ => return None,
+    };
+    Some(LiteralShape { literal: literal.into_boxed_slice(), rest, end })
 }

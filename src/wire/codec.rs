@@ -62,9 +62,9 @@ impl MsgType {
     }
 }
 
-/// Appends `value` in decimal (printf `%d` style), without allocating besides `out`.
-pub fn push_decimal(out: &mut Vec<u8>, value: i64) {
-    let mut buf = [0u8; 20];
+/// Writes `value` in decimal (printf `%d` style) at the end of `buf`, which
+/// must have room for it (20 bytes take any `i64`); returns its length.
+fn format_decimal(buf: &mut [u8], value: i64) -> usize {
     let mut n = value.unsigned_abs();
     let mut len = 0;
     for slot in buf.iter_mut().rev() {
@@ -75,18 +75,34 @@ pub fn push_decimal(out: &mut Vec<u8>, value: i64) {
             break;
         }
     }
-    if value < 0 {
-        out.push(b'-');
+    if value < 0
+        && let Some(at) = buf.len().checked_sub(len + 1)
+        && let Some(slot) = buf.get_mut(at)
+    {
+        *slot = b'-';
+        len += 1;
     }
-    let (_, digits) = buf.split_at(buf.len() - len);
-    out.extend_from_slice(digits);
+    len
 }
 
+/// Appends `value` in decimal (printf `%d` style), without allocating besides `out`.
+pub fn push_decimal(out: &mut Vec<u8>, value: i64) {
+    let mut buf = [0u8; 20];
+    let len = format_decimal(&mut buf, value);
+    out.extend_from_slice(buf.get(buf.len() - len..).unwrap_or_default());
+}
+
+/// Appends `"<code> <id>\x02"`, formatted on the stack and appended in one go.
 fn push_header(out: &mut Vec<u8>, code: i32, id: i32) {
-    push_decimal(out, code.into());
-    out.push(b' ');
-    push_decimal(out, id.into());
-    out.push(STX);
+    // Filled from the end: STX, the id (11 bytes at most), a space, the code (11 at most).
+    let mut buf = [0u8; 24];
+    let mut start = buf.len() - 1;
+    buf[start] = STX;
+    start -= format_decimal(&mut buf[..start], id.into());
+    start -= 1;
+    buf[start] = b' ';
+    start -= format_decimal(&mut buf[..start], code.into());
+    out.extend_from_slice(&buf[start..]);
 }
 
 /// Appends `"<code> <id>\x02<params>\n"` to out (itoa-style formatting, no allocation
@@ -95,18 +111,6 @@ pub fn encode_line(out: &mut Vec<u8>, kind: MsgType, id: i32, params: &[u8]) {
     out.reserve(params.len() + 24);
     push_header(out, kind.code(), id);
     out.extend_from_slice(params);
-    out.push(LF);
-}
-
-/// Appends a Msg line: `"2 <id>\x02" + each arg followed by ETX + "\n"`. Zero args ->
-/// `"2 <id>\x02\n"`.
-pub fn encode_msg(out: &mut Vec<u8>, id: i32, args: &[&[u8]]) {
-    out.reserve(args.iter().map(|a| a.len() + 1).sum::<usize>() + 24);
-    push_header(out, MsgType::Msg.code(), id);
-    for arg in args {
-        out.extend_from_slice(arg);
-        out.push(ETX);
-    }
     out.push(LF);
 }
 
@@ -167,10 +171,10 @@ mod tests {
         out
     }
 
+    /// A Msg line as the engine writes it: each argument followed by ETX.
     fn msg(id: i32, args: &[&[u8]]) -> Vec<u8> {
-        let mut out = Vec::new();
-        encode_msg(&mut out, id, args);
-        out
+        let params: Vec<u8> = args.iter().flat_map(|a| a.iter().copied().chain([ETX])).collect();
+        line(MsgType::Msg, id, &params)
     }
 
     fn args(params: &[u8], max: usize) -> Option<Vec<&[u8]>> {
@@ -219,6 +223,21 @@ mod tests {
             let bytes = line(DirectMsg, id, b"p");
             let parsed = parse_line(bytes.strip_suffix(b"\n").unwrap_or_default());
             assert_eq!(parsed, Some(Line { code: 7, id, params: b"p" }));
+        }
+    }
+
+    #[test]
+    fn headers_and_decimals_match_printf() {
+        let extremes = [i32::MIN, i32::MIN + 1, -1_000_000_000, -999_999_999, 999_999_999, 1_000_000_000, i32::MAX];
+        for id in (-1100..1100).chain(extremes) {
+            for kind in [Msg, Pong] {
+                assert_eq!(line(kind, id, b"p"), format!("{} {id}\x02p\n", kind.code()).into_bytes());
+            }
+        }
+        for value in [i64::MIN, i64::MIN + 1, -1, 0, 7, i64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, value);
+            assert_eq!(out, format!("x{value}").into_bytes());
         }
     }
 

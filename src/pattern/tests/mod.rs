@@ -4,6 +4,7 @@ mod compile;
 mod filter;
 mod index;
 mod interval;
+mod shape;
 mod unicode;
 
 use super::Pattern;
