@@ -51,8 +51,12 @@ impl Source for BusSource {
 /// writes out everything queued meanwhile, by callbacks or by other threads.
 fn deliver_events(bus: &Bus) {
     let mut batch = VecDeque::new();
+    let mut spent = Vec::new();
     loop {
         let mut agent = bus.shared.agent.lock();
+        for buf in spent.drain(..) {
+            agent.engine.recycle(buf);
+        }
         agent.engine.take_events(&mut batch);
         if batch.is_empty() {
             bus.shared.flush_scheduled.store(false, std::sync::atomic::Ordering::Release);
@@ -64,12 +68,13 @@ fn deliver_events(bus: &Bus) {
         }
         drop(agent);
         while let Some(event) = batch.pop_front() {
-            deliver(bus, event);
+            spent.extend(deliver(bus, event));
         }
     }
 }
 
-fn deliver(bus: &Bus, event: Event) {
+/// Calls the callback of one event; gives back a Msg's buffer for reuse.
+fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
     let cbs = bus.shared.callbacks.read().clone_for(&event);
     match event {
         Event::App { peer, event } => {
@@ -87,12 +92,13 @@ fn deliver(bus: &Bus, event: Event) {
         }
         Event::Msg { peer, binding: _, params } => {
             if let Some(cb) = cbs.msg {
-                let max = bus.shared.agent.lock().engine.limits().max_args;
+                // The engine already refused Msgs over the argument limit.
                 let mut args = Vec::new();
-                if wire::split_args(&params, max, &mut args) {
+                if wire::split_args(&params, usize::MAX, &mut args) {
                     cb(bus, peer, &args);
                 }
             }
+            return Some(params);
         }
         Event::Direct { peer, id, text } => {
             if let Some(cb) = cbs.direct {
@@ -113,4 +119,5 @@ fn deliver(bus: &Bus, event: Event) {
             }
         }
     }
+    None
 }

@@ -51,7 +51,12 @@ pub struct Engine {
     outbox: Outbox,
     /// Connections asked of the runtime and not yet opened.
     connecting: HashSet<SocketAddr>,
+    /// Emptied Msg buffers handed back by the driver, reused for the next ones.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Most Msg buffers kept for reuse.
+const MAX_SPARE: usize = 256;
 
 /// Replaces LF, which would break framing, by a space (names go on the wire raw).
 fn no_lf(text: &[u8]) -> Vec<u8> {
@@ -78,6 +83,7 @@ impl Engine {
             actions: VecDeque::new(),
             outbox: Outbox::default(),
             connecting: HashSet::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -256,6 +262,14 @@ impl Engine {
 
     pub fn pop_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Takes back the buffer of a delivered Msg event, to carry a later one.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE && buf.capacity() <= self.limits.max_line {
+            buf.clear();
+            self.spare.push(buf);
+        }
     }
 
     /// Moves every pending event to `out` (which should be empty), in order.

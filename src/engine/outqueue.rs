@@ -18,8 +18,10 @@ pub struct OutQueue {
     congested: bool,
 }
 
-/// Memory kept after a drain; more than this is given back.
+/// Memory kept after a drain; a queue that grew past [`SHRINK_ABOVE`] gives the rest
+/// back (a gap between the two, so that steady bursts do not shrink and regrow).
 const KEEP_CAPACITY: usize = 64 << 10;
+const SHRINK_ABOVE: usize = 4 * KEEP_CAPACITY;
 
 impl OutQueue {
     pub fn new(cap: usize) -> Self {
@@ -53,7 +55,7 @@ impl OutQueue {
         if self.is_empty() {
             self.buf.clear();
             self.head = 0;
-            if self.buf.capacity() > KEEP_CAPACITY {
+            if self.buf.capacity() > SHRINK_ABOVE {
                 self.buf.shrink_to(KEEP_CAPACITY);
             }
         } else if self.head > self.buf.len() / 2 && self.head > KEEP_CAPACITY {

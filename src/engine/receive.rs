@@ -101,7 +101,9 @@ impl Engine {
             return Flow::Stop;
         }
         if self.own.contains_key(&binding) {
-            self.events.push_back(Event::Msg { peer: id, binding, params: params.to_vec() });
+            let mut buf = self.spare.pop().unwrap_or_default();
+            buf.extend_from_slice(params);
+            self.events.push_back(Event::Msg { peer: id, binding, params: buf });
         } else {
             diag::log(|| format!("Callback Message id={binding} not found!!!'"));
         }

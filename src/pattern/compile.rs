@@ -15,6 +15,7 @@
 
 use super::prefix::{literal_prefix, literal_shape};
 use super::translate::{Translated, translate, translate_unicode};
+use crate::wire::{LF, find_byte};
 use std::sync::OnceLock;
 
 /// Compiled-program size limit of the linear engine, in bytes (`size_limit`).
@@ -82,40 +83,12 @@ pub(crate) struct LiteralShape {
     pub end: bool,
 }
 
-/// Position of the first LF in `bytes`, or its length.
-fn find_lf(bytes: &[u8]) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LFS: u64 = LO * 0x0a;
-    let mut at = 0;
-    // Blocks of 32 bytes, which the compiler turns into vector compares.
-    for block in bytes.chunks_exact(32) {
-        if block.iter().fold(false, |seen, &b| seen | (b == b'\n')) {
-            break;
-        }
-        at += 32;
-    }
-    // Then words of 8 bytes: `zero` is nonzero iff a byte of `w` is 0 (was
-    // LF), and its lowest set bit marks the first such byte.
-    let mut words = bytes.get(at..).unwrap_or_default().chunks_exact(8);
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ LFS;
-        let zero = w.wrapping_sub(LO) & !w & HI;
-        if zero != 0 {
-            return at + (zero.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    let tail = words.remainder();
-    at + tail.iter().position(|&b| b == b'\n').unwrap_or(tail.len())
-}
-
 impl LiteralShape {
     /// The span of `(.*)` (empty at the end of the literal without it) on a match.
     fn run(&self, message: &[u8]) -> Option<(usize, usize)> {
         let tail = message.strip_prefix(&*self.literal)?;
         let start = self.literal.len();
-        let len = if self.rest { find_lf(tail) } else { 0 };
+        let len = if self.rest { find_byte(tail, LF).unwrap_or(tail.len()) } else { 0 };
         // `$` after the capture: the end, or a final LF.
         if self.end && !matches!(tail.get(len..), Some([] | [b'\n'])) {
             return None;

@@ -65,7 +65,7 @@ impl LineBuffer {
     /// scanned again.
     pub fn take_line(&mut self) -> Result<Option<Range<usize>>, LineTooLong> {
         let unscanned = self.data.get(self.scan..).unwrap_or_default();
-        match unscanned.iter().position(|&b| b == LF) {
+        match super::find_byte(unscanned, LF) {
             Some(offset) => {
                 let end = self.scan + offset;
                 if end - self.read > self.max_line {
