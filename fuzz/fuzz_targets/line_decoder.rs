@@ -1,0 +1,150 @@
+//! The TCP line decoder (protocol §2, §3) on arbitrary bytes cut in arbitrary chunks.
+//!
+//! Input layout: byte 0 picks the maximum line length, bytes 1..9 seed the chunk
+//! sizes, the rest is the stream a peer sends.
+//!
+//! 1. [`LineBuffer`] + [`parse_line`] + [`split_args`]: no panic; every line is
+//!    within `max_line` and holds no LF; the lines do not depend on how the stream
+//!    was cut (compared with one push of the whole stream); the buffer's memory stays
+//!    bounded by the line limit and the chunk size.
+//! 2. The whole [`Engine::on_input`] path of one peer (subscriptions compiled,
+//!    Msg delivered, pings answered, limits enforced), then two messages routed
+//!    through whatever the peer subscribed: no panic, the peer's memory stays
+//!    bounded, a closed peer is gone.
+#![no_main]
+
+use ivy::engine::{Engine, Event, Limits};
+use ivy::wire::{LF, LineBuffer, LineTooLong, parse_line, split_args};
+use libfuzzer_sys::fuzz_target;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Chunk sizes from a small xorshift generator: 1..=MAX_CHUNK bytes each.
+struct Chunks {
+    state: u64,
+}
+
+const MAX_CHUNK: usize = 97;
+
+impl Chunks {
+    fn next(&mut self) -> usize {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        1 + (self.state % MAX_CHUNK as u64) as usize
+    }
+
+    fn split<'a>(&mut self, mut data: &'a [u8]) -> Vec<&'a [u8]> {
+        let mut out = Vec::new();
+        while !data.is_empty() {
+            let (a, b) = data.split_at(self.next().min(data.len()));
+            out.push(a);
+            data = b;
+        }
+        out
+    }
+}
+
+/// Lines of a LineBuffer fed `chunks`, until the end or the first LineTooLong.
+/// With `chunked`, also checks the memory bound that holds when pushes are small.
+fn decode(chunks: &[&[u8]], max_line: usize, chunked: bool) -> (Vec<Vec<u8>>, Result<(), LineTooLong>) {
+    let mut buf = LineBuffer::new(max_line);
+    let mut lines = Vec::new();
+    for chunk in chunks {
+        buf.push(chunk);
+        loop {
+            match buf.take_line() {
+                Ok(Some(range)) => {
+                    let line = buf.data().get(range).expect("range inside the buffer");
+                    assert!(line.len() <= max_line, "line over max_line");
+                    assert!(!line.contains(&LF), "LF inside a line");
+                    if let Some(parsed) = parse_line(line) {
+                        assert!(parsed.params.len() < line.len());
+                        let mut args = Vec::new();
+                        if split_args(parsed.params, 120, &mut args) {
+                            assert!(args.len() <= 120);
+                            let total: usize = args.iter().map(|a| a.len()).sum();
+                            assert!(total <= parsed.params.len());
+                        } else {
+                            assert!(args.is_empty());
+                        }
+                    }
+                    lines.push(line.to_vec());
+                }
+                Ok(None) => break,
+                Err(e) => return (lines, Err(e)),
+            }
+        }
+        buf.compact();
+        // Pending bytes hold no LF and at most max_line of them; the allocation is
+        // bounded by what one push may add on top of that.
+        assert!(buf.pending() <= max_line, "pending {} over {max_line}", buf.pending());
+        assert!(
+            !chunked || buf.capacity() <= 2 * (max_line + MAX_CHUNK) + 4096,
+            "capacity {} for max_line {max_line}",
+            buf.capacity()
+        );
+    }
+    (lines, Ok(()))
+}
+
+fn engine_input(chunks: &[&[u8]], max_line: usize) {
+    let limits = Limits { max_line, max_args: 16, max_regexps_per_peer: 8, max_regexp_len: 256, queue_cap: 16 << 10 };
+    let mut engine = Engine::new(b"FUZZ", Some(b"FUZZ Ready"));
+    engine.set_limits(limits);
+    engine.set_local(4000, b"1:2:4000");
+    engine.bind(b"^(.*)$");
+    engine.bind(b"^cmd (\\w+) (\\d+)");
+    engine.bind(b"(?I-10#10)");
+    let remote: SocketAddr = ([127, 0, 0, 1], 40000).into();
+    let local: SocketAddr = ([127, 0, 0, 1], 4000).into();
+    let peer = engine.add_peer(remote, local, None);
+    let bound = 4 * (max_line + MAX_CHUNK) + 2 * limits.queue_cap + (64 << 10);
+    for (i, chunk) in chunks.iter().enumerate() {
+        engine.on_input(peer, chunk, Duration::from_millis(i as u64));
+        let mem = engine.peer_memory(peer);
+        assert!(mem <= bound, "peer holds {mem} bytes (bound {bound})");
+        while let Some(event) = engine.pop_event() {
+            if let Event::Msg { params, .. } = event {
+                let fields = params.iter().filter(|&&b| b == 3).count() + 1;
+                assert!(fields <= limits.max_args + 1);
+            }
+        }
+        while engine.pop_action().is_some() {}
+    }
+    // Route messages through whatever the peer subscribed (short ones: a pattern
+    // that spends its whole backtracking budget takes seconds under ASan; the
+    // `pattern` target covers matching).
+    for msg in [&b"cmd go 12"[..], b"\xff\xfe a\x03b"] {
+        engine.send_msg(msg);
+        let mem = engine.peer_memory(peer);
+        assert!(mem <= bound, "peer holds {mem} bytes after sends (bound {bound})");
+    }
+    while engine.pop_event().is_some() {}
+    engine.on_closed(peer);
+    engine.reap(peer);
+    assert!(engine.peers().is_empty());
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&limit, rest)) = data.split_first() else { return };
+    let Some((seed, stream)) = rest.split_at_checked(8) else { return };
+    let max_line = 16 + usize::from(limit) * 8;
+    let seed = u64::from_le_bytes(seed.try_into().unwrap_or_default()) | 1;
+    let chunks = Chunks { state: seed }.split(stream);
+
+    let (lines, result) = decode(&chunks, max_line, true);
+    let (whole, whole_result) = decode(&[stream], max_line, false);
+    // However the stream was cut, the same lines come out before any error, and an
+    // over-long line is an error either way.
+    assert_eq!(result.is_err(), whole_result.is_err(), "error depends on chunking");
+    assert_eq!(lines, whole, "lines depend on chunking");
+    let mut again = Vec::new();
+    for l in &lines {
+        again.extend_from_slice(l);
+        again.push(LF);
+    }
+    assert!(stream.starts_with(&again), "lines are not the stream's prefix");
+
+    engine_input(&chunks, max_line);
+});
