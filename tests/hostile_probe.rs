@@ -733,7 +733,6 @@ fn garbage_lines_get_bad_format_reply() {
 }
 
 #[test]
-#[ignore = "bug: ivyprobe reads its commands as lossy UTF-8 (src/bin/ivyprobe.rs command())"]
 fn probe_commands_take_raw_bytes() {
     // ivy-c's probe passes command arguments as bytes: a peer whose name is not
     // UTF-8 can be addressed, and a direct message keeps its bytes.

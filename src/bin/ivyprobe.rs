@@ -229,60 +229,62 @@ fn install_callbacks(bus: &Bus, show_binds: bool) {
 }
 
 /// The newest peer called `app`, or a `-> no application` line.
-fn find_peer(bus: &Bus, app: &str) -> Option<PeerId> {
-    let peer = bus.peer_by_name(app.as_bytes());
+fn find_peer(bus: &Bus, app: &[u8]) -> Option<PeerId> {
+    let peer = bus.peer_by_name(app);
     if peer.is_none() {
-        say(&format!("-> no application {app}"));
+        out(&[b"-> no application ", app]);
     }
     peer
 }
 
-fn cmd_unbind(bus: &Bus, arg: &str) {
-    match arg.trim().parse::<i32>() {
-        Ok(id) if bus.unbind(BindingId::from_id(id)) => say(&format!("-> unbound [{id}]")),
-        Ok(id) => say(&format!("-> no binding [{id}]")),
-        Err(_) => say("-> usage: .unbind ID"),
+fn cmd_unbind(bus: &Bus, arg: &[u8]) {
+    match std::str::from_utf8(arg.trim_ascii()).ok().and_then(|a| a.parse::<i32>().ok()) {
+        Some(id) if bus.unbind(BindingId::from_id(id)) => say(&format!("-> unbound [{id}]")),
+        Some(id) => say(&format!("-> no binding [{id}]")),
+        None => say("-> usage: .unbind ID"),
     }
 }
 
-fn cmd_direct(bus: &Bus, arg: &str) {
-    let mut it = arg.splitn(3, ' ');
-    let (Some(app), Some(id), msg) = (it.next(), it.next(), it.next().unwrap_or("")) else {
+/// `.direct APP ID MSG`: the name and the message are taken as raw bytes.
+fn cmd_direct(bus: &Bus, arg: &[u8]) {
+    let mut it = arg.splitn(3, |&b| b == b' ');
+    let (Some(app), Some(id), msg) = (it.next(), it.next(), it.next().unwrap_or_default()) else {
         return say("-> usage: .direct APP ID MSG");
     };
-    let Ok(id) = id.parse::<i32>() else {
+    let Some(id) = std::str::from_utf8(id).ok().and_then(|i| i.parse::<i32>().ok()) else {
         return say("-> usage: .direct APP ID MSG");
     };
     if let Some(peer) = find_peer(bus, app) {
-        bus.send_direct(peer, id, msg.as_bytes());
-        say(&format!("-> direct sent to {app}"));
+        bus.send_direct(peer, id, msg);
+        out(&[b"-> direct sent to ", app]);
     }
 }
 
-fn cmd_die(bus: &Bus, app: &str) {
+fn cmd_die(bus: &Bus, app: &[u8]) {
     if let Some(peer) = find_peer(bus, app) {
         bus.send_die(peer);
-        say(&format!("-> die sent to {app}"));
+        out(&[b"-> die sent to ", app]);
     }
 }
 
-fn cmd_ping(bus: &Bus, app: &str) {
+fn cmd_ping(bus: &Bus, app: &[u8]) {
     if let Some(peer) = find_peer(bus, app) {
         bus.ping(peer);
-        say(&format!("-> ping sent to {app}"));
+        out(&[b"-> ping sent to ", app]);
     }
 }
 
-fn cmd_where(bus: &Bus, app: &str) {
+fn cmd_where(bus: &Bus, app: &[u8]) {
     let mut found = false;
     for peer in bus.peers() {
-        if bus.peer_name(peer).as_deref() == Some(app.as_bytes()) {
+        if bus.peer_name(peer).as_deref() == Some(app) {
             found = true;
-            say(&format!("-> {app} on {}", bus.peer_host(peer).unwrap_or_else(|| "?".to_string())));
+            let host = bus.peer_host(peer).unwrap_or_else(|| "?".to_string());
+            out(&[b"-> ", app, b" on ", host.as_bytes()]);
         }
     }
     if !found {
-        say(&format!("-> no application {app}"));
+        out(&[b"-> no application ", app]);
     }
 }
 
@@ -301,26 +303,29 @@ fn cmd_showbind(bus: &Bus) {
     }
 }
 
-/// Runs a `.command` line (`line` starts with '.').
+/// Runs a `.command` line (`line` starts with '.'); arguments stay raw bytes.
 fn command(bus: &Bus, line: &[u8]) {
-    let text = String::from_utf8_lossy(line);
-    let (cmd, arg) = text.split_once(' ').unwrap_or((&text, ""));
-    let needs_app = |f: fn(&Bus, &str)| {
-        if arg.trim().is_empty() { say(&format!("-> usage: {cmd} APP")) } else { f(bus, arg.trim()) }
+    let (cmd, arg) = match line.iter().position(|&b| b == b' ') {
+        Some(at) => (&line[..at], &line[at + 1..]),
+        None => (line, &b""[..]),
+    };
+    let needs_app = |f: fn(&Bus, &[u8])| {
+        let app = arg.trim_ascii();
+        if app.is_empty() { out(&[b"-> usage: ", cmd, b" APP"]) } else { f(bus, app) }
     };
     match cmd {
-        ".help" => HELP.iter().for_each(|l| say(l)),
-        ".quit" => bus.stop(),
-        ".bind" if !arg.is_empty() => bind(bus, &line[".bind ".len()..]),
-        ".bind" => say("-> usage: .bind RE"),
-        ".unbind" => cmd_unbind(bus, arg),
-        ".direct" => cmd_direct(bus, arg),
-        ".die" => needs_app(cmd_die),
-        ".ping" => needs_app(cmd_ping),
-        ".where" => needs_app(cmd_where),
-        ".who" => cmd_who(bus),
-        ".showbind" => cmd_showbind(bus),
-        _ => say(&format!("-> unknown command: {cmd}")),
+        b".help" => HELP.iter().for_each(|l| say(l)),
+        b".quit" => bus.stop(),
+        b".bind" if !arg.is_empty() => bind(bus, arg),
+        b".bind" => say("-> usage: .bind RE"),
+        b".unbind" => cmd_unbind(bus, arg),
+        b".direct" => cmd_direct(bus, arg),
+        b".die" => needs_app(cmd_die),
+        b".ping" => needs_app(cmd_ping),
+        b".where" => needs_app(cmd_where),
+        b".who" => cmd_who(bus),
+        b".showbind" => cmd_showbind(bus),
+        _ => out(&[b"-> unknown command: ", cmd]),
     }
 }
 
