@@ -190,7 +190,7 @@ impl Bus {
     /// Pings a peer; the answer reaches the pong callback. Nothing is sent without one.
     pub fn ping(&self, peer: PeerId) -> bool {
         if self.shared.callbacks.read().pong.is_none() {
-            let name = self.peer_name(peer).unwrap_or_default();
+            let name = self.peer_name(peer).unwrap_or_else(|| b"Unknown".to_vec());
             eprintln!(
                 "Application: {} useless IvySendPing issued since no pong callback defined",
                 String::from_utf8_lossy(&name)
@@ -246,6 +246,11 @@ impl Bus {
     /// The pong callback gets the round trip in µs (negative: answer to an older ping).
     pub fn on_pong(&self, cb: impl Fn(&Bus, PeerId, i32) + Send + Sync + 'static) {
         self.shared.callbacks.write().pong = Some(Arc::new(cb));
+    }
+
+    /// Removes the pong callback; [`Bus::ping`] then sends nothing.
+    pub fn clear_pong(&self) {
+        self.shared.callbacks.write().pong = None;
     }
 
     /// Adds a filter word (§5.6): peers' `^WORD` regexps must match one.

@@ -297,14 +297,12 @@ pub unsafe extern "C" fn IvySetBindCallback(bind_callback: IvyBindCallback, bind
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetPongCallback(pong_callback: IvyPongCallback) {
     guard((), || {
-        let g = global();
-        *g.pong_set.lock() = pong_callback.is_some();
-        g.bus.on_pong(move |_bus, peer, us| {
-            if let Some(cb) = pong_callback {
-                // SAFETY: C callback with the ivy-c signature.
-                unsafe { cb(client_ptr(peer), us) }
-            }
-        });
+        let bus = &global().bus;
+        match pong_callback {
+            // SAFETY: C callback with the ivy-c signature.
+            Some(cb) => bus.on_pong(move |_bus, peer, us| unsafe { cb(client_ptr(peer), us) }),
+            None => bus.clear_pong(),
+        }
     })
 }
 
@@ -536,13 +534,8 @@ pub unsafe extern "C" fn IvySendDirectMsg(app: IvyClientPtr, id: c_int, msg: *mu
 #[unsafe(no_mangle)]
 pub extern "C" fn IvySendPing(app: IvyClientPtr) {
     guard((), || {
-        let g = global();
-        let Some(p) = peer_of(app) else { return };
-        if !*g.pong_set.lock() {
-            let name = String::from_utf8_lossy(&g.bus.peer_name(p).unwrap_or_else(|| b"Unknown".to_vec())).into_owned();
-            c_stderr(&format!("Application: {name} useless IvySendPing issued since no pong callback defined\n"));
-            return;
+        if let Some(p) = peer_of(app) {
+            global().bus.ping(p);
         }
-        g.bus.ping(p);
     })
 }

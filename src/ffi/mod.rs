@@ -87,8 +87,6 @@ impl SendPtr {
 pub(crate) struct Global {
     pub lp: EventLoop,
     pub bus: Bus,
-    /// Whether a non-NULL pong callback is set (IvySendPing needs one).
-    pub pong_set: Mutex<bool>,
     /// The filter words (`IvySetFilter` / `IvyBindingSetFilter` share them).
     pub filter: Mutex<FilterWords>,
 }
@@ -102,7 +100,7 @@ pub(crate) struct FilterWords {
 static GLOBAL: Lazy<Global> = Lazy::new(|| {
     let lp = EventLoop::new();
     let bus = Bus::with_loop(&lp, b"(null)", None);
-    Global { lp, bus, pong_set: Mutex::new(false), filter: Mutex::new(FilterWords::default()) }
+    Global { lp, bus, filter: Mutex::new(FilterWords::default()) }
 });
 
 pub(crate) fn global() -> &'static Global {
