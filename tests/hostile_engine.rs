@@ -136,14 +136,21 @@ fn documented_defaults() {
             max_args: 1024,
             max_regexps_per_peer: 4096,
             max_regexp_len: 8 << 10,
+            max_states_per_peer: 1 << 17,
+            max_backtracking_per_peer: 8,
             queue_cap: 32 << 20,
         }
     );
     assert_eq!(DEFAULT_MAX_LINE, Limits::default().max_line);
     assert_eq!((SHRINK_ABOVE, SHRUNK_CAPACITY), (64 << 10, 4 << 10));
     assert_eq!((MAX_HELLO_ID, MAX_HELLO_NAME), (128, 2048));
-    assert_eq!((REGEX_SIZE_LIMIT, REGEX_DFA_SIZE_LIMIT), (1 << 20, 1 << 20));
-    assert_eq!((BACKTRACK_LIMIT, BACKTRACK_PROG_LIMIT), (1_000_000, 100_000));
+    assert_eq!((REGEX_SIZE_LIMIT, REGEX_DFA_SIZE_LIMIT), (320 << 10, 256 << 10));
+    assert_eq!((BACKTRACK_LIMIT, BACKTRACK_PROG_LIMIT), (125_000, 10_000));
+    {
+        use ivy::engine::*;
+        assert_eq!((QUADRATIC_MAX_MESSAGE, ALWAYS_RUN_STATES), (8 << 10, 64));
+        assert_eq!((SEARCH_MAX_COST, UNTIMED_COST, PEER_SEARCH_TIME), (1 << 22, 1 << 22, Duration::from_millis(10)));
+    }
     assert_eq!((MAX_REPEAT_COUNT, MAX_EXPANDED_LEN, MAX_PREFIX_LEN), (65_535, 64 << 10, 32));
     let l = Liveness::default();
     assert_eq!((l.idle, l.interval, l.retries), (Duration::from_secs(10), Duration::from_secs(5), 3));

@@ -19,6 +19,7 @@
 mod common;
 
 use common::{RawListener, TIMEOUT, bus_port, send_datagram, show};
+use ivy::engine::Limits;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpStream};
@@ -746,21 +747,30 @@ fn probe_commands_take_raw_bytes() {
 }
 
 #[test]
-#[ignore = "bug: no bound on the memory of a peer's compiled regexps (x{30000} takes 1 MB; 4096 of them, 4.5 GB)"]
 fn compiled_regexps_memory_is_bounded() {
-    // Each `x{30000}N` is 9 bytes, well within max_regexp_len and REGEX_SIZE_LIMIT,
-    // and compiles to about 1.1 MB. 200 of them: over 200 MB for one peer; the 4096 a
-    // peer may hold: 4.5 GB (and 10 s of compiling on the loop thread).
+    // Each `x{30000}N` is 9 bytes, well within max_regexp_len, and would compile to
+    // about 1.1 MB: 200 of them, over 200 MB for one peer; the 4096 a peer may hold,
+    // 4.5 GB (and 10 s of compiling on the loop thread). They are past
+    // REGEX_SIZE_LIMIT. Each `x{1500}N` is within it (about 70 kB); a peer's
+    // regexps may add up to max_states_per_peer, so only the first 87 are kept.
     let v = Victim::spawn();
     v.reset_peak();
     let mut raw = v.connect();
     let mut subs = b"6 1\x02HOG\n".to_vec();
     for i in 0..200 {
-        subs.extend_from_slice(format!("1 {i}\x02x{{30000}}{i}\n").as_bytes());
+        subs.extend_from_slice(format!("1 {i}\x02x{{30000}}{i}\n1 {}\x02x{{1500}}{i}\n", 1000 + i).as_bytes());
     }
     subs.extend_from_slice(b"5 0\x02\n");
     raw.send(&subs);
     v.out.prefix(b"HOG connected from ");
+    raw.send(b"9 1\x02\n");
+    let replies: Vec<Vec<u8>> = std::iter::repeat_with(|| raw.read_line()).take_while(|l| l != b"10 1\x02\n").collect();
+    let count = |end: &[u8]| replies.iter().filter(|l| l.starts_with(b"3 ") && l.ends_with(end)).count();
+    let too_large = count(b"', regular expression is too large\n");
+    let budget = Limits::default().max_states_per_peer;
+    let over =
+        count(format!("', regular expression is too large for this peer's budget of {budget} states\n").as_bytes());
+    assert_eq!((too_large, over, replies.len()), (200, 200 - 87, 200 + 113));
     let grew = v.peak_kb().saturating_sub(v.baseline.rss_kb);
-    assert!(grew < 64 << 10, "one peer's 200 short regexps took {grew} kB");
+    assert!(grew < 32 << 10, "one peer's 400 short regexps took {grew} kB");
 }

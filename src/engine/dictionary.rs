@@ -1,6 +1,9 @@
 //! The peers' subscriptions, keyed by exact regexp text: each distinct text is
 //! compiled once and run once per message, whoever subscribed it (§5.1).
 
+use super::budget::{Admit, SearchBudget};
+use super::diag;
+use super::limits::Limits;
 use super::types::PeerId;
 use crate::pattern::{CaptureSlots, CompileError, Pattern, PrefixIndex, Subject};
 use crate::wire::{ETX, LF};
@@ -38,6 +41,52 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// What one peer's subscriptions hold, against [`Limits::max_states_per_peer`]
+/// and [`Limits::max_backtracking_per_peer`]. A text subscribed by several
+/// peers counts for each.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Load {
+    states: u64,
+    backtracking: usize,
+}
+
+impl Load {
+    fn of(pattern: &Pattern) -> Load {
+        Load { states: pattern.states(), backtracking: usize::from(pattern.is_backtracking()) }
+    }
+}
+
+/// Adds `pattern` to `peer`'s load, or says why the limits forbid it.
+fn charge(loads: &mut HashMap<PeerId, Load>, peer: PeerId, pattern: &Pattern, limits: &Limits) -> Option<CompileError> {
+    let add = Load::of(pattern);
+    let load = loads.entry(peer).or_default();
+    let states = load.states.saturating_add(add.states);
+    let backtracking = load.backtracking + add.backtracking;
+    let message = if states > limits.max_states_per_peer {
+        format!("regular expression is too large for this peer's budget of {} states", limits.max_states_per_peer)
+    } else if backtracking > limits.max_backtracking_per_peer {
+        format!("more than {} regular expressions that need backtracking", limits.max_backtracking_per_peer)
+    } else {
+        *load = Load { states, backtracking };
+        return None;
+    };
+    if *load == Load::default() {
+        loads.remove(&peer);
+    }
+    Some(CompileError { offset: 0, message })
+}
+
+/// Takes `pattern` off `peer`'s load.
+fn discharge(loads: &mut HashMap<PeerId, Load>, peer: PeerId, pattern: &Pattern) {
+    let Some(load) = loads.get_mut(&peer) else { return };
+    let gone = Load::of(pattern);
+    load.states = load.states.saturating_sub(gone.states);
+    load.backtracking = load.backtracking.saturating_sub(gone.backtracking);
+    if *load == Load::default() {
+        loads.remove(&peer);
+    }
+}
+
 /// Every peer subscription, iterated in insertion order of the texts.
 #[derive(Debug, Default)]
 pub struct Dictionary {
@@ -45,6 +94,8 @@ pub struct Dictionary {
     by_text: HashMap<Vec<u8>, u64>,
     index: PrefixIndex,
     next_key: u64,
+    loads: HashMap<PeerId, Load>,
+    budget: SearchBudget,
     /// Scratch of [`Dictionary::for_each_match`], kept to save allocations.
     candidates: Vec<u64>,
     spans: Vec<Option<(usize, usize)>>,
@@ -54,13 +105,22 @@ pub struct Dictionary {
 impl Dictionary {
     /// Adds (peer, id) under `text`, compiling the text if it is new. Returns the
     /// compile error when the text cannot be compiled: the subscription is kept
-    /// (listed, never matching), as ivy-c does.
-    pub fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8]) -> Option<CompileError> {
+    /// (listed, never matching), as ivy-c does. A text past the peer's
+    /// [`Limits`] on states or backtracking is not kept; the error says which.
+    pub fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Option<CompileError> {
         let key = match self.by_text.get(text) {
             Some(&key) => key,
             None => self.insert_text(text),
         };
         let entry = self.entries.get_mut(&key)?;
+        if let Ok(pattern) = &entry.compiled
+            && let Some(refused) = charge(&mut self.loads, peer, pattern, limits)
+        {
+            if entry.subs.is_empty() {
+                self.remove_text(key, text);
+            }
+            return Some(refused);
+        }
         entry.subs.insert(0, (peer, id));
         entry.compiled.as_ref().err().cloned()
     }
@@ -81,33 +141,54 @@ impl Dictionary {
     pub fn unsubscribe(&mut self, peer: PeerId, id: i32, text: &[u8]) {
         let Some(&key) = self.by_text.get(text) else { return };
         let Some(entry) = self.entries.get_mut(&key) else { return };
+        let before = entry.subs.len();
         entry.subs.retain(|&(p, i)| p != peer || i != id);
-        if entry.subs.is_empty() {
-            self.entries.remove(&key);
-            self.by_text.remove(text);
-            self.index.remove(key);
+        if let Ok(pattern) = &entry.compiled {
+            for _ in entry.subs.len()..before {
+                discharge(&mut self.loads, peer, pattern);
+            }
         }
+        if entry.subs.is_empty() {
+            self.remove_text(key, text);
+        }
+    }
+
+    fn remove_text(&mut self, key: u64, text: &[u8]) {
+        self.entries.remove(&key);
+        self.by_text.remove(text);
+        self.index.remove(key);
     }
 
     /// Runs every candidate text against `message`; for each match calls
     /// `deliver(params, subscribers)` in dictionary order, `params` being the
     /// params of the Msg line (the argv of §5.3, each argument followed by ETX),
-    /// or `None` when an argument holds LF (no line can carry it).
+    /// or `None` when an argument holds LF (no line can carry it). A pattern
+    /// the [`SearchBudget`] refuses does not run (no match).
     pub fn for_each_match(&mut self, message: &[u8], mut deliver: impl FnMut(Option<&[u8]>, &[(PeerId, i32)])) {
         let mut candidates = std::mem::take(&mut self.candidates);
         self.index.candidates(message, &mut candidates);
+        self.budget.start();
         // Checked for UTF-8 once, on the first candidate that needs it.
         let mut checked = None;
         for key in &candidates {
             let Some(Entry { compiled: Ok(pattern), subs, slots }) = self.entries.get_mut(key) else {
                 continue;
             };
+            let started = match self.budget.admit(pattern, message.len(), subs) {
+                Admit::No => continue,
+                Admit::Yes => None,
+                Admit::Timed(started) => Some(started),
+            };
             let subject = if pattern.reads_text() {
                 *checked.get_or_insert_with(|| Subject::new(message))
             } else {
                 Subject::bytes_only(message)
             };
-            if !pattern.capture_spans(subject, slots, &mut self.spans) {
+            let hit = pattern.capture_spans(subject, slots, &mut self.spans);
+            if let Some(started) = started {
+                self.budget.settle(started, subs);
+            }
+            if !hit {
                 continue;
             }
             self.params.clear();
@@ -122,6 +203,10 @@ impl Dictionary {
             deliver((!lf).then_some(&self.params), subs);
         }
         self.candidates = candidates;
+        let refused = self.budget.refused();
+        if refused > 0 {
+            diag::log(|| format!("{refused} regexps not run on a message of {} bytes (search budget)", message.len()));
+        }
     }
 }
 
@@ -143,12 +228,12 @@ mod tests {
     fn params_are_argv_with_etx_in_dictionary_order() {
         let (a, b) = (PeerId(1), PeerId(2));
         let mut d = Dictionary::default();
-        assert!(d.subscribe(a, 0, b"^topic (.*)").is_none());
-        assert!(d.subscribe(b, 5, b"^(t)(x)?(o)(.*)$").is_none());
-        assert!(d.subscribe(b, 6, b"^topic (.*)").is_none());
-        assert!(d.subscribe(a, 1, b"(?s)^topic (.*)").is_none());
-        assert!(d.subscribe(a, 2, b"pic").is_none());
-        assert!(d.subscribe(a, 3, b"(").is_some());
+        assert!(d.subscribe(a, 0, b"^topic (.*)", &Limits::default()).is_none());
+        assert!(d.subscribe(b, 5, b"^(t)(x)?(o)(.*)$", &Limits::default()).is_none());
+        assert!(d.subscribe(b, 6, b"^topic (.*)", &Limits::default()).is_none());
+        assert!(d.subscribe(a, 1, b"(?s)^topic (.*)", &Limits::default()).is_none());
+        assert!(d.subscribe(a, 2, b"pic", &Limits::default()).is_none());
+        assert!(d.subscribe(a, 3, b"(", &Limits::default()).is_some());
         let want = |p: &[u8], subs: &[(PeerId, i32)]| (Some(p.to_vec()), subs.to_vec());
         assert_eq!(
             matches(&mut d, b"topic x\x03y"),
@@ -178,5 +263,57 @@ mod tests {
         d.unsubscribe(b, 6, b"^topic (.*)");
         d.unsubscribe(a, 0, b"^topic (.*)");
         assert_eq!(matches(&mut d, b"topic").len(), 2);
+    }
+
+    #[test]
+    fn each_peer_has_its_budget_of_states() {
+        let (a, b) = (PeerId(1), PeerId(2));
+        let limits = Limits { max_states_per_peer: 2500, ..Limits::default() };
+        let mut d = Dictionary::default();
+        assert!(d.subscribe(a, 0, b"x{1000}0", &limits).is_none());
+        assert!(d.subscribe(a, 1, b"x{1000}1", &limits).is_none());
+        let err = d.subscribe(a, 2, b"x{1000}2", &limits).expect("past the budget");
+        assert_eq!(err.message, "regular expression is too large for this peer's budget of 2500 states");
+        assert_eq!(err.offset, 0);
+        // Refused: kept nowhere, never matching.
+        assert_eq!(matches(&mut d, &[b"x".repeat(1000), b"2".to_vec()].concat()), vec![]);
+        assert!(!d.by_text.contains_key(b"x{1000}2".as_slice()));
+        // Another peer has its own budget, even for the same text.
+        assert!(d.subscribe(b, 0, b"x{1000}1", &limits).is_none());
+        assert!(d.subscribe(b, 1, b"x{1000}2", &limits).is_none());
+        // What a peer drops, it gets back.
+        d.unsubscribe(a, 0, b"x{1000}0");
+        assert!(d.subscribe(a, 2, b"x{1000}2", &limits).is_none());
+        d.unsubscribe(a, 1, b"x{1000}1");
+        d.unsubscribe(a, 2, b"x{1000}2");
+        assert!(!d.loads.contains_key(&a), "nothing left for a peer without regexps");
+        assert_eq!(d.loads.get(&b).map(|l| l.backtracking), Some(0));
+    }
+
+    #[test]
+    fn backtracking_patterns_are_counted_per_peer() {
+        let (a, b) = (PeerId(1), PeerId(2));
+        let limits = Limits { max_backtracking_per_peer: 2, ..Limits::default() };
+        let mut d = Dictionary::default();
+        assert!(d.subscribe(a, 0, b"(a)\\1", &limits).is_none());
+        assert!(d.subscribe(a, 1, b"(?=b)b", &limits).is_none());
+        assert!(d.subscribe(a, 2, b"^linear (.*)", &limits).is_none());
+        let err = d.subscribe(a, 3, b"(c)\\1", &limits).expect("a third one");
+        assert_eq!(err.message, "more than 2 regular expressions that need backtracking");
+        assert!(d.subscribe(b, 0, b"(c)\\1", &limits).is_none());
+        d.unsubscribe(a, 1, b"(?=b)b");
+        assert!(d.subscribe(a, 3, b"(c)\\1", &limits).is_none());
+        assert_eq!(matches(&mut d, b"cc").len(), 1, "one text, both subscribers");
+    }
+
+    #[test]
+    fn refused_searches_do_not_match() {
+        let a = PeerId(1);
+        let mut d = Dictionary::default();
+        assert!(d.subscribe(a, 0, b"(?=[^x]*x)(a)", &Limits::default()).is_none());
+        let short = [b"a".repeat(100), b"x".to_vec()].concat();
+        assert_eq!(matches(&mut d, &short), vec![(Some(b"a\x03".to_vec()), vec![(a, 0)])]);
+        let long = [b"a".repeat(crate::engine::QUADRATIC_MAX_MESSAGE), b"x".to_vec()].concat();
+        assert_eq!(matches(&mut d, &long), vec![]);
     }
 }

@@ -1,5 +1,6 @@
 //! Bounds on what one peer may make us hold. A peer that goes past one of them gets
-//! ivy-c's bad-format reply and is disconnected; the agent keeps serving the others.
+//! ivy-c's bad-format reply and is disconnected (the regexp budgets: an Error
+//! reply for that regexp); the agent keeps serving the others.
 
 /// Every limit the engine enforces, settable through the Rust API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +13,15 @@ pub struct Limits {
     pub max_regexps_per_peer: usize,
     /// Longest regexp a peer may subscribe, in bytes (default 8 KiB).
     pub max_regexp_len: usize,
+    /// Most engine states ([`crate::pattern::Pattern::states`]) one peer's
+    /// regexps may add up to (default 2^17, about 10 MB compiled). A regexp
+    /// past it gets an Error reply and never matches; the peer stays.
+    pub max_states_per_peer: u64,
+    /// Most regexps one peer may hold that need the backtracking engine
+    /// (default 8, so that one message costs at most one
+    /// [`crate::pattern::BACKTRACK_LIMIT`] × 8 steps per peer). Past it: as
+    /// `max_states_per_peer`.
+    pub max_backtracking_per_peer: usize,
     /// Most bytes queued for one slow peer; past it whole lines are dropped
     /// and FifoFull is reported (default 32 MiB, as ivy-c).
     pub queue_cap: usize,
@@ -24,6 +34,8 @@ impl Default for Limits {
             max_args: 1024,
             max_regexps_per_peer: 4096,
             max_regexp_len: 8 << 10,
+            max_states_per_peer: 1 << 17,
+            max_backtracking_per_peer: 8,
             queue_cap: 32 << 20,
         }
     }

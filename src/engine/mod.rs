@@ -3,6 +3,7 @@
 //! to write ([`Engine::pending_output`]), [`Event`]s for the user and [`Action`]s for
 //! the runtime. No sockets, no clock, no threads: tests drive it directly.
 
+mod budget;
 pub mod diag;
 mod dictionary;
 mod event;
@@ -14,6 +15,7 @@ mod receive;
 mod send;
 mod types;
 
+pub use budget::{ALWAYS_RUN_STATES, PEER_SEARCH_TIME, QUADRATIC_MAX_MESSAGE, SEARCH_MAX_COST, UNTIMED_COST};
 pub use event::{Action, Event};
 pub use limits::Limits;
 pub use outqueue::Push;

@@ -141,7 +141,7 @@ impl Engine {
                 BindEvent::Added
             }
         };
-        if let Some(err) = self.dict.subscribe(id, sub, text) {
+        if let Some(err) = self.dict.subscribe(id, sub, text, &self.limits) {
             let mut reply = b"Error compiling '".to_vec();
             reply.extend_from_slice(text);
             reply.extend_from_slice(b"', ");

@@ -13,24 +13,31 @@
 //! The usual Ivy subscription, `^LITERAL(.*)` (or `^LITERAL`, with or without
 //! a final `$`), runs no regex at all: see [`LiteralShape`].
 
+use super::cost::{Weight, weight};
 use super::prefix::{literal_prefix, literal_shape};
 use super::translate::{Translated, translate, translate_unicode};
 use crate::wire::{LF, find_byte};
 use std::sync::OnceLock;
 
-/// Compiled-program size limit of the linear engine, in bytes (`size_limit`).
-pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
-/// Lazy-DFA cache limit of the linear engine, in bytes (`dfa_size_limit`).
-pub const REGEX_DFA_SIZE_LIMIT: usize = 1 << 20;
+/// Compiled-program size limit of the linear engine (and of each part the
+/// backtracking engine hands to it), in bytes (`size_limit`): about 10 000
+/// states, enough for the longest regexp a peer may send (8 KiB) written as
+/// a literal. What a peer's regexps may add up to is bounded separately
+/// (`engine::Limits::max_states_per_peer`).
+pub const REGEX_SIZE_LIMIT: usize = 320 << 10;
+/// Lazy-DFA cache limit of the linear engine, in bytes (`dfa_size_limit`):
+/// what one pattern's cache may grow to once it has run.
+pub const REGEX_DFA_SIZE_LIMIT: usize = 256 << 10;
 /// Step budget of one search with the backtracking engine (patterns with
 /// look-around, backreferences, possessive or atomic parts). A search that
 /// runs out of it (a few milliseconds) counts as no match: a hostile pattern
 /// cannot stall the sender. Each start position tried costs steps too, so
-/// such a pattern without a leading `^` may miss a match that starts several
-/// hundred KiB into a message.
-pub const BACKTRACK_LIMIT: usize = 1_000_000;
+/// such a pattern without a leading `^` may miss a match that starts a few
+/// KiB into a message. A peer holds at most
+/// [`crate::engine::Limits::max_backtracking_per_peer`] such patterns.
+pub const BACKTRACK_LIMIT: usize = 125_000;
 /// Instruction limit of a backtracking program (`max_prog_size`).
-pub const BACKTRACK_PROG_LIMIT: usize = 100_000;
+pub const BACKTRACK_PROG_LIMIT: usize = 10_000;
 
 /// A regexp that neither engine accepts, with ivy-c-like (PCRE) text and offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +123,9 @@ pub struct Pattern {
     unicode: Option<Box<Unicode>>,
     /// Set when the pattern is a [`LiteralShape`]: it then runs instead of the engines.
     shape: Option<LiteralShape>,
+    weight: Weight,
+    /// See [`Pattern::may_be_quadratic`].
+    quadratic: bool,
 }
 
 /// A message, checked once for UTF-8, to match against any number of patterns.
@@ -263,7 +273,12 @@ impl Pattern {
         }
         let unicode = text.map(|u| Box::new(Unicode { pattern: u.pattern.into_boxed_str(), engine: OnceLock::new() }));
         let shape = literal_shape(&t).filter(|s| groups == usize::from(s.rest) && !t.needs_backtracking);
-        Ok(Pattern { engine, prefix: prefix.map(Vec::into_boxed_slice), groups, unicode, shape })
+        // Both engines read the translation, so it parses; if not, the most the size limit allows.
+        let max = Weight { units: REGEX_SIZE_LIMIT as u64, long_lookaround: backtracking };
+        let weight = weight(&t.pattern).unwrap_or(max);
+        let quadratic = backtracking && (t.needs_backtracking || weight.long_lookaround);
+        let prefix = prefix.map(Vec::into_boxed_slice);
+        Ok(Pattern { engine, prefix, groups, unicode, shape, weight, quadratic })
     }
 
     /// The compiled Unicode version, compiling it on first use.
@@ -379,6 +394,27 @@ impl Pattern {
             }
         }
         true
+    }
+
+    /// About how many engine states the pattern compiles to (see [`super::cost`]).
+    pub fn states(&self) -> u64 {
+        self.weight.units
+    }
+
+    /// At most about how many steps a search costs per message byte: its
+    /// [`Pattern::states`], or 0 for a [`LiteralShape`], which runs no engine.
+    pub fn cost_per_byte(&self) -> u64 {
+        if self.shape.is_some() { 0 } else { self.weight.units }
+    }
+
+    /// Whether a search may cost more than linear time in the message: the
+    /// backtracking engine with a look-around that scans far, or with
+    /// backreferences, possessive or atomic parts (from each start position it
+    /// may scan the rest of the message, steps its budget does not count). A
+    /// pattern that only needs short look-arounds, as interval expansions do,
+    /// is not.
+    pub fn may_be_quadratic(&self) -> bool {
+        self.quadratic
     }
 
     /// Whether no argument of a match can hold LF (known for some patterns only).

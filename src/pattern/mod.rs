@@ -3,6 +3,7 @@
 //! index that keeps a sender from running patterns that cannot match.
 
 mod compile;
+mod cost;
 mod filter;
 mod index;
 mod interval;
