@@ -17,7 +17,10 @@ use super::cost::{Weight, weight};
 use super::prefix::{literal_prefix, literal_shape};
 use super::translate::{Translated, translate, translate_unicode};
 use crate::wire::{LF, find_byte};
+use regex_automata::util::{captures::Captures, syntax};
+use regex_automata::{Input, MatchKind, meta};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Compiled-program size limit of the linear engine (and of each part the
 /// backtracking engine hands to it), in bytes (`size_limit`): about 10 000
@@ -28,6 +31,10 @@ pub const REGEX_SIZE_LIMIT: usize = 320 << 10;
 /// Lazy-DFA cache limit of the linear engine, in bytes (`dfa_size_limit`):
 /// what one pattern's cache may grow to once it has run.
 pub const REGEX_DFA_SIZE_LIMIT: usize = 256 << 10;
+/// What a pattern's search cache (see [`CaptureSlots`]) may keep between
+/// searches: a search that grows it past this drops it, so that a pattern
+/// whose lazy DFA blows up holds its memory only while it runs.
+pub const CACHE_KEEP: usize = 16 << 10;
 /// Step budget of one search with the backtracking engine (patterns with
 /// look-around, backreferences, possessive or atomic parts). A search that
 /// runs out of it (a few milliseconds) counts as no match: a hostile pattern
@@ -48,16 +55,10 @@ pub struct CompileError {
     pub message: String,
 }
 
+/// A compiled version of a pattern: on bytes, or (the Unicode version) on text.
 #[derive(Debug)]
 enum Engine {
-    Linear(regex::bytes::Regex),
-    Backtrack(fancy_regex::Regex),
-}
-
-/// The Unicode version of a pattern, on `&str` (same engine kind as the byte one).
-#[derive(Debug)]
-enum TextEngine {
-    Linear(regex::Regex),
+    Linear(meta::Regex),
     Backtrack(fancy_regex::Regex),
 }
 
@@ -66,7 +67,7 @@ enum TextEngine {
 #[derive(Debug)]
 struct Unicode {
     pattern: Box<str>,
-    engine: OnceLock<Option<TextEngine>>,
+    engine: OnceLock<Option<Engine>>,
 }
 
 /// A pattern that is a literal anchored at the start, then optionally `(.*)`,
@@ -104,12 +105,114 @@ impl LiteralShape {
     }
 }
 
-/// Capture storage kept between searches of one pattern, so that a match
-/// allocates nothing (see [`Pattern::capture_spans`]).
+/// The linear engine's cache and capture storage for one pattern and version.
+#[derive(Debug)]
+struct Scratch {
+    /// The [`Pattern::id`] they were made for.
+    owner: u64,
+    cache: meta::Cache,
+    caps: Captures,
+}
+
+/// Search state kept between searches of one pattern (the linear engine's
+/// cache and captures), so that a match allocates nothing (see
+/// [`Pattern::capture_spans`]). Kept by its owner, not inside the pattern, so
+/// that its memory is visible and bounded ([`CACHE_KEEP`]).
 #[derive(Debug, Default)]
 pub struct CaptureSlots {
-    bytes: Option<regex::bytes::CaptureLocations>,
-    text: Option<regex::CaptureLocations>,
+    // Boxed: a cache is over a kilobyte even when unused, and slots live in tables.
+    bytes: Option<Box<Scratch>>,
+    text: Option<Box<Scratch>>,
+}
+
+impl CaptureSlots {
+    /// Heap bytes the caches hold now (at most about [`CACHE_KEEP`] per version between searches).
+    pub fn memory_usage(&self) -> usize {
+        [&self.bytes, &self.text].into_iter().flatten().map(|s| s.cache.memory_usage()).sum()
+    }
+}
+
+/// Source of [`Pattern::id`].
+static NEXT_PATTERN_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The linear engine with the byte (`unicode` false) or text meaning, and our limits.
+fn linear(pattern: &str, unicode: bool) -> Result<meta::Regex, Box<meta::BuildError>> {
+    let config = meta::Config::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .utf8_empty(unicode)
+        .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+        .hybrid_cache_capacity(REGEX_DFA_SIZE_LIMIT);
+    let syntax = syntax::Config::new().unicode(unicode).utf8(unicode);
+    meta::Builder::new().configure(config).syntax(syntax).build(pattern).map_err(Box::new)
+}
+
+/// One search of `re` on `hay` with `scratch` (made anew if it belongs to
+/// another pattern); on a match, the spans of groups 1..=`groups` go to
+/// `spans` as [`push_spans`] does. A cache grown past [`CACHE_KEEP`] is dropped.
+fn linear_search(
+    re: &meta::Regex,
+    owner: u64,
+    hay: &[u8],
+    scratch: &mut Option<Box<Scratch>>,
+    groups: usize,
+    spans: &mut Vec<Option<(usize, usize)>>,
+) -> bool {
+    if scratch.as_ref().is_none_or(|s| s.owner != owner) {
+        *scratch = Some(Box::new(Scratch { owner, cache: re.create_cache(), caps: re.create_captures() }));
+    }
+    let Some(s) = scratch.as_mut() else { return false };
+    let input = Input::new(hay);
+    let hit = if groups == 0 {
+        re.is_match_with(&mut s.cache, &input)
+    } else {
+        re.search_captures_with(&mut s.cache, &input, &mut s.caps);
+        s.caps.is_match()
+    };
+    if hit {
+        push_spans(spans, (1..=groups).map(|g| s.caps.get_group(g).map(|m| (m.start, m.end))));
+    }
+    if s.cache.memory_usage() > CACHE_KEEP {
+        *scratch = None;
+    }
+    hit
+}
+
+/// A match of the backtracking engine, on text or on bytes.
+trait Span {
+    fn span(&self) -> (usize, usize);
+}
+
+impl Span for fancy_regex::Match<'_> {
+    fn span(&self) -> (usize, usize) {
+        (self.start(), self.end())
+    }
+}
+
+impl Span for fancy_regex::MatchBytes<'_> {
+    fn span(&self) -> (usize, usize) {
+        (self.start(), self.end())
+    }
+}
+
+/// One search of a backtracking `re` on `hay` (bytes or text, as `re` was
+/// built); spans as [`linear_search`]. A search past its budget is no match.
+fn backtrack_search<S>(re: &fancy_regex::Regex, hay: &S, groups: usize, spans: &mut Vec<Option<(usize, usize)>>) -> bool
+where
+    S: fancy_regex::Input + ?Sized,
+    for<'t> S::Match<'t>: Span,
+{
+    if groups == 0 {
+        let hit = re.is_match(hay).unwrap_or(false);
+        if hit {
+            spans.clear();
+        }
+        return hit;
+    }
+    let Ok(Some(caps)) = re.captures(hay) else {
+        return false;
+    };
+    push_spans(spans, (1..=groups).map(|g| caps.get(g).map(|m| m.span())));
+    true
 }
 
 /// A compiled Ivy (PCRE-style) regexp: case-sensitive, unanchored, on bytes
@@ -126,6 +229,8 @@ pub struct Pattern {
     weight: Weight,
     /// See [`Pattern::may_be_quadratic`].
     quadratic: bool,
+    /// Unique in the process: tells whose [`CaptureSlots`] are whose.
+    id: u64,
 }
 
 /// A message, checked once for UTF-8, to match against any number of patterns.
@@ -204,7 +309,7 @@ fn common_prefix(a: Option<Vec<u8>>, b: Option<Vec<u8>>) -> Option<Vec<u8>> {
 
 /// Compiles the Unicode version, with the byte version's limits and engine
 /// kind; `None` if it does not compile or disagrees on the group count.
-fn compile_text(pattern: &str, backtracking: bool, groups: usize) -> Option<TextEngine> {
+fn compile_text(pattern: &str, backtracking: bool, groups: usize) -> Option<Engine> {
     let engine = if backtracking {
         let re = fancy_regex::RegexBuilder::new(pattern)
             .bytes_mode(fancy_regex::BytesMode::Unicode)
@@ -213,17 +318,21 @@ fn compile_text(pattern: &str, backtracking: bool, groups: usize) -> Option<Text
             .delegate_size_limit(REGEX_SIZE_LIMIT)
             .delegate_dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
             .build();
-        TextEngine::Backtrack(re.ok()?)
+        Engine::Backtrack(re.ok()?)
     } else {
-        let re =
-            regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_DFA_SIZE_LIMIT).build();
-        TextEngine::Linear(re.ok()?)
+        Engine::Linear(linear(pattern, true).ok()?)
     };
-    let len = match &engine {
-        TextEngine::Linear(re) => re.captures_len(),
-        TextEngine::Backtrack(re) => re.captures_len(),
-    };
-    (len == groups + 1).then_some(engine)
+    (engine.captures_len() == groups + 1).then_some(engine)
+}
+
+impl Engine {
+    /// Number of groups, group 0 included.
+    fn captures_len(&self) -> usize {
+        match self {
+            Engine::Linear(re) => re.captures_len(),
+            Engine::Backtrack(re) => re.captures_len(),
+        }
+    }
 }
 
 /// Clears `spans` and pushes those of groups 1..=k, k being the highest group that took part.
@@ -241,14 +350,9 @@ impl Pattern {
         let linear = if t.needs_backtracking {
             None
         } else {
-            let built = regex::bytes::RegexBuilder::new(&t.pattern)
-                .unicode(false)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
-                .build();
-            match built {
+            match linear(&t.pattern, false) {
                 Ok(re) => Some(re),
-                Err(regex::Error::CompiledTooBig(_)) => {
+                Err(e) if e.size_limit().is_some() => {
                     return Err(error(source, None, "regular expression is too large".into()));
                 }
                 // Look-around, backreferences…: the backtracker may take it.
@@ -259,11 +363,7 @@ impl Pattern {
             Some(re) => Engine::Linear(re),
             None => Engine::Backtrack(backtracking(&t, source)?),
         };
-        let groups = match &engine {
-            Engine::Linear(re) => re.captures_len(),
-            Engine::Backtrack(re) => re.captures_len(),
-        }
-        .saturating_sub(1);
+        let groups = engine.captures_len().saturating_sub(1);
         let backtracking = matches!(engine, Engine::Backtrack(_));
         let text = translate_unicode(source, backtracking).filter(|u| u.differs);
         let mut prefix = literal_prefix(&t);
@@ -278,11 +378,12 @@ impl Pattern {
         let weight = weight(&t.pattern).unwrap_or(max);
         let quadratic = backtracking && (t.needs_backtracking || weight.long_lookaround);
         let prefix = prefix.map(Vec::into_boxed_slice);
-        Ok(Pattern { engine, prefix, groups, unicode, shape, weight, quadratic })
+        let id = NEXT_PATTERN_ID.fetch_add(1, Ordering::Relaxed);
+        Ok(Pattern { engine, prefix, groups, unicode, shape, weight, quadratic, id })
     }
 
     /// The compiled Unicode version, compiling it on first use.
-    fn text_engine(&self) -> Option<&TextEngine> {
+    fn text_engine(&self) -> Option<&Engine> {
         let u = self.unicode.as_deref()?;
         u.engine.get_or_init(|| compile_text(&u.pattern, self.is_backtracking(), self.groups)).as_ref()
     }
@@ -329,9 +430,9 @@ impl Pattern {
     /// [`Pattern::captures_subject`] giving the byte spans of argv (`None`:
     /// a group before the last one that did not take part, an empty argument)
     /// in `spans`, which is cleared first and left as is without a match.
-    /// `slots` keeps the engine's capture storage from one call to the next:
-    /// give each pattern slots of its own (slots of another pattern are
-    /// replaced when their size differs).
+    /// `slots` keeps the engine's cache and capture storage from one call to
+    /// the next: give each pattern slots of its own (slots made for another
+    /// pattern are made anew).
     pub fn capture_spans(
         &self,
         subject: Subject<'_>,
@@ -344,56 +445,19 @@ impl Pattern {
             spans.extend(shape.rest.then_some(Some(span)));
             return true;
         }
-        if self.groups == 0 {
-            let hit = self.is_match_subject(subject);
-            if hit {
-                spans.clear();
-            }
-            return hit;
-        }
-        let message = subject.bytes;
+        let groups = self.groups;
         if let Some(text) = subject.text
             && let Some(engine) = self.text_engine()
         {
-            match engine {
-                TextEngine::Linear(re) => {
-                    let locs = match &mut slots.text {
-                        Some(locs) if locs.len() == self.groups + 1 => locs,
-                        other => other.insert(re.capture_locations()),
-                    };
-                    if re.captures_read(locs, text).is_none() {
-                        return false;
-                    }
-                    push_spans(spans, (1..=self.groups).map(|g| locs.get(g)));
-                }
-                TextEngine::Backtrack(re) => {
-                    let Ok(Some(caps)) = re.captures(text) else {
-                        return false;
-                    };
-                    push_spans(spans, (1..=self.groups).map(|g| caps.get(g).map(|m| (m.start(), m.end()))));
-                }
-            }
-            return true;
+            return match engine {
+                Engine::Linear(re) => linear_search(re, self.id, text.as_bytes(), &mut slots.text, groups, spans),
+                Engine::Backtrack(re) => backtrack_search(re, text, groups, spans),
+            };
         }
         match &self.engine {
-            Engine::Linear(re) => {
-                let locs = match &mut slots.bytes {
-                    Some(locs) if locs.len() == self.groups + 1 => locs,
-                    other => other.insert(re.capture_locations()),
-                };
-                if re.captures_read(locs, message).is_none() {
-                    return false;
-                }
-                push_spans(spans, (1..=self.groups).map(|g| locs.get(g)));
-            }
-            Engine::Backtrack(re) => {
-                let Ok(Some(caps)) = re.captures(message) else {
-                    return false;
-                };
-                push_spans(spans, (1..=self.groups).map(|g| caps.get(g).map(|m| (m.start(), m.end()))));
-            }
+            Engine::Linear(re) => linear_search(re, self.id, subject.bytes, &mut slots.bytes, groups, spans),
+            Engine::Backtrack(re) => backtrack_search(re, subject.bytes, groups, spans),
         }
-        true
     }
 
     /// About how many engine states the pattern compiles to (see [`super::cost`]).
@@ -445,8 +509,8 @@ impl Pattern {
             && let Some(engine) = self.text_engine()
         {
             return match engine {
-                TextEngine::Linear(re) => re.is_match(text),
-                TextEngine::Backtrack(re) => re.is_match(text).unwrap_or(false),
+                Engine::Linear(re) => re.is_match(text),
+                Engine::Backtrack(re) => re.is_match(text).unwrap_or(false),
             };
         }
         let message = subject.bytes;

@@ -216,3 +216,43 @@ fn shareable_between_threads() {
     check::<crate::pattern::PrefixIndex>();
     check::<crate::pattern::Filter>();
 }
+
+#[test]
+fn search_caches_are_kept_small() {
+    use crate::pattern::{CACHE_KEEP, CaptureSlots, Subject};
+    // Its lazy DFA meets a new state at almost every byte of random a/b text: the
+    // cache grows to hundreds of KiB during one search of 100 KB.
+    let blowup = Pattern::compile(b"([ab]*a[ab]{12})").expect("compiles");
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let message: Vec<u8> = (0..100_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x & 1 == 0 { b'a' } else { b'b' }
+        })
+        .collect();
+    let (mut slots, mut spans) = (CaptureSlots::default(), Vec::new());
+    for _ in 0..3 {
+        assert!(blowup.capture_spans(Subject::bytes_only(&message), &mut slots, &mut spans));
+        assert_eq!(spans.len(), 1);
+        assert!(slots.memory_usage() <= CACHE_KEEP, "kept {}", slots.memory_usage());
+    }
+    // A usual pattern keeps its cache from one search to the next.
+    let usual = Pattern::compile(b"^(\\S*) GPS (\\S*) (.*)$").expect("compiles");
+    let mut kept = CaptureSlots::default();
+    assert!(usual.capture_spans(Subject::bytes_only(b"ac1 GPS 3 4 5"), &mut kept, &mut spans));
+    assert!(kept.memory_usage() > 0);
+    assert_eq!(spans, vec![Some((0, 3)), Some((8, 9)), Some((10, 13))]);
+    // Slots made for another pattern are made anew, not misused.
+    assert!(blowup.capture_spans(Subject::bytes_only(b"xxabbbbbbbbbbbbb"), &mut kept, &mut spans));
+    assert_eq!(spans, vec![Some((2, 15))]);
+    assert!(usual.capture_spans(Subject::bytes_only(b"b GPS c d"), &mut kept, &mut spans));
+    assert_eq!(spans, vec![Some((0, 1)), Some((6, 7)), Some((8, 9))]);
+}
+
+#[test]
+fn capture_slots_are_small_until_used() {
+    // The dictionary keeps one per distinct regexp, in its table.
+    assert!(std::mem::size_of::<crate::pattern::CaptureSlots>() <= 16);
+}
