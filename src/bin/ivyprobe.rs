@@ -44,13 +44,23 @@
 //! - `-> N peer(s): 'A' 'B'` (`.who`);
 //! - `-> N binding(s)` then `-> [ID] 'RE'` per binding (`.showbind`);
 //! - `-> usage: ...` for a command with bad arguments, `-> unknown command: .X`.
+//!
+//! # Start-up
+//!
+//! The C runtime calls our own `main`, not std's wrapper: the wrapper looks for the
+//! main thread's stack guard by reading `/proc/self/maps` through libc's stdio and
+//! `sscanf`, which leaves about 380 KiB of libc resident for the life of the process.
+//! What else the wrapper does is kept: SIGPIPE is ignored (a closed stdout gives
+//! write errors, not death) and a panic exits with status 101. Only its
+//! stack-overflow message is lost: an overflow still kills the process (SIGSEGV).
+
+#![no_main]
 
 use ivy::pattern::{Pattern, expand_intervals};
 use ivy::{AppEvent, BindEvent, BindingId, Bus, PeerId};
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::AsFd;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -87,10 +97,16 @@ struct Options {
     regexps: Vec<String>,
 }
 
+/// Exit statuses.
+const SUCCESS: i32 = 0;
+const FAILURE: i32 = 1;
+/// The status std gives a process whose `main` panicked.
+const PANICKED: i32 = 101;
+
 /// What the command line asks for.
 enum Parsed {
     Run(Options),
-    Exit(ExitCode),
+    Exit(i32),
 }
 
 /// Writes one line to stdout and flushes it.
@@ -136,7 +152,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Parsed {
         }
         let Some((flag, inline)) = arg.split_at_checked(2) else {
             eprintln!("ivyprobe: unknown option {arg}\n{USAGE}");
-            return Parsed::Exit(ExitCode::FAILURE);
+            return Parsed::Exit(FAILURE);
         };
         let mut value = || {
             if inline.is_empty() { args.next() } else { Some(inline.to_string()) }
@@ -145,7 +161,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Parsed {
             "-b" | "-n" | "-c" => {
                 let Some(v) = value() else {
                     eprintln!("ivyprobe: option {flag} needs a value\n{USAGE}");
-                    return Parsed::Exit(ExitCode::FAILURE);
+                    return Parsed::Exit(FAILURE);
                 };
                 match flag {
                     "-b" => opts.bus = Some(v),
@@ -157,11 +173,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Parsed {
             "-v" if inline.is_empty() => say(&format!("ivyprobe (ivy-rs) {}", env!("CARGO_PKG_VERSION"))),
             "-h" if inline.is_empty() => {
                 say(USAGE);
-                return Parsed::Exit(ExitCode::SUCCESS);
+                return Parsed::Exit(SUCCESS);
             }
             _ => {
                 eprintln!("ivyprobe: unknown option {arg}\n{USAGE}");
-                return Parsed::Exit(ExitCode::FAILURE);
+                return Parsed::Exit(FAILURE);
             }
         }
     }
@@ -385,7 +401,7 @@ fn watch_stdin(bus: &Bus) -> io::Result<()> {
     Ok(())
 }
 
-fn main() -> ExitCode {
+fn run() -> i32 {
     let opts = match parse_args(std::env::args().skip(1)) {
         Parsed::Run(opts) => opts,
         Parsed::Exit(code) => return code,
@@ -402,12 +418,24 @@ fn main() -> ExitCode {
     }
     if let Err(e) = watch_stdin(&bus) {
         eprintln!("ivyprobe: cannot watch stdin: {e}");
-        return ExitCode::FAILURE;
+        return FAILURE;
     }
     if let Err(e) = bus.start(opts.bus.as_deref()) {
         eprintln!("ivyprobe: cannot join the bus: {e}");
-        return ExitCode::FAILURE;
+        return FAILURE;
     }
     bus.run();
-    ExitCode::SUCCESS
+    SUCCESS
+}
+
+/// The process entry point (see "Start-up" above).
+// SAFETY: `no_main` leaves this the only `main` symbol; the C runtime calls it once,
+// on the main thread, with the C signature `int main(int, char **)`. The arguments
+// are not used: std reads them itself when the program is loaded.
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // SAFETY: sets the disposition of SIGPIPE to SIG_IGN, as std's own start-up
+    // does; no handler runs, and no other thread exists yet.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    std::panic::catch_unwind(run).unwrap_or(PANICKED)
 }

@@ -39,9 +39,11 @@ impl Row {
     }
 }
 
+/// Runs of a scenario: K, but at most 3 for Python. The idle agent's RSS varies from
+/// run to run (by about 200 KiB: which agent dials, which code pages get touched), so
+/// it takes K runs and its median like the others.
 fn runs_for(kind: &Kind, runs: usize) -> usize {
     match kind {
-        Kind::Idle(_) => 1,
         Kind::Python { .. } => runs.min(3),
         _ => runs,
     }
