@@ -89,7 +89,15 @@ fn decode(chunks: &[&[u8]], max_line: usize, chunked: bool) -> (Vec<Vec<u8>>, Re
 }
 
 fn engine_input(chunks: &[&[u8]], max_line: usize) {
-    let limits = Limits { max_line, max_args: 16, max_regexps_per_peer: 8, max_regexp_len: 256, queue_cap: 16 << 10 };
+    let limits = Limits {
+        max_line,
+        max_args: 16,
+        max_regexps_per_peer: 8,
+        max_regexp_len: 256,
+        max_states_per_peer: 2048,
+        max_backtracking_per_peer: 2,
+        queue_cap: 16 << 10,
+    };
     let mut engine = Engine::new(b"FUZZ", Some(b"FUZZ Ready"));
     engine.set_limits(limits);
     engine.set_local(4000, b"1:2:4000");
