@@ -93,7 +93,7 @@ impl Engine {
     }
 
     fn deliver(&mut self, id: PeerId, binding: i32, params: &[u8]) -> Flow {
-        let etx = params.iter().filter(|&&b| b == wire::ETX).count();
+        let etx = wire::count_byte(params, wire::ETX);
         let fields = etx + usize::from(params.last().is_some_and(|&b| b != wire::ETX));
         if fields > self.limits.max_args {
             diag::log(|| format!("Msg with {fields} arguments: dropping peer"));

@@ -149,15 +149,19 @@ pub fn split_args<'a>(params: &'a [u8], max_args: usize, out: &mut Vec<&'a [u8]>
     if params.is_empty() {
         return true;
     }
-    let body = params.strip_suffix(&[ETX]).unwrap_or(params);
-    for field in body.split(|&b| b == ETX) {
+    let mut rest = params.strip_suffix(&[ETX]).unwrap_or(params);
+    loop {
         if out.len() >= max_args {
             out.clear();
             return false;
         }
-        out.push(field);
+        let Some(at) = super::find_byte(rest, ETX) else {
+            out.push(rest);
+            return true;
+        };
+        out.push(rest.get(..at).unwrap_or_default());
+        rest = rest.get(at + 1..).unwrap_or_default();
     }
-    true
 }
 
 #[cfg(test)]
@@ -278,5 +282,7 @@ mod tests {
         assert_eq!(args(b"\x03", 0), None);
         let many = b"\x03".repeat(121);
         assert_eq!(args(&many, 120), None);
+        let long = [&[b'x'; 40][..], &[ETX], &[b'y'; 1000], &[ETX], &[ETX]].concat();
+        assert_eq!(args(&long, 120), v(&[&[b'x'; 40], &[b'y'; 1000], b""]));
     }
 }
