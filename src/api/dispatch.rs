@@ -6,6 +6,7 @@ use crate::engine::{AppEvent, DiePolicy, Event};
 use crate::runtime::{EventLoop, Source};
 use crate::wire;
 use std::collections::VecDeque;
+use std::os::fd::RawFd;
 use std::sync::Weak;
 
 pub struct BusSource {
@@ -23,15 +24,9 @@ impl BusSource {
 }
 
 impl Source for BusSource {
-    fn interests(&self, out: &mut Vec<(i32, i16, u64)>) {
+    fn ready(&self, lp: &EventLoop, fd: RawFd, revents: i16) {
         if let Some(bus) = self.bus() {
-            bus.shared.agent.lock().interests(out);
-        }
-    }
-
-    fn ready(&self, lp: &EventLoop, token: u64, revents: i16) {
-        if let Some(bus) = self.bus() {
-            bus.shared.agent.lock().ready(token, revents, lp.now());
+            bus.shared.agent.lock().ready(fd, revents, lp.now());
             deliver_events(&bus);
         }
     }
@@ -121,3 +116,4 @@ fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
     }
     None
 }
+

@@ -54,15 +54,16 @@ impl Bus {
             }
         }
         let ignore_die = std::env::var("IVY_IGNORE_DIE").is_ok_and(|v| !v.is_empty() && v != "0");
+        let watcher = lp.watcher();
         let shared = Shared {
-            agent: Mutex::new(Agent::new(engine)),
+            agent: Mutex::new(Agent::new(engine, watcher.clone())),
             flush_scheduled: AtomicBool::new(false),
             callbacks: RwLock::new(Callbacks::default()),
             die_policy: Mutex::new(if ignore_die { DiePolicy::Ignore } else { DiePolicy::Obey }),
             lp: lp.clone(),
         };
         let bus = Bus { shared: Arc::new(shared) };
-        lp.add_source(Arc::new(dispatch::BusSource::new(&bus)));
+        lp.add_source(&watcher, Arc::new(dispatch::BusSource::new(&bus)));
         bus
     }
 
