@@ -88,10 +88,7 @@ fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
         Event::Msg { peer, binding: _, params } => {
             if let Some(cb) = cbs.msg {
                 // The engine already refused Msgs over the argument limit.
-                let mut args = Vec::new();
-                if wire::split_args(&params, usize::MAX, &mut args) {
-                    cb(bus, peer, &args);
-                }
+                with_args(&params, |args| cb(bus, peer, args));
             }
             return Some(params);
         }
@@ -117,3 +114,48 @@ fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
     None
 }
 
+/// Arguments held on the stack; a Msg with more takes a vector.
+const STACK_ARGS: usize = 16;
+
+/// Calls `f` with the arguments of a Msg's params, without allocating when they are few.
+fn with_args(params: &[u8], f: impl FnOnce(&[&[u8]])) {
+    let mut stack: [&[u8]; STACK_ARGS] = [&[]; STACK_ARGS];
+    let mut fields = wire::args(params);
+    let mut n = 0;
+    // Zip asks `stack` first, so no field is taken past the last slot.
+    for (slot, field) in stack.iter_mut().zip(&mut fields) {
+        *slot = field;
+        n += 1;
+    }
+    match fields.next() {
+        None => f(stack.get(..n).unwrap_or_default()),
+        Some(more) => {
+            let mut all = stack.to_vec();
+            all.push(more);
+            all.extend(fields);
+            f(&all)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collected(params: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        with_args(params, |args| out = args.iter().map(|a| a.to_vec()).collect());
+        out
+    }
+
+    #[test]
+    fn arguments_on_the_stack_and_beyond() {
+        assert_eq!(collected(b""), Vec::<Vec<u8>>::new());
+        assert_eq!(collected(b"a\x03\x03b\x03"), vec![b"a".to_vec(), vec![], b"b".to_vec()]);
+        for n in [STACK_ARGS - 1, STACK_ARGS, STACK_ARGS + 1, 3 * STACK_ARGS] {
+            let fields: Vec<Vec<u8>> = (0..n).map(|i| i.to_string().into_bytes()).collect();
+            let params: Vec<u8> = fields.iter().flat_map(|f| f.iter().copied().chain([wire::ETX])).collect();
+            assert_eq!(collected(&params), fields, "{n} arguments");
+        }
+    }
+}

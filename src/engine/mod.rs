@@ -272,9 +272,12 @@ impl Engine {
         }
     }
 
-    /// Moves every pending event to `out` (which should be empty), in order.
+    /// Moves every pending event to `out` (which should be empty), in order. The
+    /// queues are swapped, so their allocations take turns rather than being freed.
     pub fn take_events(&mut self, out: &mut VecDeque<Event>) {
-        std::mem::swap(out, &mut self.events);
+        if !self.events.is_empty() {
+            std::mem::swap(out, &mut self.events);
+        }
     }
 
     pub fn has_events(&self) -> bool {
