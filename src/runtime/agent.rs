@@ -232,15 +232,18 @@ impl Agent {
         }
     }
 
+    /// Reads a peer's socket straight into its line buffer (into the scratch buffer,
+    /// then ignored, once the engine no longer reads it), at most a few times.
     fn read_peer(&mut self, fd: RawFd, id: PeerId, now: Duration) {
         for _ in 0..READS_PER_TURN {
             let Some(Conn::Peer { stream, .. }) = self.conns.get(fd) else { return };
-            match stream.get().read(&mut self.scratch) {
+            let room = self.engine.input_room(id).unwrap_or(&mut self.scratch);
+            let offered = room.len();
+            match stream.get().read(room) {
                 Ok(0) => return self.drop_peer(id),
                 Ok(n) => {
-                    let data = self.scratch.get(..n).unwrap_or_default();
-                    self.engine.on_input(id, data, now);
-                    if n < self.scratch.len() {
+                    self.engine.input_filled(id, n, now);
+                    if n < offered {
                         return;
                     }
                 }
