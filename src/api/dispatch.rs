@@ -5,21 +5,41 @@ use super::{Bus, Shared};
 use crate::engine::{AppEvent, DiePolicy, Event};
 use crate::runtime::{EventLoop, Source};
 use crate::wire;
+use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::Weak;
 
 pub struct BusSource {
     shared: Weak<Shared>,
+    scratch: Mutex<Scratch>,
+}
+
+/// What a delivery reuses from one turn to the next, so that it allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    /// The events being delivered (its allocation and the engine's take turns).
+    batch: VecDeque<Event>,
+    /// Buffers of delivered Msgs, handed back to the engine under its lock.
+    spent: Vec<Vec<u8>>,
 }
 
 impl BusSource {
     pub fn new(bus: &Bus) -> Self {
-        BusSource { shared: std::sync::Arc::downgrade(&bus.shared) }
+        BusSource { shared: std::sync::Arc::downgrade(&bus.shared), scratch: Mutex::default() }
     }
 
     fn bus(&self) -> Option<Bus> {
         self.shared.upgrade().map(|shared| Bus { shared })
+    }
+
+    /// Delivers with the reusable scratch, or with a fresh one when a callback runs
+    /// the loop again from inside a delivery (IvyIdle).
+    fn deliver(&self, bus: &Bus) {
+        match self.scratch.try_lock() {
+            Some(mut scratch) => deliver_events(bus, &mut scratch),
+            None => deliver_events(bus, &mut Scratch::default()),
+        }
     }
 }
 
@@ -27,13 +47,13 @@ impl Source for BusSource {
     fn ready(&self, lp: &EventLoop, fd: RawFd, revents: i16) {
         if let Some(bus) = self.bus() {
             bus.shared.agent.lock().ready(fd, revents, lp.now());
-            deliver_events(&bus);
+            self.deliver(&bus);
         }
     }
 
     fn turn(&self, _lp: &EventLoop) {
         if let Some(bus) = self.bus() {
-            deliver_events(&bus);
+            self.deliver(&bus);
         }
     }
 
@@ -43,27 +63,25 @@ impl Source for BusSource {
 }
 
 /// Delivers every pending event (callbacks may queue more, delivered too), then
-/// writes out everything queued meanwhile, by callbacks or by other threads.
-fn deliver_events(bus: &Bus) {
-    let mut batch = VecDeque::new();
-    let mut spent = Vec::new();
+/// writes out everything queued meanwhile, by callbacks or by other threads. Events
+/// left in the batch by a callback that panicked go first, being the oldest.
+fn deliver_events(bus: &Bus, scratch: &mut Scratch) {
+    let Scratch { batch, spent } = scratch;
     loop {
+        while let Some(event) = batch.pop_front() {
+            spent.extend(deliver(bus, event));
+        }
         let mut agent = bus.shared.agent.lock();
         for buf in spent.drain(..) {
             agent.engine.recycle(buf);
         }
-        agent.engine.take_events(&mut batch);
+        agent.engine.take_events(batch);
         if batch.is_empty() {
             bus.shared.flush_scheduled.store(false, std::sync::atomic::Ordering::Release);
             agent.flush();
             if !agent.engine.has_events() {
                 return;
             }
-            continue;
-        }
-        drop(agent);
-        while let Some(event) = batch.pop_front() {
-            spent.extend(deliver(bus, event));
         }
     }
 }

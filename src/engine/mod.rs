@@ -273,9 +273,10 @@ impl Engine {
     }
 
     /// Moves every pending event to `out` (which should be empty), in order. The
-    /// queues are swapped, so their allocations take turns rather than being freed.
+    /// queues are swapped, so their allocations take turns rather than being freed;
+    /// with no event, only when that gives the engine the larger allocation.
     pub fn take_events(&mut self, out: &mut VecDeque<Event>) {
-        if !self.events.is_empty() {
+        if !self.events.is_empty() || self.events.capacity() < out.capacity() {
             std::mem::swap(out, &mut self.events);
         }
     }
