@@ -177,6 +177,17 @@ mod tests {
         Ok(())
     }
 
+    /// Receives `bytes` in place, as a socket would, in as many calls as needed.
+    fn receive(buf: &mut LineBuffer, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let room = buf.spare();
+            let n = room.len().min(bytes.len());
+            room[..n].copy_from_slice(&bytes[..n]);
+            buf.filled(n);
+            bytes = &bytes[n..];
+        }
+    }
+
     const STREAM: &[u8] = b"6 9999\x02RAW\n1 0\x02(.*)\n\n5 0\x02\n2 0\x02a\x03\r\nlast";
 
     fn expected() -> Vec<Vec<u8>> {
@@ -185,17 +196,21 @@ mod tests {
     }
 
     #[test]
-    fn split_at_every_boundary() {
-        for cut in 0..=STREAM.len() {
-            let (a, b) = STREAM.split_at(cut);
-            let mut buf = LineBuffer::new(64);
-            let mut got = Vec::new();
-            buf.push(a);
-            drain(&mut buf, &mut got).unwrap();
-            buf.push(b);
-            drain(&mut buf, &mut got).unwrap();
-            assert_eq!(got, expected(), "cut at {cut}");
-            assert_eq!(buf.pending(), 4);
+    fn split_at_every_boundary_pushed_or_received_in_place() {
+        let feeds: [fn(&mut LineBuffer, &[u8]); 2] = [|buf, bytes| buf.push(bytes), |buf, bytes| receive(buf, bytes)];
+        for feed in feeds {
+            for cut in 0..=STREAM.len() {
+                let (a, b) = STREAM.split_at(cut);
+                let mut buf = LineBuffer::new(64);
+                let mut got = Vec::new();
+                feed(&mut buf, a);
+                drain(&mut buf, &mut got).unwrap();
+                feed(&mut buf, b);
+                drain(&mut buf, &mut got).unwrap();
+                assert_eq!(got, expected(), "cut at {cut}");
+                assert_eq!(buf.pending(), 4);
+                assert_eq!(buf.data(), b"last");
+            }
         }
     }
 
@@ -273,35 +288,6 @@ mod tests {
         assert_eq!(buf.take_line(), Ok(Some(0..0)));
         assert_eq!(buf.take_line(), Ok(Some(1..1)));
         assert_eq!(buf.take_line(), Ok(None));
-    }
-
-    /// Receives `bytes` in place, as a socket would, in as many calls as needed.
-    fn receive(buf: &mut LineBuffer, mut bytes: &[u8]) -> Vec<usize> {
-        let mut offered = Vec::new();
-        while !bytes.is_empty() {
-            let room = buf.spare();
-            offered.push(room.len());
-            let n = room.len().min(bytes.len());
-            room[..n].copy_from_slice(&bytes[..n]);
-            buf.filled(n);
-            bytes = &bytes[n..];
-        }
-        offered
-    }
-
-    #[test]
-    fn received_in_place_at_every_boundary() {
-        for cut in 0..=STREAM.len() {
-            let (a, b) = STREAM.split_at(cut);
-            let mut buf = LineBuffer::new(64);
-            let mut got = Vec::new();
-            receive(&mut buf, a);
-            drain(&mut buf, &mut got).unwrap();
-            receive(&mut buf, b);
-            drain(&mut buf, &mut got).unwrap();
-            assert_eq!(got, expected(), "cut at {cut}");
-            assert_eq!(buf.data(), b"last");
-        }
     }
 
     #[test]
