@@ -4,12 +4,12 @@
 //! API keeps it behind a lock and never calls user code while holding it.
 
 use super::fdmap::FdMap;
-use super::idhash::IdMap;
 use super::net::{self, Liveness};
 use super::sys::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 use super::watch::{Watched, Watcher};
 use crate::engine::{Action, Engine, PeerId, diag};
 use crate::wire::{self, BusSpec};
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::RawFd;
@@ -45,7 +45,7 @@ pub struct Agent {
     /// Connections by descriptor number.
     conns: FdMap<Conn>,
     /// The descriptor of each peer's connection.
-    fds: IdMap<PeerId, RawFd>,
+    fds: HashMap<PeerId, RawFd>,
     scratch: Vec<u8>,
     dirty: Vec<PeerId>,
     liveness: Option<Liveness>,
@@ -61,7 +61,7 @@ impl Agent {
             udp: None,
             listener: None,
             conns: FdMap::default(),
-            fds: IdMap::default(),
+            fds: HashMap::new(),
             scratch: vec![0; READ_CHUNK],
             dirty: Vec::new(),
             liveness: Some(Liveness::default()),

@@ -5,7 +5,6 @@ pub mod agent;
 mod channels;
 mod event_loop;
 mod fdmap;
-mod idhash;
 mod ids;
 mod net;
 mod sys;
