@@ -54,6 +54,10 @@ struct State {
 struct Inner {
     state: Mutex<State>,
     stop: AtomicBool,
+    /// A channel was marked removed since the last turn (saves a lock per turn).
+    removals: AtomicBool,
+    /// A before or after hook was ever set (saves two locks per turn until then).
+    hooks: AtomicBool,
     waker: Waker,
     epoll: Arc<Epoll>,
     epoch: Instant,
@@ -116,6 +120,8 @@ impl EventLoop {
         let inner = Inner {
             state: Mutex::new(State::default()),
             stop: AtomicBool::new(false),
+            removals: AtomicBool::new(false),
+            hooks: AtomicBool::new(false),
             waker,
             epoll: Arc::new(epoll),
             epoch: Instant::now(),
@@ -305,6 +311,9 @@ impl EventLoop {
     }
 
     fn run_removals(&self) {
+        if !self.inner.removals.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let gone = self.inner.state.lock().channels.take_removed();
         for mut ch in gone {
             if let Some(f) = ch.delete.as_mut() {
@@ -314,6 +323,9 @@ impl EventLoop {
     }
 
     fn run_hook(&self, which: fn(&mut State) -> &mut Option<Hook>) {
+        if !self.inner.hooks.load(Ordering::Acquire) {
+            return;
+        }
         let Some(mut hook) = which(&mut self.inner.state.lock()).take() else { return };
         hook();
         let mut st = self.inner.state.lock();
@@ -382,6 +394,7 @@ impl EventLoop {
     /// Removes a channel at the start of the next iteration (its delete handler runs then).
     pub fn remove_channel(&self, id: ChannelId) {
         self.inner.state.lock().channels.mark_removed(id);
+        self.inner.removals.store(true, Ordering::Release);
         self.wake();
     }
 
@@ -393,10 +406,12 @@ impl EventLoop {
     /// Runs `hook` before each poll (replaces the previous one).
     pub fn set_before_hook(&self, hook: Option<Hook>) {
         self.inner.state.lock().before = hook;
+        self.inner.hooks.store(true, Ordering::Release);
     }
 
     /// Runs `hook` after each poll (replaces the previous one).
     pub fn set_after_hook(&self, hook: Option<Hook>) {
         self.inner.state.lock().after = hook;
+        self.inner.hooks.store(true, Ordering::Release);
     }
 }
