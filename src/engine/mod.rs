@@ -14,6 +14,7 @@ mod receive;
 mod send;
 mod types;
 
+use event::SparePool;
 pub use event::{Action, Event};
 pub use limits::Limits;
 pub use outqueue::Push;
@@ -52,11 +53,8 @@ pub struct Engine {
     /// Connections asked of the runtime and not yet opened.
     connecting: HashSet<SocketAddr>,
     /// Emptied Msg buffers handed back by the driver, reused for the next ones.
-    spare: Vec<Vec<u8>>,
+    spare: SparePool,
 }
-
-/// Most Msg buffers kept for reuse.
-const MAX_SPARE: usize = 256;
 
 /// Replaces LF, which would break framing, by a space (names go on the wire raw).
 fn no_lf(text: &[u8]) -> Vec<u8> {
@@ -83,7 +81,7 @@ impl Engine {
             actions: VecDeque::new(),
             outbox: Outbox::default(),
             connecting: HashSet::new(),
-            spare: Vec::new(),
+            spare: SparePool::default(),
         }
     }
 
@@ -265,11 +263,8 @@ impl Engine {
     }
 
     /// Takes back the buffer of a delivered Msg event, to carry a later one.
-    pub fn recycle(&mut self, mut buf: Vec<u8>) {
-        if self.spare.len() < MAX_SPARE && buf.capacity() <= self.limits.max_line {
-            buf.clear();
-            self.spare.push(buf);
-        }
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.spare.give(buf);
     }
 
     /// Moves every pending event to `out` (which should be empty), in order. The

@@ -125,7 +125,7 @@ impl Engine {
             return Flow::Stop;
         }
         if self.own.contains_key(&binding) {
-            let mut buf = self.spare.pop().unwrap_or_default();
+            let mut buf = self.spare.take();
             buf.extend_from_slice(params);
             self.events.push_back(Event::Msg { peer: id, binding, params: buf });
         } else {
