@@ -17,8 +17,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Past this many queued bytes, a thread other than the loop's writes them itself.
-const SELF_FLUSH: usize = 64 << 10;
+/// Past this many queued bytes per peer written to, a thread other than the loop's
+/// writes them itself (rather than waking the loop once more).
+const SELF_FLUSH: usize = 16 << 10;
 
 struct Shared {
     agent: Mutex<Agent>,
@@ -213,7 +214,8 @@ impl Bus {
         if lp.on_loop_thread() {
             return r;
         }
-        let defer = lp.is_running() && agent.engine.unflushed() < SELF_FLUSH && !agent.engine.has_actions();
+        let (bytes, peers) = agent.engine.unflushed();
+        let defer = lp.is_running() && bytes < SELF_FLUSH * peers.max(1) && !agent.engine.has_actions();
         let wake = if defer {
             !self.shared.flush_scheduled.swap(true, Ordering::AcqRel)
         } else {

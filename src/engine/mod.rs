@@ -248,9 +248,9 @@ impl Engine {
         self.outbox.bytes = 0;
     }
 
-    /// Bytes queued since the last [`Engine::take_dirty`].
-    pub fn unflushed(&self) -> usize {
-        self.outbox.bytes
+    /// Bytes queued since the last [`Engine::take_dirty`], and for how many peers.
+    pub fn unflushed(&self) -> (usize, usize) {
+        (self.outbox.bytes, self.outbox.peers.len())
     }
 
     /// Whether the runtime has connections to open or close.
