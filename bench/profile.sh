@@ -36,7 +36,7 @@ BUS=127.255.255.255:$PORT
 WINDOW=$(( (4 << 20) / (SIZE + 8) )); [ $WINDOW -gt 65536 ] && WINDOW=65536; [ $WINDOW -lt 256 ] && WINDOW=256
 ACK=$(( WINDOW / 8 ))
 TAG="${SUBS}x${SIZE}B-r${REGEXPS}-${MODE}"
-EVENTS=syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_poll,syscalls:sys_enter_futex,syscalls:sys_enter_sched_yield,context-switches,task-clock
+EVENTS=syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_poll,syscalls:sys_enter_futex,syscalls:sys_enter_sched_yield,context-switches,task-clock
 
 top() { # file title
     echo "== $2: self time"

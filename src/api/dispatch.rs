@@ -5,40 +5,55 @@ use super::{Bus, Shared};
 use crate::engine::{AppEvent, DiePolicy, Event};
 use crate::runtime::{EventLoop, Source};
 use crate::wire;
+use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::os::fd::RawFd;
 use std::sync::Weak;
 
 pub struct BusSource {
     shared: Weak<Shared>,
+    scratch: Mutex<Scratch>,
+}
+
+/// What a delivery reuses from one turn to the next, so that it allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    /// The events being delivered (its allocation and the engine's take turns).
+    batch: VecDeque<Event>,
+    /// Buffers of delivered Msgs, handed back to the engine under its lock.
+    spent: Vec<Vec<u8>>,
 }
 
 impl BusSource {
     pub fn new(bus: &Bus) -> Self {
-        BusSource { shared: std::sync::Arc::downgrade(&bus.shared) }
+        BusSource { shared: std::sync::Arc::downgrade(&bus.shared), scratch: Mutex::default() }
     }
 
     fn bus(&self) -> Option<Bus> {
         self.shared.upgrade().map(|shared| Bus { shared })
     }
+
+    /// Delivers with the reusable scratch, or with a fresh one when a callback runs
+    /// the loop again from inside a delivery (IvyIdle).
+    fn deliver(&self, bus: &Bus) {
+        match self.scratch.try_lock() {
+            Some(mut scratch) => deliver_events(bus, &mut scratch),
+            None => deliver_events(bus, &mut Scratch::default()),
+        }
+    }
 }
 
 impl Source for BusSource {
-    fn interests(&self, out: &mut Vec<(i32, i16, u64)>) {
+    fn ready(&self, lp: &EventLoop, fd: RawFd, revents: i16) {
         if let Some(bus) = self.bus() {
-            bus.shared.agent.lock().interests(out);
-        }
-    }
-
-    fn ready(&self, lp: &EventLoop, token: u64, revents: i16) {
-        if let Some(bus) = self.bus() {
-            bus.shared.agent.lock().ready(token, revents, lp.now());
-            deliver_events(&bus);
+            bus.shared.agent.lock().ready(fd, revents, lp.now());
+            self.deliver(&bus);
         }
     }
 
     fn turn(&self, _lp: &EventLoop) {
         if let Some(bus) = self.bus() {
-            deliver_events(&bus);
+            self.deliver(&bus);
         }
     }
 
@@ -48,27 +63,25 @@ impl Source for BusSource {
 }
 
 /// Delivers every pending event (callbacks may queue more, delivered too), then
-/// writes out everything queued meanwhile, by callbacks or by other threads.
-fn deliver_events(bus: &Bus) {
-    let mut batch = VecDeque::new();
-    let mut spent = Vec::new();
+/// writes out everything queued meanwhile, by callbacks or by other threads. Events
+/// left in the batch by a callback that panicked go first, being the oldest.
+fn deliver_events(bus: &Bus, scratch: &mut Scratch) {
+    let Scratch { batch, spent } = scratch;
     loop {
+        while let Some(event) = batch.pop_front() {
+            spent.extend(deliver(bus, event));
+        }
         let mut agent = bus.shared.agent.lock();
         for buf in spent.drain(..) {
             agent.engine.recycle(buf);
         }
-        agent.engine.take_events(&mut batch);
+        agent.engine.take_events(batch);
         if batch.is_empty() {
             bus.shared.flush_scheduled.store(false, std::sync::atomic::Ordering::Release);
             agent.flush();
             if !agent.engine.has_events() {
                 return;
             }
-            continue;
-        }
-        drop(agent);
-        while let Some(event) = batch.pop_front() {
-            spent.extend(deliver(bus, event));
         }
     }
 }
@@ -93,10 +106,7 @@ fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
         Event::Msg { peer, binding: _, params } => {
             if let Some(cb) = cbs.msg {
                 // The engine already refused Msgs over the argument limit.
-                let mut args = Vec::new();
-                if wire::split_args(&params, usize::MAX, &mut args) {
-                    cb(bus, peer, &args);
-                }
+                with_args(&params, |args| cb(bus, peer, args));
             }
             return Some(params);
         }
@@ -120,4 +130,50 @@ fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// Arguments held on the stack; a Msg with more takes a vector.
+const STACK_ARGS: usize = 16;
+
+/// Calls `f` with the arguments of a Msg's params, without allocating when they are few.
+fn with_args(params: &[u8], f: impl FnOnce(&[&[u8]])) {
+    let mut stack: [&[u8]; STACK_ARGS] = [&[]; STACK_ARGS];
+    let mut fields = wire::args(params);
+    let mut n = 0;
+    // Zip asks `stack` first, so no field is taken past the last slot.
+    for (slot, field) in stack.iter_mut().zip(&mut fields) {
+        *slot = field;
+        n += 1;
+    }
+    match fields.next() {
+        None => f(stack.get(..n).unwrap_or_default()),
+        Some(more) => {
+            let mut all = stack.to_vec();
+            all.push(more);
+            all.extend(fields);
+            f(&all)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collected(params: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        with_args(params, |args| out = args.iter().map(|a| a.to_vec()).collect());
+        out
+    }
+
+    #[test]
+    fn arguments_on_the_stack_and_beyond() {
+        assert_eq!(collected(b""), Vec::<Vec<u8>>::new());
+        assert_eq!(collected(b"a\x03\x03b\x03"), vec![b"a".to_vec(), vec![], b"b".to_vec()]);
+        for n in [STACK_ARGS - 1, STACK_ARGS, STACK_ARGS + 1, 3 * STACK_ARGS] {
+            let fields: Vec<Vec<u8>> = (0..n).map(|i| i.to_string().into_bytes()).collect();
+            let params: Vec<u8> = fields.iter().flat_map(|f| f.iter().copied().chain([wire::ETX])).collect();
+            assert_eq!(collected(&params), fields, "{n} arguments");
+        }
+    }
 }

@@ -17,8 +17,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Past this many queued bytes, a thread other than the loop's writes them itself.
-const SELF_FLUSH: usize = 64 << 10;
+/// Past this many queued bytes per peer written to, a thread other than the loop's
+/// writes them itself (rather than waking the loop once more).
+const SELF_FLUSH: usize = 16 << 10;
 
 struct Shared {
     agent: Mutex<Agent>,
@@ -54,15 +55,16 @@ impl Bus {
             }
         }
         let ignore_die = std::env::var("IVY_IGNORE_DIE").is_ok_and(|v| !v.is_empty() && v != "0");
+        let watcher = lp.watcher();
         let shared = Shared {
-            agent: Mutex::new(Agent::new(engine)),
+            agent: Mutex::new(Agent::new(engine, watcher.clone())),
             flush_scheduled: AtomicBool::new(false),
             callbacks: RwLock::new(Callbacks::default()),
             die_policy: Mutex::new(if ignore_die { DiePolicy::Ignore } else { DiePolicy::Obey }),
             lp: lp.clone(),
         };
         let bus = Bus { shared: Arc::new(shared) };
-        lp.add_source(Arc::new(dispatch::BusSource::new(&bus)));
+        lp.add_source(&watcher, Arc::new(dispatch::BusSource::new(&bus)));
         bus
     }
 
@@ -212,7 +214,8 @@ impl Bus {
         if lp.on_loop_thread() {
             return r;
         }
-        let defer = lp.is_running() && agent.engine.unflushed() < SELF_FLUSH && !agent.engine.has_actions();
+        let (bytes, peers) = agent.engine.unflushed();
+        let defer = lp.is_running() && bytes < SELF_FLUSH * peers.max(1) && !agent.engine.has_actions();
         let wake = if defer {
             !self.shared.flush_scheduled.swap(true, Ordering::AcqRel)
         } else {

@@ -29,3 +29,63 @@ pub enum Action {
     /// Flush what is queued for the peer, then close its connection.
     Close(PeerId),
 }
+
+/// Emptied buffers of delivered Msg events, reused for the next ones: at most
+/// [`SparePool::MAX_BUFFERS`] buffers holding [`SparePool::MAX_BYTES`] together, enough
+/// for the Msgs of one turn of the loop (16 reads of up to 64 KiB).
+#[derive(Debug, Default)]
+pub struct SparePool {
+    buffers: Vec<Vec<u8>>,
+    /// Capacity of `buffers`, summed.
+    bytes: usize,
+}
+
+impl SparePool {
+    pub const MAX_BUFFERS: usize = 4096;
+    pub const MAX_BYTES: usize = 1 << 20;
+
+    /// An empty buffer: a kept one if any.
+    pub fn take(&mut self) -> Vec<u8> {
+        let buf = self.buffers.pop().unwrap_or_default();
+        self.bytes = self.bytes.saturating_sub(buf.capacity());
+        buf
+    }
+
+    /// Keeps `buf` (emptied) for reuse, unless the pool is full.
+    pub fn give(&mut self, mut buf: Vec<u8>) {
+        let bytes = self.bytes + buf.capacity();
+        if self.buffers.len() < Self::MAX_BUFFERS && bytes <= Self::MAX_BYTES {
+            buf.clear();
+            self.buffers.push(buf);
+            self.bytes = bytes;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spare_pool_reuses_within_its_budget() {
+        let mut pool = SparePool::default();
+        assert_eq!(pool.take().capacity(), 0);
+        pool.give(Vec::with_capacity(100));
+        pool.give(b"abc".to_vec());
+        let buf = pool.take();
+        assert!(buf.is_empty() && buf.capacity() >= 3);
+        assert_eq!(pool.take().capacity(), 100);
+        assert_eq!((pool.buffers.len(), pool.bytes), (0, 0));
+        // The byte budget: a buffer that would pass it is dropped.
+        pool.give(Vec::with_capacity(SparePool::MAX_BYTES));
+        pool.give(Vec::with_capacity(1));
+        assert_eq!(pool.buffers.len(), 1);
+        assert_eq!(pool.bytes, SparePool::MAX_BYTES);
+        // The count budget.
+        let mut pool = SparePool::default();
+        for _ in 0..SparePool::MAX_BUFFERS + 10 {
+            pool.give(Vec::with_capacity(8));
+        }
+        assert_eq!(pool.buffers.len(), SparePool::MAX_BUFFERS);
+    }
+}

@@ -1,7 +1,8 @@
 //! The sans-IO Ivy agent: peers, handshake, our bindings, their subscriptions,
 //! routing and congestion. It takes bytes, datagrams and time, and gives back bytes
 //! to write ([`Engine::pending_output`]), [`Event`]s for the user and [`Action`]s for
-//! the runtime. No sockets, no clock, no threads: tests drive it directly.
+//! the runtime. No sockets, no threads, and the clock only to time peers' regexp
+//! searches against their budget (`budget.rs`): tests drive it directly.
 
 mod budget;
 pub mod diag;
@@ -16,6 +17,7 @@ mod send;
 mod types;
 
 pub use budget::{ALWAYS_RUN_STATES, PEER_SEARCH_TIME, QUADRATIC_MAX_MESSAGE, SEARCH_MAX_COST, UNTIMED_COST};
+use event::SparePool;
 pub use event::{Action, Event};
 pub use limits::Limits;
 pub use outqueue::Push;
@@ -54,11 +56,8 @@ pub struct Engine {
     /// Connections asked of the runtime and not yet opened.
     connecting: HashSet<SocketAddr>,
     /// Emptied Msg buffers handed back by the driver, reused for the next ones.
-    spare: Vec<Vec<u8>>,
+    spare: SparePool,
 }
-
-/// Most Msg buffers kept for reuse.
-const MAX_SPARE: usize = 256;
 
 /// Replaces LF, which would break framing, by a space (names go on the wire raw).
 fn no_lf(text: &[u8]) -> Vec<u8> {
@@ -85,7 +84,7 @@ impl Engine {
             actions: VecDeque::new(),
             outbox: Outbox::default(),
             connecting: HashSet::new(),
-            spare: Vec::new(),
+            spare: SparePool::default(),
         }
     }
 
@@ -252,9 +251,9 @@ impl Engine {
         self.outbox.bytes = 0;
     }
 
-    /// Bytes queued since the last [`Engine::take_dirty`].
-    pub fn unflushed(&self) -> usize {
-        self.outbox.bytes
+    /// Bytes queued since the last [`Engine::take_dirty`], and for how many peers.
+    pub fn unflushed(&self) -> (usize, usize) {
+        (self.outbox.bytes, self.outbox.peers.len())
     }
 
     /// Whether the runtime has connections to open or close.
@@ -267,16 +266,17 @@ impl Engine {
     }
 
     /// Takes back the buffer of a delivered Msg event, to carry a later one.
-    pub fn recycle(&mut self, mut buf: Vec<u8>) {
-        if self.spare.len() < MAX_SPARE && buf.capacity() <= self.limits.max_line {
-            buf.clear();
-            self.spare.push(buf);
-        }
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.spare.give(buf);
     }
 
-    /// Moves every pending event to `out` (which should be empty), in order.
+    /// Moves every pending event to `out` (which should be empty), in order. The
+    /// queues are swapped, so their allocations take turns rather than being freed;
+    /// with no event, only when that gives the engine the larger allocation.
     pub fn take_events(&mut self, out: &mut VecDeque<Event>) {
-        std::mem::swap(out, &mut self.events);
+        if !self.events.is_empty() || self.events.capacity() < out.capacity() {
+            std::mem::swap(out, &mut self.events);
+        }
     }
 
     pub fn has_events(&self) -> bool {

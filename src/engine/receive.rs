@@ -21,8 +21,28 @@ impl Engine {
     /// Bytes received from a peer at time `now` (a monotonic clock of the driver's).
     pub fn on_input(&mut self, id: PeerId, data: &[u8], now: Duration) {
         let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
+        peer.input.push(data);
+        self.take_lines(id, now);
+    }
+
+    /// Where to receive a peer's bytes without a copy: room in its line buffer; then
+    /// call [`Engine::input_filled`]. `None` when the peer is not open (its input is
+    /// ignored).
+    pub fn input_room(&mut self, id: PeerId) -> Option<&mut [u8]> {
+        Some(self.peers.get_mut(id).filter(|p| p.is_open())?.input.spare())
+    }
+
+    /// `n` bytes were received into [`Engine::input_room`] at time `now`.
+    pub fn input_filled(&mut self, id: PeerId, n: usize, now: Duration) {
+        let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
+        peer.input.filled(n);
+        self.take_lines(id, now);
+    }
+
+    /// Handles every complete line buffered for an open peer.
+    fn take_lines(&mut self, id: PeerId, now: Duration) {
+        let Some(peer) = self.peers.get_mut(id) else { return };
         let mut input = std::mem::take(&mut peer.input);
-        input.push(data);
         let mut close = false;
         loop {
             let range = match input.take_line() {
@@ -93,15 +113,19 @@ impl Engine {
     }
 
     fn deliver(&mut self, id: PeerId, binding: i32, params: &[u8]) -> Flow {
-        let etx = params.iter().filter(|&&b| b == wire::ETX).count();
-        let fields = etx + usize::from(params.last().is_some_and(|&b| b != wire::ETX));
+        // Each field takes at least one byte: short params need no count.
+        let fields = if params.len() <= self.limits.max_args {
+            0
+        } else {
+            wire::count_byte(params, wire::ETX) + usize::from(params.last().is_some_and(|&b| b != wire::ETX))
+        };
         if fields > self.limits.max_args {
             diag::log(|| format!("Msg with {fields} arguments: dropping peer"));
             self.reject(id);
             return Flow::Stop;
         }
         if self.own.contains_key(&binding) {
-            let mut buf = self.spare.pop().unwrap_or_default();
+            let mut buf = self.spare.take();
             buf.extend_from_slice(params);
             self.events.push_back(Event::Msg { peer: id, binding, params: buf });
         } else {

@@ -1,61 +1,67 @@
 //! Drives one [`Engine`] over real sockets: the bus's UDP socket, the TCP listener,
-//! connections being opened, and one stream per peer. Not thread-safe by itself:
-//! the API keeps it behind a lock and never calls user code while holding it.
+//! connections being opened, and one stream per peer, each registered with the loop
+//! through the agent's [`Watcher`] while it is open. Not thread-safe by itself: the
+//! API keeps it behind a lock and never calls user code while holding it.
 
+use super::fdmap::FdMap;
 use super::net::{self, Liveness};
+use super::sys::{POLLERR, POLLHUP, POLLIN, POLLOUT};
+use super::watch::{Watched, Watcher};
 use crate::engine::{Action, Engine, PeerId, diag};
 use crate::wire::{self, BusSpec};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::RawFd;
 use std::time::Duration;
-
-use super::sys::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 
 /// Bytes read from one socket in one go.
 const READ_CHUNK: usize = 64 << 10;
 /// Reads from one peer per loop iteration, so one busy peer cannot starve the others.
 const READS_PER_TURN: usize = 16;
 
-/// What a poll token stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
-    Udp,
-    Listener,
-    Peer(PeerId),
-    Dial(SocketAddr),
-}
-
-struct Dial {
-    stream: TcpStream,
-    name: Vec<u8>,
+/// A TCP connection of the agent.
+enum Conn {
+    /// A connect under way to the agent `addr` whose hello named it `name`;
+    /// completion shows as writability.
+    Dial {
+        stream: Watched<TcpStream>,
+        addr: SocketAddr,
+        name: Vec<u8>,
+    },
+    Peer {
+        stream: Watched<TcpStream>,
+        id: PeerId,
+    },
 }
 
 /// An engine and its sockets.
 pub struct Agent {
     pub engine: Engine,
     spec: Option<BusSpec>,
-    udp: Option<UdpSocket>,
-    listener: Option<TcpListener>,
-    conns: HashMap<PeerId, TcpStream>,
-    dials: HashMap<SocketAddr, Dial>,
-    targets: Vec<Target>,
+    watcher: Watcher,
+    udp: Option<Watched<UdpSocket>>,
+    listener: Option<Watched<TcpListener>>,
+    /// Connections by descriptor number.
+    conns: FdMap<Conn>,
+    /// The descriptor of each peer's connection.
+    fds: HashMap<PeerId, RawFd>,
     scratch: Vec<u8>,
     dirty: Vec<PeerId>,
     liveness: Option<Liveness>,
 }
 
 impl Agent {
-    pub fn new(engine: Engine) -> Agent {
+    /// An agent whose sockets the loop watches through `watcher`.
+    pub fn new(engine: Engine, watcher: Watcher) -> Agent {
         Agent {
             engine,
             spec: None,
+            watcher,
             udp: None,
             listener: None,
-            conns: HashMap::new(),
-            dials: HashMap::new(),
-            targets: Vec::new(),
+            conns: FdMap::default(),
+            fds: HashMap::new(),
             scratch: vec![0; READ_CHUNK],
             dirty: Vec::new(),
             liveness: Some(Liveness::default()),
@@ -73,7 +79,7 @@ impl Agent {
 
     /// Our TCP port, once started.
     pub fn tcp_port(&self) -> Option<u16> {
-        self.listener.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port())
+        self.listener.as_ref().and_then(|l| l.get().local_addr().ok()).map(|a| a.port())
     }
 
     /// Opens the listener and the bus socket, then says hello on every network (§1).
@@ -86,10 +92,12 @@ impl Agent {
         }
         let listener = net::listener(spec.ipv6)?;
         let port = listener.local_addr()?.port();
+        self.listener = Some(Watched::new(listener, &self.watcher, POLLIN)?);
         self.engine.set_local(port, net::app_id(port).as_bytes());
-        self.listener = Some(listener);
-        self.udp =
-            net::bus_socket(&spec).inspect_err(|e| diag::log(|| format!("bus socket on port {}: {e}", spec.port))).ok();
+        self.udp = net::bus_socket(&spec)
+            .and_then(|udp| Watched::new(udp, &self.watcher, POLLIN))
+            .inspect_err(|e| diag::log(|| format!("bus socket on port {}: {e}", spec.port)))
+            .ok();
         self.say_hello(&spec);
         self.spec = Some(spec);
         Ok(())
@@ -100,7 +108,7 @@ impl Agent {
         let hello = self.engine.hello();
         for &ip in &spec.targets {
             diag::log(|| format!("Broadcasting on network {ip}, port {}", spec.port));
-            if let Err(e) = udp.send_to(&hello, SocketAddr::new(ip, spec.port)) {
+            if let Err(e) = udp.get().send_to(&hello, SocketAddr::new(ip, spec.port)) {
                 diag::log(|| format!("hello to {ip}: {e}"));
             }
         }
@@ -110,48 +118,32 @@ impl Agent {
     pub fn stop(&mut self) {
         self.engine.leave();
         self.flush();
-        self.dials.clear();
+        self.conns.retain(|c| matches!(c, Conn::Peer { .. }));
         self.udp = None;
         self.listener = None;
         self.spec = None;
     }
 
-    /// The descriptors to watch now, as (fd, events, token).
-    pub fn interests(&mut self, out: &mut Vec<(i32, i16, u64)>) {
-        self.targets.clear();
-        let mut push = |targets: &mut Vec<Target>, fd: i32, events: i16, t: Target| {
-            out.push((fd, events, targets.len() as u64));
-            targets.push(t);
-        };
-        if let Some(u) = &self.udp {
-            push(&mut self.targets, u.as_raw_fd(), POLLIN, Target::Udp);
-        }
-        if let Some(l) = &self.listener {
-            push(&mut self.targets, l.as_raw_fd(), POLLIN, Target::Listener);
-        }
-        for (&addr, d) in &self.dials {
-            push(&mut self.targets, d.stream.as_raw_fd(), POLLOUT, Target::Dial(addr));
-        }
-        for (&id, s) in &self.conns {
-            let out_events = if self.engine.pending_output(id).is_empty() { 0 } else { POLLOUT };
-            push(&mut self.targets, s.as_raw_fd(), POLLIN | out_events, Target::Peer(id));
-        }
-    }
-
-    /// Handles readiness of token `token` at loop time `now`.
-    pub fn ready(&mut self, token: u64, revents: i16, now: Duration) {
-        let Some(&target) = self.targets.get(token as usize) else { return };
-        match target {
-            Target::Udp => self.read_datagrams(),
-            Target::Listener => self.accept_all(),
-            Target::Dial(addr) => self.finish_dial(addr, revents),
-            Target::Peer(id) => {
-                if revents & POLLOUT != 0 {
-                    self.write_out(id);
+    /// Handles readiness (poll bits) of descriptor `fd` at loop time `now`. A stale
+    /// report (the socket closed meanwhile, or its number reused) costs at most a
+    /// read or write that would block.
+    pub fn ready(&mut self, fd: RawFd, revents: i16, now: Duration) {
+        if self.udp.as_ref().is_some_and(|u| u.fd() == fd) {
+            self.read_datagrams();
+        } else if self.listener.as_ref().is_some_and(|l| l.fd() == fd) {
+            self.accept_all();
+        } else {
+            match self.conns.get(fd) {
+                Some(Conn::Dial { .. }) => self.finish_dial(fd, revents),
+                Some(&Conn::Peer { id, .. }) => {
+                    if revents & POLLOUT != 0 {
+                        self.write_out(id);
+                    }
+                    if revents & (POLLIN | POLLHUP | POLLERR) != 0 {
+                        self.read_peer(fd, id, now);
+                    }
                 }
-                if revents & (POLLIN | POLLHUP | POLLERR) != 0 {
-                    self.read_peer(id, now);
-                }
+                None => {}
             }
         }
         self.flush();
@@ -160,7 +152,7 @@ impl Agent {
     fn read_datagrams(&mut self) {
         let Some(udp) = &self.udp else { return };
         loop {
-            match udp.recv_from(&mut self.scratch) {
+            match udp.get().recv_from(&mut self.scratch) {
                 Ok((n, from)) => {
                     let data = self.scratch.get(..n).unwrap_or_default();
                     self.engine.on_datagram(from.ip(), data);
@@ -172,9 +164,9 @@ impl Agent {
     }
 
     fn accept_all(&mut self) {
-        let Some(listener) = &self.listener else { return };
         loop {
-            let (stream, remote) = match listener.accept() {
+            let Some(listener) = &self.listener else { return };
+            let (stream, remote) = match listener.get().accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
@@ -187,15 +179,24 @@ impl Agent {
             if net::configure(&stream, self.liveness).is_err() {
                 continue;
             }
-            let id = self.engine.add_peer(remote, local, None);
-            self.conns.insert(id, stream);
+            match Watched::new(stream, &self.watcher, POLLIN) {
+                Ok(stream) => self.add_peer(stream, remote, local, None),
+                Err(e) => diag::log(|| format!("connection from {remote} refused: {e}")),
+            }
         }
     }
 
+    /// A connection becomes a peer of the engine.
+    fn add_peer(&mut self, stream: Watched<TcpStream>, remote: SocketAddr, local: SocketAddr, name: Option<&[u8]>) {
+        let id = self.engine.add_peer(remote, local, name);
+        self.fds.insert(id, stream.fd());
+        self.conns.insert(stream.fd(), Conn::Peer { stream, id });
+    }
+
     fn dial(&mut self, addr: SocketAddr, name: Vec<u8>) {
-        match net::dial(addr) {
+        match net::dial(addr).and_then(|stream| Watched::new(stream, &self.watcher, POLLOUT)) {
             Ok(stream) => {
-                self.dials.insert(addr, Dial { stream, name });
+                self.conns.insert(stream.fd(), Conn::Dial { stream, addr, name });
             }
             Err(e) => {
                 diag::log(|| format!("SocketConnectAddr error {addr}: {e}"));
@@ -204,17 +205,25 @@ impl Agent {
         }
     }
 
-    fn finish_dial(&mut self, addr: SocketAddr, revents: i16) {
-        let Some(dial) = self.dials.remove(&addr) else { return };
-        let failed = match dial.stream.take_error() {
-            Ok(None) => revents & POLLERR != 0,
-            _ => true,
+    /// A connect under way on `fd` reports readiness: it succeeded, failed, or (a
+    /// stale report) is still under way.
+    fn finish_dial(&mut self, fd: RawFd, revents: i16) {
+        let Some(Conn::Dial { stream, .. }) = self.conns.get(fd) else { return };
+        let status = match stream.get().take_error() {
+            Ok(None) => stream.get().peer_addr().map(drop),
+            Ok(Some(e)) | Err(e) => Err(e),
         };
-        let local = dial.stream.local_addr();
-        match (failed, local, dial.stream.peer_addr()) {
-            (false, Ok(local), Ok(_)) if net::configure(&dial.stream, self.liveness).is_ok() => {
-                let id = self.engine.add_peer(addr, local, Some(&dial.name));
-                self.conns.insert(id, dial.stream);
+        let pending = status.as_ref().is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN));
+        if pending && revents & (POLLERR | POLLHUP) == 0 {
+            return;
+        }
+        let Some(Conn::Dial { mut stream, addr, name }) = self.conns.remove(fd) else { return };
+        let local = stream.get().local_addr();
+        match (status, local) {
+            (Ok(()), Ok(local))
+                if net::configure(stream.get(), self.liveness).is_ok() && stream.set_events(POLLIN).is_ok() =>
+            {
+                self.add_peer(stream, addr, local, Some(&name));
             }
             _ => {
                 diag::log(|| format!("SocketConnectAddr error {addr}"));
@@ -223,15 +232,18 @@ impl Agent {
         }
     }
 
-    fn read_peer(&mut self, id: PeerId, now: Duration) {
+    /// Reads a peer's socket straight into its line buffer (into the scratch buffer,
+    /// then ignored, once the engine no longer reads it), at most a few times.
+    fn read_peer(&mut self, fd: RawFd, id: PeerId, now: Duration) {
         for _ in 0..READS_PER_TURN {
-            let Some(stream) = self.conns.get_mut(&id) else { return };
-            match stream.read(&mut self.scratch) {
+            let Some(Conn::Peer { stream, .. }) = self.conns.get(fd) else { return };
+            let room = self.engine.input_room(id).unwrap_or(&mut self.scratch);
+            let offered = room.len();
+            match stream.get().read(room) {
                 Ok(0) => return self.drop_peer(id),
                 Ok(n) => {
-                    let data = self.scratch.get(..n).unwrap_or_default();
-                    self.engine.on_input(id, data, now);
-                    if n < self.scratch.len() {
+                    self.engine.input_filled(id, n, now);
+                    if n < offered {
                         return;
                     }
                 }
@@ -242,25 +254,39 @@ impl Agent {
         }
     }
 
-    /// Writes what is queued for a peer until done or the socket is full.
+    /// Writes what is queued for a peer until done or the socket is full; the loop
+    /// watches for writability only while bytes wait.
     fn write_out(&mut self, id: PeerId) {
-        loop {
+        let Some(&fd) = self.fds.get(&id) else { return };
+        let blocked = loop {
             let pending = self.engine.pending_output(id);
             if pending.is_empty() {
-                return self.engine.wrote(id, 0, false);
+                self.engine.wrote(id, 0, false);
+                break false;
             }
-            let Some(stream) = self.conns.get_mut(&id) else { return };
-            match stream.write(pending) {
+            let Some(Conn::Peer { stream, .. }) = self.conns.get(fd) else { return };
+            match stream.get().write(pending) {
                 Ok(n) => self.engine.wrote(id, n, false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.engine.wrote(id, 0, true),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.engine.wrote(id, 0, true);
+                    break true;
+                }
                 Err(_) => return self.drop_peer(id),
             }
+        };
+        let events = if blocked { POLLIN | POLLOUT } else { POLLIN };
+        let Some(Conn::Peer { stream, .. }) = self.conns.get_mut(fd) else { return };
+        if let Err(e) = stream.set_events(events) {
+            diag::log(|| format!("epoll: {e}: dropping peer"));
+            self.drop_peer(id);
         }
     }
 
     fn drop_peer(&mut self, id: PeerId) {
-        self.conns.remove(&id);
+        if let Some(fd) = self.fds.remove(&id) {
+            self.conns.remove(fd);
+        }
         self.engine.on_closed(id);
     }
 
@@ -278,8 +304,8 @@ impl Agent {
                 Action::Connect { addr, name } => self.dial(addr, name),
                 Action::Close(id) => {
                     self.write_out(id);
-                    if let Some(s) = self.conns.get(&id) {
-                        let _ = s.shutdown(std::net::Shutdown::Both);
+                    if let Some(Conn::Peer { stream, .. }) = self.fds.get(&id).and_then(|&fd| self.conns.get(fd)) {
+                        let _ = stream.get().shutdown(std::net::Shutdown::Both);
                     }
                     self.drop_peer(id);
                 }

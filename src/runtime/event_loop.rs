@@ -1,23 +1,34 @@
-//! The poll loop: sources (the buses), user channels, timers, before/after hooks and
+//! The event loop: sources (the buses), user channels, timers, before/after hooks and
 //! a wake-up fd. Every method may be called from any thread and from any callback;
 //! callbacks run on the thread inside [`EventLoop::run`], never under the loop's lock.
+//!
+//! The wake-up fd and the sources' sockets stay registered in one epoll set
+//! ([`Watcher`]), so a turn of the loop costs one `epoll_wait` whatever the number of
+//! descriptors. User channels are the application's descriptors: it may close them
+//! before their deferred removal, or share their open file, which would leave a
+//! persistent registration behind. They are therefore polled afresh each turn with
+//! `poll`, together with the epoll fd, and only while there are any.
 
 use super::channels::{ChannelFn, Channels, DeleteFn, Handler};
 use super::ids::{ChannelId, TimerId};
-use super::sys::{self, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, Waker};
+use super::sys::{self, Epoll, Events, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, Waker};
 use super::timers::{TimerFn, Timers};
+use super::watch::{self, WAKER_KEY, Watcher};
 use parking_lot::Mutex;
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Something with file descriptors of its own for the loop to watch (a bus).
+/// Ready events taken per wait; more stay pending (level-triggered) for the next turn.
+const EVENTS_PER_WAIT: usize = 256;
+
+/// Something with file descriptors of its own for the loop to watch (a bus). It
+/// registers them through the [`Watcher`] it got from [`EventLoop::watcher`].
 pub trait Source: Send + Sync {
-    /// Pushes (fd, poll events, token) for every descriptor to watch now.
-    fn interests(&self, out: &mut Vec<(RawFd, i16, u64)>);
-    /// One of them is ready.
-    fn ready(&self, lp: &EventLoop, token: u64, revents: i16);
+    /// Its descriptor `fd` is ready (poll bits). May be stale: the descriptor may
+    /// have been closed, or its number reused, earlier in the same turn.
+    fn ready(&self, lp: &EventLoop, fd: RawFd, revents: i16);
     /// Called once per iteration, after readiness: deliver what is pending.
     fn turn(&self, lp: &EventLoop);
     /// False once the owner is gone; the loop then forgets the source.
@@ -32,13 +43,23 @@ struct State {
     channels: Channels,
     before: Option<Hook>,
     after: Option<Hook>,
-    sources: Vec<Arc<dyn Source>>,
-    stop: bool,
+    /// (source id, source), in the order they were added.
+    sources: Vec<(u32, Arc<dyn Source>)>,
+    /// Changes whenever `sources` does, so that a turn copies the list only then.
+    sources_version: u64,
+    /// Last source id handed out (0 is the wake-up fd's).
+    last_source: u32,
 }
 
 struct Inner {
     state: Mutex<State>,
+    stop: AtomicBool,
+    /// A channel was marked removed since the last turn (saves a lock per turn).
+    removals: AtomicBool,
+    /// A before or after hook was ever set (saves two locks per turn until then).
+    hooks: AtomicBool,
     waker: Waker,
+    epoll: Arc<Epoll>,
     epoch: Instant,
     /// The thread inside `run` (see [`thread_tag`]), 0 when none.
     runner: AtomicU64,
@@ -63,31 +84,49 @@ impl Default for EventLoop {
     }
 }
 
-/// What a pollfd entry stands for.
-#[derive(Clone, Copy)]
-enum Target {
-    Waker,
-    Channel(ChannelId),
-    /// (index into [`Scratch::sources`], the source's token)
-    Source(usize, u64),
-}
-
 /// Buffers reused from one iteration to the next, so that a turn of the loop
 /// allocates nothing once warmed up.
-#[derive(Default)]
 struct Scratch {
+    events: Events,
+    /// With user channels: the epoll fd, then one entry per channel.
     fds: Vec<sys::pollfd>,
-    targets: Vec<Target>,
-    sources: Vec<Arc<dyn Source>>,
-    wanted: Vec<(RawFd, i16, u64)>,
+    /// The channel of each entry of `fds` after the first.
+    channels: Vec<ChannelId>,
+    sources: Vec<(u32, Arc<dyn Source>)>,
+    /// The [`State::sources_version`] that `sources` copies.
+    sources_version: Option<u64>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            events: Events::with_capacity(EVENTS_PER_WAIT),
+            fds: Vec::new(),
+            channels: Vec::new(),
+            sources: Vec::new(),
+            sources_version: None,
+        }
+    }
 }
 
 impl EventLoop {
-    /// A new loop. Panics only if the OS refuses an eventfd (out of descriptors).
+    /// A new loop. Panics only if the OS refuses an eventfd or an epoll set (out of
+    /// descriptors).
     pub fn new() -> EventLoop {
-        let waker = Waker::new().unwrap_or_else(|e| panic!("ivy: cannot create the loop's eventfd: {e}"));
-        let inner =
-            Inner { state: Mutex::new(State::default()), waker, epoch: Instant::now(), runner: AtomicU64::new(0) };
+        let fail = |what: &str, e: std::io::Error| -> ! { panic!("ivy: cannot create the loop's {what}: {e}") };
+        let waker = Waker::new().unwrap_or_else(|e| fail("eventfd", e));
+        let epoll = Epoll::new().unwrap_or_else(|e| fail("epoll set", e));
+        epoll.add(waker.fd(), POLLIN, WAKER_KEY).unwrap_or_else(|e| fail("epoll set", e));
+        let inner = Inner {
+            state: Mutex::new(State::default()),
+            stop: AtomicBool::new(false),
+            removals: AtomicBool::new(false),
+            hooks: AtomicBool::new(false),
+            waker,
+            epoll: Arc::new(epoll),
+            epoch: Instant::now(),
+            runner: AtomicU64::new(0),
+        };
         EventLoop { inner: Arc::new(inner) }
     }
 
@@ -105,7 +144,7 @@ impl EventLoop {
     pub fn run(&self) {
         let outer = self.inner.runner.swap(thread_tag(), Ordering::SeqCst);
         let mut scratch = Scratch::default();
-        while !self.inner.state.lock().stop {
+        while !self.is_stopped() {
             if self.iterate(true, &mut scratch).is_err() {
                 break;
             }
@@ -113,7 +152,7 @@ impl EventLoop {
         self.inner.runner.store(outer, Ordering::SeqCst);
         // What other threads handed to the loop while it was stopping.
         let sources = self.inner.state.lock().sources.clone();
-        for source in sources {
+        for (_, source) in sources {
             source.turn(self);
         }
     }
@@ -130,17 +169,17 @@ impl EventLoop {
 
     /// Makes `run` return after the current iteration; any thread.
     pub fn stop(&self) {
-        self.inner.state.lock().stop = true;
+        self.inner.stop.store(true, Ordering::SeqCst);
         self.wake();
     }
 
     /// Clears the stop flag so that `run` runs again.
     pub fn reset_stop(&self) {
-        self.inner.state.lock().stop = false;
+        self.inner.stop.store(false, Ordering::SeqCst);
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.inner.state.lock().stop
+        self.inner.stop.load(Ordering::SeqCst)
     }
 
     /// One non-blocking pass (IvyIdle): removals, a zero-timeout poll and its
@@ -149,9 +188,20 @@ impl EventLoop {
         let _ = self.iterate(false, &mut Scratch::default());
     }
 
-    /// Registers a source; the loop holds it until it is no longer alive.
-    pub fn add_source(&self, source: Arc<dyn Source>) {
-        self.inner.state.lock().sources.push(source);
+    /// A new source id, and the watcher through which that source registers its
+    /// descriptors; then hand the source itself to [`EventLoop::add_source`].
+    pub fn watcher(&self) -> Watcher {
+        let mut st = self.inner.state.lock();
+        st.last_source = st.last_source.checked_add(1).unwrap_or(1);
+        Watcher::new(self.inner.epoll.clone(), st.last_source)
+    }
+
+    /// Registers the source of `watcher`; the loop holds it until it is no longer alive.
+    pub fn add_source(&self, watcher: &Watcher, source: Arc<dyn Source>) {
+        let mut st = self.inner.state.lock();
+        st.sources.push((watcher.source(), source));
+        st.sources_version += 1;
+        drop(st);
         self.wake();
     }
 
@@ -159,76 +209,92 @@ impl EventLoop {
         self.run_removals();
         self.run_hook(|s| &mut s.before);
         let timeout = self.prepare(blocking, scratch);
-        let polled = sys::poll(&mut scratch.fds, timeout);
+        let waited = self.wait(timeout, scratch);
         self.run_hook(|s| &mut s.after);
-        if let Err(e) = polled {
+        if let Err(e) = waited {
             crate::engine::diag::log(|| format!("poll: {e}"));
             return Err(e);
         }
         if blocking {
             self.scan_timers();
         }
-        for (fd, target) in scratch.fds.iter().zip(scratch.targets.iter()) {
+        for (key, revents) in scratch.events.iter() {
+            self.dispatch_key(key, revents, &scratch.sources);
+        }
+        for (fd, &id) in scratch.fds.iter().skip(1).zip(scratch.channels.iter()) {
             if fd.revents != 0 {
-                self.dispatch(target, fd.revents, &scratch.sources);
+                self.dispatch_channel(id, fd.revents);
             }
         }
-        for source in &scratch.sources {
+        for (_, source) in &scratch.sources {
             source.turn(self);
         }
         Ok(())
     }
 
-    /// Fills `scratch` with what to poll; returns the poll timeout.
+    /// Fills `scratch` with the sources and the channels to poll; returns the timeout.
     fn prepare(&self, blocking: bool, scratch: &mut Scratch) -> Option<Duration> {
-        let Scratch { fds, targets, sources, wanted } = scratch;
-        fds.clear();
-        targets.clear();
-        sources.clear();
-        fds.push(sys::entry(self.inner.waker.fd(), POLLIN));
-        targets.push(Target::Waker);
-        let timeout = {
-            let mut st = self.inner.state.lock();
-            st.sources.retain(|s| s.alive());
-            sources.extend(st.sources.iter().cloned());
-            for (id, fd, writable) in st.channels.interests() {
-                fds.push(sys::entry(fd, if writable { POLLIN | POLLOUT } else { POLLIN }));
-                targets.push(Target::Channel(id));
-            }
-            if blocking { st.timers.next_timeout(self.now()) } else { Some(Duration::ZERO) }
-        };
-        for (index, source) in sources.iter().enumerate() {
-            wanted.clear();
-            source.interests(wanted);
-            for &(fd, events, token) in wanted.iter() {
-                fds.push(sys::entry(fd, events));
-                targets.push(Target::Source(index, token));
-            }
+        scratch.fds.clear();
+        scratch.channels.clear();
+        let mut st = self.inner.state.lock();
+        if st.sources.iter().any(|(_, s)| !s.alive()) {
+            st.sources.retain(|(_, s)| s.alive());
+            st.sources_version += 1;
         }
-        timeout
+        if scratch.sources_version != Some(st.sources_version) {
+            scratch.sources.clone_from(&st.sources);
+            scratch.sources_version = Some(st.sources_version);
+        }
+        for (id, fd, writable) in st.channels.interests() {
+            if scratch.fds.is_empty() {
+                scratch.fds.push(sys::entry(self.inner.epoll.fd(), POLLIN));
+            }
+            scratch.fds.push(sys::entry(fd, if writable { POLLIN | POLLOUT } else { POLLIN }));
+            scratch.channels.push(id);
+        }
+        match blocking {
+            true if st.timers.is_empty() => None,
+            true => st.timers.next_timeout(self.now()),
+            false => Some(Duration::ZERO),
+        }
     }
 
-    fn dispatch(&self, target: &Target, revents: i16, sources: &[Arc<dyn Source>]) {
-        match target {
-            Target::Waker => self.inner.waker.drain(),
-            Target::Source(index, token) => {
-                if let Some(source) = sources.get(*index) {
-                    source.ready(self, *token, revents);
-                }
-            }
-            Target::Channel(id) => {
-                if revents & POLLNVAL != 0 {
-                    self.remove_channel(*id);
-                } else if revents & POLLERR != 0 && revents & POLLIN == 0 {
-                    self.call_delete(*id);
-                }
-                if revents & (POLLIN | POLLHUP) != 0 {
-                    self.call_channel(*id, Handler::Read);
-                }
-                if revents & POLLOUT != 0 {
-                    self.call_channel(*id, Handler::Write);
-                }
-            }
+    /// Sleeps until a descriptor is ready or `timeout` passes: in epoll_wait alone,
+    /// or with user channels in poll (the epoll fd among them), then epoll_wait.
+    fn wait(&self, timeout: Option<Duration>, scratch: &mut Scratch) -> std::io::Result<()> {
+        let epoll = &self.inner.epoll;
+        if scratch.fds.is_empty() {
+            return epoll.wait(&mut scratch.events, timeout).map(drop);
+        }
+        sys::poll(&mut scratch.fds, timeout)?;
+        if scratch.fds.first().is_some_and(|f| f.revents != 0) {
+            return epoll.wait(&mut scratch.events, Some(Duration::ZERO)).map(drop);
+        }
+        scratch.events.clear();
+        Ok(())
+    }
+
+    fn dispatch_key(&self, key: u64, revents: i16, sources: &[(u32, Arc<dyn Source>)]) {
+        if key == WAKER_KEY {
+            return self.inner.waker.drain();
+        }
+        let (id, fd) = watch::split(key);
+        if let Some((_, source)) = sources.iter().find(|(s, _)| *s == id) {
+            source.ready(self, fd, revents);
+        }
+    }
+
+    fn dispatch_channel(&self, id: ChannelId, revents: i16) {
+        if revents & POLLNVAL != 0 {
+            self.remove_channel(id);
+        } else if revents & POLLERR != 0 && revents & POLLIN == 0 {
+            self.call_delete(id);
+        }
+        if revents & (POLLIN | POLLHUP) != 0 {
+            self.call_channel(id, Handler::Read);
+        }
+        if revents & POLLOUT != 0 {
+            self.call_channel(id, Handler::Write);
         }
     }
 
@@ -245,6 +311,9 @@ impl EventLoop {
     }
 
     fn run_removals(&self) {
+        if !self.inner.removals.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let gone = self.inner.state.lock().channels.take_removed();
         for mut ch in gone {
             if let Some(f) = ch.delete.as_mut() {
@@ -254,6 +323,9 @@ impl EventLoop {
     }
 
     fn run_hook(&self, which: fn(&mut State) -> &mut Option<Hook>) {
+        if !self.inner.hooks.load(Ordering::Acquire) {
+            return;
+        }
         let Some(mut hook) = which(&mut self.inner.state.lock()).take() else { return };
         hook();
         let mut st = self.inner.state.lock();
@@ -290,8 +362,14 @@ impl EventLoop {
 
     /// Fires every due timer, newest first (TimerScan).
     pub fn scan_timers(&self) {
-        let now = self.now();
-        let due = self.inner.state.lock().timers.due(now);
+        let (due, now) = {
+            let st = self.inner.state.lock();
+            if st.timers.is_empty() {
+                return;
+            }
+            let now = self.now();
+            (st.timers.due(now), now)
+        };
         for id in due {
             let Some((mut cb, late)) = self.inner.state.lock().timers.begin(id, now) else { continue };
             cb(self, id, late);
@@ -316,6 +394,7 @@ impl EventLoop {
     /// Removes a channel at the start of the next iteration (its delete handler runs then).
     pub fn remove_channel(&self, id: ChannelId) {
         self.inner.state.lock().channels.mark_removed(id);
+        self.inner.removals.store(true, Ordering::Release);
         self.wake();
     }
 
@@ -327,10 +406,12 @@ impl EventLoop {
     /// Runs `hook` before each poll (replaces the previous one).
     pub fn set_before_hook(&self, hook: Option<Hook>) {
         self.inner.state.lock().before = hook;
+        self.inner.hooks.store(true, Ordering::Release);
     }
 
     /// Runs `hook` after each poll (replaces the previous one).
     pub fn set_after_hook(&self, hook: Option<Hook>) {
         self.inner.state.lock().after = hook;
+        self.inner.hooks.store(true, Ordering::Release);
     }
 }

@@ -1,4 +1,5 @@
-//! The loop's syscalls: poll(2) and an eventfd used to wake the loop from other threads.
+//! The loop's syscalls: epoll(7) for the descriptors the loop owns, poll(2) for user
+//! channels, and an eventfd used to wake the loop from other threads.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -6,15 +7,17 @@ use std::time::Duration;
 
 pub use libc::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, pollfd};
 
-/// Waits for readiness on `fds`; `None` waits forever. EINTR counts as zero ready.
-pub fn poll(fds: &mut [pollfd], timeout: Option<Duration>) -> io::Result<usize> {
-    let ms = match timeout {
+/// A wait timeout in ms for poll and epoll_wait: -1 forever, rounded up so that a
+/// timer is never waited for too early and spun on.
+fn timeout_ms(timeout: Option<Duration>) -> i32 {
+    match timeout {
         None => -1,
-        // Round up so a timer is never polled for too early and spun on.
         Some(t) => i32::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX),
-    };
-    // SAFETY: `fds` is a valid, exclusively borrowed slice of pollfd for the call's duration.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    }
+}
+
+/// The result of a wait call: EINTR counts as zero ready.
+fn ready_count(n: i32) -> io::Result<usize> {
     if n < 0 {
         let err = io::Error::last_os_error();
         return if err.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(err) };
@@ -22,9 +25,114 @@ pub fn poll(fds: &mut [pollfd], timeout: Option<Duration>) -> io::Result<usize> 
     Ok(n as usize)
 }
 
+/// Waits for readiness on `fds`; `None` waits forever. EINTR counts as zero ready.
+pub fn poll(fds: &mut [pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    // SAFETY: `fds` is a valid, exclusively borrowed slice of pollfd for the call's duration.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms(timeout)) };
+    ready_count(n)
+}
+
 /// A pollfd entry.
 pub fn entry(fd: RawFd, events: i16) -> pollfd {
     pollfd { fd, events, revents: 0 }
+}
+
+/// Poll bits (POLLIN, POLLOUT) as epoll bits.
+fn to_epoll(events: i16) -> u32 {
+    let mut out = 0;
+    if events & POLLIN != 0 {
+        out |= libc::EPOLLIN as u32;
+    }
+    if events & POLLOUT != 0 {
+        out |= libc::EPOLLOUT as u32;
+    }
+    out
+}
+
+/// Epoll bits as poll bits (POLLIN, POLLOUT, POLLERR, POLLHUP).
+fn to_poll(events: u32) -> i16 {
+    [(libc::EPOLLIN, POLLIN), (libc::EPOLLOUT, POLLOUT), (libc::EPOLLERR, POLLERR), (libc::EPOLLHUP, POLLHUP)]
+        .iter()
+        .filter(|(e, _)| events & *e as u32 != 0)
+        .fold(0, |acc, (_, p)| acc | p)
+}
+
+/// An epoll set: a descriptor stays registered, under a 64-bit key, until deleted.
+/// Level-triggered, like poll. Delete a descriptor before closing it: a registration
+/// outlives the number while another descriptor shares the open file.
+#[derive(Debug)]
+pub struct Epoll {
+    fd: OwnedFd,
+}
+
+/// Ready events filled in by [`Epoll::wait`].
+pub struct Events {
+    buf: Vec<libc::epoll_event>,
+    len: usize,
+}
+
+impl Events {
+    /// Room for `capacity` events per wait (more stay pending for the next one).
+    pub fn with_capacity(capacity: usize) -> Events {
+        Events { buf: vec![libc::epoll_event { events: 0, u64: 0 }; capacity.max(1)], len: 0 }
+    }
+
+    /// Forgets the events of the last wait.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// (key, poll bits) of each ready descriptor.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, i16)> + '_ {
+        self.buf.iter().take(self.len).map(|e| (e.u64, to_poll(e.events)))
+    }
+}
+
+impl Epoll {
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: epoll_create1 has no pointer arguments; the result is checked before use.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        Ok(Epoll { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+    }
+
+    fn ctl(&self, op: i32, fd: RawFd, events: i16, key: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event { events: to_epoll(events), u64: key };
+        // SAFETY: `event` is a live epoll_event for the call's duration; the kernel
+        // copies it and keeps no pointer to it.
+        let rc = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut event) };
+        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+
+    /// Watches `fd` for the poll bits `events` (POLLIN, POLLOUT; errors always).
+    pub fn add(&self, fd: RawFd, events: i16, key: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, events, key)
+    }
+
+    pub fn modify(&self, fd: RawFd, events: i16, key: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, events, key)
+    }
+
+    pub fn delete(&self, fd: RawFd) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0)
+    }
+
+    /// Waits for ready descriptors; `None` waits forever. EINTR counts as zero ready.
+    pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
+        let max = i32::try_from(events.buf.len()).unwrap_or(i32::MAX);
+        // SAFETY: the kernel writes at most `max` entries into `events.buf`, which
+        // holds that many initialised epoll_event and is borrowed exclusively.
+        let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.buf.as_mut_ptr(), max, timeout_ms(timeout)) };
+        events.len = ready_count(n)?;
+        Ok(events.len)
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
 }
 
 /// An eventfd: any thread may `wake` the loop sleeping in poll.
@@ -60,5 +168,79 @@ impl Waker {
 
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    fn ready(ep: &Epoll, events: &mut Events) -> Vec<(u64, i16)> {
+        ep.wait(events, Some(Duration::ZERO)).unwrap();
+        events.iter().collect()
+    }
+
+    #[test]
+    fn registrations_persist_until_deleted() {
+        let ep = Epoll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let (a, mut b) = UnixStream::pair().unwrap();
+        ep.add(a.as_raw_fd(), POLLIN, 7).unwrap();
+        assert_eq!(ready(&ep, &mut events), vec![]);
+        b.write_all(b"x").unwrap();
+        // Level-triggered: reported on every wait until read.
+        assert_eq!(ready(&ep, &mut events), vec![(7, POLLIN)]);
+        assert_eq!(ready(&ep, &mut events), vec![(7, POLLIN)]);
+        ep.modify(a.as_raw_fd(), POLLIN | POLLOUT, 8).unwrap();
+        assert_eq!(ready(&ep, &mut events), vec![(8, POLLIN | POLLOUT)]);
+        assert_eq!(ep.add(a.as_raw_fd(), POLLIN, 9).unwrap_err().raw_os_error(), Some(libc::EEXIST));
+        ep.delete(a.as_raw_fd()).unwrap();
+        assert_eq!(ready(&ep, &mut events), vec![]);
+        assert_eq!(ep.delete(a.as_raw_fd()).unwrap_err().raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn hang_up_and_capacity() {
+        let ep = Epoll::new().unwrap();
+        let mut events = Events::with_capacity(1);
+        let (a, b) = UnixStream::pair().unwrap();
+        let (c, d) = UnixStream::pair().unwrap();
+        ep.add(a.as_raw_fd(), POLLIN, 1).unwrap();
+        ep.add(c.as_raw_fd(), 0, 2).unwrap();
+        drop(b);
+        drop(d);
+        // One event per wait with room for one; errors and hang-ups need no interest.
+        let first = ready(&ep, &mut events);
+        let second = ready(&ep, &mut events);
+        let mut both = [first, second].concat();
+        both.sort();
+        assert_eq!(both, vec![(1, POLLIN | POLLHUP), (2, POLLHUP)]);
+    }
+
+    #[test]
+    fn a_closed_descriptor_leaves_the_set_and_its_number_can_be_registered_again() {
+        let ep = Epoll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        ep.add(fd, POLLIN, 1).unwrap();
+        ep.delete(fd).unwrap();
+        drop(a);
+        // The next socket usually gets the same number; it registers afresh.
+        let (c, _d) = UnixStream::pair().unwrap();
+        ep.add(c.as_raw_fd(), POLLIN, 2).unwrap();
+        b.write_all(b"x").unwrap_or_default();
+        assert_eq!(ready(&ep, &mut events), vec![]);
+    }
+
+    #[test]
+    fn timeouts_round_up() {
+        assert_eq!(timeout_ms(None), -1);
+        assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(timeout_ms(Some(Duration::from_micros(1))), 1);
+        assert_eq!(timeout_ms(Some(Duration::from_millis(5))), 5);
+        assert_eq!(timeout_ms(Some(Duration::from_secs(1 << 40))), i32::MAX);
     }
 }

@@ -66,6 +66,11 @@ impl Timers {
         self.list.retain(|t| !(t.removed && t.callback.is_some()));
     }
 
+    /// Whether no timer is armed.
+    pub fn is_empty(&self) -> bool {
+        self.list.iter().all(|t| t.removed)
+    }
+
     /// Time until the nearest firing (zero when overdue); `None` without timers.
     pub fn next_timeout(&self, now: Duration) -> Option<Duration> {
         self.list.iter().filter(|t| !t.removed).map(|t| t.due.saturating_sub(now)).min()

@@ -140,17 +140,41 @@ pub fn parse_line(line: &[u8]) -> Option<Line<'_>> {
     Some(Line { code, id, params })
 }
 
+/// The fields of Msg params, split on ETX per §2 (see [`split_args`]), without
+/// allocating.
+pub fn args(params: &[u8]) -> Args<'_> {
+    let rest = (!params.is_empty()).then(|| params.strip_suffix(&[ETX]).unwrap_or(params));
+    Args { rest }
+}
+
+/// The iterator of [`args`].
+#[derive(Clone, Debug)]
+pub struct Args<'a> {
+    /// What is left to split; `None` once the last field was given.
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Iterator for Args<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        let Some(at) = super::find_byte(rest, ETX) else {
+            self.rest = None;
+            return Some(rest);
+        };
+        self.rest = rest.get(at + 1..);
+        rest.get(..at)
+    }
+}
+
 /// Splits Msg params on ETX per §2: keeps empty fields, no final empty field after the
 /// last ETX, missing trailing ETX tolerated. `a\x03\x03b\x03`->["a","","b"],
 /// `a\x03b`->["a","b"], ``->[], `\x03`->[""]. Clears `out` first, then pushes the fields.
 /// Returns false (leaving out cleared) if there would be more than `max_args` fields.
 pub fn split_args<'a>(params: &'a [u8], max_args: usize, out: &mut Vec<&'a [u8]>) -> bool {
     out.clear();
-    if params.is_empty() {
-        return true;
-    }
-    let body = params.strip_suffix(&[ETX]).unwrap_or(params);
-    for field in body.split(|&b| b == ETX) {
+    for field in args(params) {
         if out.len() >= max_args {
             out.clear();
             return false;
@@ -278,5 +302,11 @@ mod tests {
         assert_eq!(args(b"\x03", 0), None);
         let many = b"\x03".repeat(121);
         assert_eq!(args(&many, 120), None);
+        let long = [&[b'x'; 40][..], &[ETX], &[b'y'; 1000], &[ETX], &[ETX]].concat();
+        assert_eq!(args(&long, 120), v(&[&[b'x'; 40], &[b'y'; 1000], b""]));
+        // The iterator itself, which split_args collects.
+        let fields: Vec<&[u8]> = super::args(b"a\x03\x03b\x03").collect();
+        assert_eq!(fields, [&b"a"[..], b"", b"b"]);
+        assert_eq!(super::args(b"").next(), None);
     }
 }

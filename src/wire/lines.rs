@@ -11,6 +11,8 @@ pub const DEFAULT_MAX_LINE: usize = 1 << 20;
 pub const SHRINK_ABOVE: usize = 64 * 1024;
 /// Capacity kept (at least) when [`LineBuffer::compact`] shrinks the allocation.
 pub const SHRUNK_CAPACITY: usize = 4096;
+/// Least room [`LineBuffer::spare`] offers to receive into.
+pub const MIN_ROOM: usize = 4096;
 
 /// A line exceeded the buffer's maximum length; the caller should drop the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,15 +27,21 @@ impl fmt::Display for LineTooLong {
 impl std::error::Error for LineTooLong {}
 
 /// Accumulates received bytes and hands out complete lines as ranges into [`Self::data`].
+/// Bytes are either pushed ([`Self::push`]) or received in place ([`Self::spare`], then
+/// [`Self::filled`]), which saves a copy.
 ///
-/// Invariant: `read <= scan <= data.len()`; `data[read..scan]` holds no LF.
+/// Invariant: `read <= scan <= end <= data.len()`; `data[..end]` was received (the
+/// rest is initialised room); `data[read..scan]` holds no LF.
 /// `Default` uses [`DEFAULT_MAX_LINE`].
 #[derive(Debug)]
 pub struct LineBuffer {
     data: Vec<u8>,
+    end: usize,
     read: usize,
     scan: usize,
     max_line: usize,
+    /// The last receive filled all the room offered: offer twice as much next time.
+    grow: bool,
 }
 
 impl Default for LineBuffer {
@@ -45,7 +53,7 @@ impl Default for LineBuffer {
 impl LineBuffer {
     /// An empty buffer accepting lines of at most `max_line` bytes (excluding the LF).
     pub fn new(max_line: usize) -> Self {
-        LineBuffer { data: Vec::new(), read: 0, scan: 0, max_line }
+        LineBuffer { data: Vec::new(), end: 0, read: 0, scan: 0, max_line, grow: false }
     }
 
     /// Appends received bytes. Amortised O(n): the consumed prefix is dropped only when
@@ -55,7 +63,39 @@ impl LineBuffer {
         if self.read > 0 && self.read >= self.pending() {
             self.drop_consumed();
         }
-        self.data.extend_from_slice(data);
+        let end = self.end + data.len();
+        if end > self.data.len() {
+            self.data.resize(end, 0);
+        }
+        if let Some(room) = self.data.get_mut(self.end..end) {
+            room.copy_from_slice(data);
+            self.end = end;
+        }
+    }
+
+    /// Room to receive into, after the buffered bytes (the consumed prefix is dropped
+    /// first): at least [`MIN_ROOM`], and all the allocation; twice the allocation, up
+    /// to [`SHRINK_ABOVE`], when the last receive filled all it was offered. Report what was written with
+    /// [`Self::filled`]. Invalidates ranges returned earlier.
+    pub fn spare(&mut self) -> &mut [u8] {
+        if self.read > 0 {
+            self.drop_consumed();
+        }
+        let len = self.data.len();
+        let grown = if self.grow { (2 * len).min(SHRINK_ABOVE) } else { len };
+        // Capacity already held is offered too.
+        let size = grown.max(self.end + MIN_ROOM).max(self.data.capacity());
+        if size > len {
+            self.data.resize(size, 0);
+        }
+        self.data.get_mut(self.end..).unwrap_or_default()
+    }
+
+    /// `n` bytes were received into the room given by [`Self::spare`].
+    pub fn filled(&mut self, n: usize) {
+        let room = self.data.len() - self.end;
+        self.end += n.min(room);
+        self.grow = n >= room;
     }
 
     /// Takes the next complete line (without its LF) and returns its byte range into
@@ -64,7 +104,7 @@ impl LineBuffer {
     /// max_line (the error then repeats on every call). Bytes already scanned are not
     /// scanned again.
     pub fn take_line(&mut self) -> Result<Option<Range<usize>>, LineTooLong> {
-        let unscanned = self.data.get(self.scan..).unwrap_or_default();
+        let unscanned = self.data.get(self.scan..self.end).unwrap_or_default();
         match super::find_byte(unscanned, LF) {
             Some(offset) => {
                 let end = self.scan + offset;
@@ -78,7 +118,7 @@ impl LineBuffer {
                 Ok(Some(line))
             }
             None => {
-                self.scan = self.data.len();
+                self.scan = self.end;
                 if self.pending() > self.max_line { Err(LineTooLong) } else { Ok(None) }
             }
         }
@@ -86,7 +126,7 @@ impl LineBuffer {
 
     /// The buffer, including the consumed prefix that returned ranges point into.
     pub fn data(&self) -> &[u8] {
-        &self.data
+        self.data.get(..self.end).unwrap_or_default()
     }
 
     /// Drops consumed bytes (call after a batch of take_line); ranges returned earlier
@@ -94,14 +134,15 @@ impl LineBuffer {
     /// little is pending, so one huge line does not pin memory forever.
     pub fn compact(&mut self) {
         self.drop_consumed();
-        if self.data.capacity() > SHRINK_ABOVE && self.data.len() <= SHRINK_ABOVE / 4 {
-            self.data.shrink_to(self.data.len().max(SHRUNK_CAPACITY));
+        if self.data.capacity() > SHRINK_ABOVE && self.end <= SHRINK_ABOVE / 4 {
+            self.data.truncate(self.end.max(SHRUNK_CAPACITY));
+            self.data.shrink_to_fit();
         }
     }
 
     /// Bytes buffered and not yet taken.
     pub fn pending(&self) -> usize {
-        self.data.len() - self.read
+        self.end - self.read
     }
 
     /// Bytes of memory held by the buffer.
@@ -115,7 +156,8 @@ impl LineBuffer {
     }
 
     fn drop_consumed(&mut self) {
-        self.data.drain(..self.read);
+        self.data.copy_within(self.read..self.end, 0);
+        self.end -= self.read;
         self.scan -= self.read;
         self.read = 0;
     }
@@ -135,6 +177,17 @@ mod tests {
         Ok(())
     }
 
+    /// Receives `bytes` in place, as a socket would, in as many calls as needed.
+    fn receive(buf: &mut LineBuffer, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let room = buf.spare();
+            let n = room.len().min(bytes.len());
+            room[..n].copy_from_slice(&bytes[..n]);
+            buf.filled(n);
+            bytes = &bytes[n..];
+        }
+    }
+
     const STREAM: &[u8] = b"6 9999\x02RAW\n1 0\x02(.*)\n\n5 0\x02\n2 0\x02a\x03\r\nlast";
 
     fn expected() -> Vec<Vec<u8>> {
@@ -143,17 +196,21 @@ mod tests {
     }
 
     #[test]
-    fn split_at_every_boundary() {
-        for cut in 0..=STREAM.len() {
-            let (a, b) = STREAM.split_at(cut);
-            let mut buf = LineBuffer::new(64);
-            let mut got = Vec::new();
-            buf.push(a);
-            drain(&mut buf, &mut got).unwrap();
-            buf.push(b);
-            drain(&mut buf, &mut got).unwrap();
-            assert_eq!(got, expected(), "cut at {cut}");
-            assert_eq!(buf.pending(), 4);
+    fn split_at_every_boundary_pushed_or_received_in_place() {
+        let feeds: [fn(&mut LineBuffer, &[u8]); 2] = [|buf, bytes| buf.push(bytes), |buf, bytes| receive(buf, bytes)];
+        for feed in feeds {
+            for cut in 0..=STREAM.len() {
+                let (a, b) = STREAM.split_at(cut);
+                let mut buf = LineBuffer::new(64);
+                let mut got = Vec::new();
+                feed(&mut buf, a);
+                drain(&mut buf, &mut got).unwrap();
+                feed(&mut buf, b);
+                drain(&mut buf, &mut got).unwrap();
+                assert_eq!(got, expected(), "cut at {cut}");
+                assert_eq!(buf.pending(), 4);
+                assert_eq!(buf.data(), b"last");
+            }
         }
     }
 
@@ -231,6 +288,60 @@ mod tests {
         assert_eq!(buf.take_line(), Ok(Some(0..0)));
         assert_eq!(buf.take_line(), Ok(Some(1..1)));
         assert_eq!(buf.take_line(), Ok(None));
+    }
+
+    #[test]
+    fn room_starts_small_and_doubles_while_receives_fill_it() {
+        let mut buf = LineBuffer::default();
+        assert_eq!(buf.spare().len(), MIN_ROOM);
+        buf.filled(10);
+        let room = buf.spare().len();
+        assert!((MIN_ROOM..2 * MIN_ROOM).contains(&room), "a partial receive does not double it: {room}");
+        buf.filled(0);
+        // A stream of complete lines that fills every room offered.
+        let line = [&[b'x'; 1023][..], b"\n"].concat();
+        let mut offered = Vec::new();
+        for _ in 0..6 {
+            let room = buf.spare();
+            offered.push(room.len());
+            let n = room.len();
+            for (i, b) in room.iter_mut().enumerate() {
+                *b = line[i % line.len()];
+            }
+            buf.filled(n);
+            while buf.take_line().unwrap().is_some() {}
+        }
+        assert!(offered[0] >= room, "{offered:?}");
+        // Doubled up to the threshold (less the partial line kept at the front).
+        assert!(offered[1] > offered[0] && offered[2] > offered[1], "{offered:?}");
+        assert!(offered.iter().all(|&r| r <= SHRINK_ABOVE), "{offered:?}");
+        assert!(offered[5] >= SHRINK_ABOVE / 2, "{offered:?}");
+        buf.compact();
+        assert!(buf.capacity() <= SHRINK_ABOVE, "room never passes the shrink threshold");
+        // Consumed bytes make room: the pending partial line moves to the front.
+        let pending = buf.pending();
+        assert_eq!(buf.data().len(), pending);
+    }
+
+    #[test]
+    fn filled_never_claims_more_than_the_room() {
+        let mut buf = LineBuffer::new(1 << 20);
+        let room = buf.spare().len();
+        buf.filled(room + 100);
+        assert_eq!(buf.pending(), room);
+        assert_eq!(buf.take_line(), Ok(None));
+    }
+
+    #[test]
+    fn a_long_line_received_in_place_grows_past_the_room_then_shrinks() {
+        let mut buf = LineBuffer::new(4 << 20);
+        let mut line = vec![b'y'; 1 << 20];
+        line.push(b'\n');
+        receive(&mut buf, &line);
+        assert_eq!(buf.take_line(), Ok(Some(0..1 << 20)));
+        buf.compact();
+        assert!(buf.capacity() <= SHRINK_ABOVE.max(SHRUNK_CAPACITY), "capacity {}", buf.capacity());
+        assert_eq!(buf.pending(), 0);
     }
 
     #[test]

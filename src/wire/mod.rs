@@ -5,7 +5,7 @@
 //! - [`lines`]: bounded reassembly of a TCP byte stream into lines;
 //! - [`hello`]: the UDP discovery datagram (spec §1.1, §1.4);
 //! - [`bus`]: the bus string `networks:port` (spec §1.2);
-//! - [`find`]: fast search for a byte in long lines.
+//! - [`find`]: fast search and count of a byte in long lines.
 //!
 //! Every parser here takes hostile peer input: none of them panics, and every limit is
 //! a documented `pub const` or a caller-supplied bound.
@@ -19,6 +19,6 @@ mod scan;
 
 pub use bus::*;
 pub use codec::*;
-pub use find::find_byte;
+pub use find::{count_byte, find_byte};
 pub use hello::*;
 pub use lines::*;

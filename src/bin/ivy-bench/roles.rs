@@ -10,7 +10,7 @@
 //! check the order and sum a checksum of the bodies.
 
 use crate::args::Args;
-use crate::util::{Bodies, Line, emit_event, hash64, now_ns, parse_u64, push_rusage};
+use crate::util::{Bodies, Line, emit_event, hash64, now_ns, parse_u64, push_rusage, put_digits};
 use ivy::{AppEvent, Bus, PeerId};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -416,9 +416,11 @@ pub fn rtt_requester(a: &Args) -> Result<(), String> {
         }
         s.seq += 1;
         if s.seq < warmup + count {
-            let m = format!("ping {}", s.seq);
+            // Fixed-width digits in a reused buffer, as the raw TCP ping does.
+            let mut m = *b"ping 0000000000";
+            put_digits(m.get_mut(5..).unwrap_or_default(), s.seq);
             s.t_send = now_ns();
-            bus.send(m.as_bytes());
+            bus.send(&m);
         } else {
             bus.send(b"ping quit");
             bus.stop();
