@@ -6,10 +6,15 @@
 //!    committed copies; `tests/headers.rs` checks that they are up to date).
 //! 2. Compiles `csrc/ivy_shim.c` (the variadic functions) against those headers
 //!    and links it into the crate.
+//! 3. Links the binaries with packed relative relocations (`-z
+//!    pack-relative-relocs`, glibc 2.36 and later) when a test program linked
+//!    so runs here: the loader then reads and writes about 170 KiB less at
+//!    start-up, which an idle agent keeps resident.
 
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -42,6 +47,27 @@ fn main() {
         .warnings(true)
         .extra_warnings(true)
         .compile("ivy_shim");
+
+    if packed_relocations_run(&out) {
+        println!("cargo:rustc-link-arg-bins={PACK_RELOCATIONS}");
+    }
+}
+
+const PACK_RELOCATIONS: &str = "-Wl,-z,pack-relative-relocs";
+
+/// Whether a C program linked with [`PACK_RELOCATIONS`] builds and runs on this
+/// machine (so never when cross-compiling, nor with an older linker or C library).
+fn packed_relocations_run(out: &Path) -> bool {
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") || env::var("HOST") != env::var("TARGET") {
+        return false;
+    }
+    let (source, program) = (out.join("relr.c"), out.join("relr"));
+    if fs::write(&source, "int main(void) { return 0; }\n").is_err() {
+        return false;
+    }
+    let mut link = cc::Build::new().cargo_metadata(false).get_compiler().to_command();
+    link.arg(&source).arg(PACK_RELOCATIONS).arg("-o").arg(&program);
+    link.status().is_ok_and(|s| s.success()) && Command::new(&program).status().is_ok_and(|s| s.success())
 }
 
 /// Runs cbindgen for every `[[ivy_header]]` of `cbindgen.toml`; returns the

@@ -55,6 +55,14 @@ pub struct CompileError {
     pub message: String,
 }
 
+/// How a pattern runs.
+#[derive(Debug)]
+enum Matcher {
+    /// A [`LiteralShape`]: no engine is built (neither memory nor compile time).
+    Shape(LiteralShape),
+    Engine(Engine),
+}
+
 /// A compiled version of a pattern: on bytes, or (the Unicode version) on text.
 #[derive(Debug)]
 enum Engine {
@@ -219,13 +227,11 @@ where
 /// (on characters for a UTF-8 message, see the module doc).
 #[derive(Debug)]
 pub struct Pattern {
-    engine: Engine,
+    matcher: Matcher,
     prefix: Option<Box<[u8]>>,
     groups: usize,
-    /// Only when it can match a UTF-8 message differently from `engine`.
+    /// Only when it can match a UTF-8 message differently from the engine.
     unicode: Option<Box<Unicode>>,
-    /// Set when the pattern is a [`LiteralShape`]: it then runs instead of the engines.
-    shape: Option<LiteralShape>,
     weight: Weight,
     /// See [`Pattern::may_be_quadratic`].
     quadratic: bool,
@@ -346,7 +352,27 @@ fn push_spans(spans: &mut Vec<Option<(usize, usize)>>, groups: impl Iterator<Ite
 impl Pattern {
     /// Compile an Ivy (PCRE-style) regexp given as raw bytes (NOT interval-expanded here).
     pub fn compile(source: &[u8]) -> Result<Pattern, CompileError> {
+        Pattern::compile_with(source, true)
+    }
+
+    /// [`Pattern::compile`], with the engines even for a [`LiteralShape`] (tests compare both).
+    #[cfg(test)]
+    pub(crate) fn compile_without_shape(source: &[u8]) -> Result<Pattern, CompileError> {
+        Pattern::compile_with(source, false)
+    }
+
+    fn compile_with(source: &[u8], shapes: bool) -> Result<Pattern, CompileError> {
         let t = translate(source)?;
+        let id = NEXT_PATTERN_ID.fetch_add(1, Ordering::Relaxed);
+        if shapes && let Some(shape) = literal_shape(&t) {
+            // `^`, the literal, `(` and `.*`.
+            let units = u64::try_from(shape.literal.len()).unwrap_or(u64::MAX).saturating_add(3);
+            let prefix = literal_prefix(&t).map(Vec::into_boxed_slice);
+            let groups = usize::from(shape.rest);
+            let weight = Weight { units, long_lookaround: false };
+            let matcher = Matcher::Shape(shape);
+            return Ok(Pattern { matcher, prefix, groups, unicode: None, weight, quadratic: false, id });
+        }
         let linear = if t.needs_backtracking {
             None
         } else {
@@ -372,14 +398,12 @@ impl Pattern {
             prefix = common_prefix(prefix, literal_prefix(u));
         }
         let unicode = text.map(|u| Box::new(Unicode { pattern: u.pattern.into_boxed_str(), engine: OnceLock::new() }));
-        let shape = literal_shape(&t).filter(|s| groups == usize::from(s.rest) && !t.needs_backtracking);
         // Both engines read the translation, so it parses; if not, the most the size limit allows.
         let max = Weight { units: REGEX_SIZE_LIMIT as u64, long_lookaround: backtracking };
         let weight = weight(&t.pattern).unwrap_or(max);
         let quadratic = backtracking && (t.needs_backtracking || weight.long_lookaround);
         let prefix = prefix.map(Vec::into_boxed_slice);
-        let id = NEXT_PATTERN_ID.fetch_add(1, Ordering::Relaxed);
-        Ok(Pattern { engine, prefix, groups, unicode, shape, weight, quadratic, id })
+        Ok(Pattern { matcher: Matcher::Engine(engine), prefix, groups, unicode, weight, quadratic, id })
     }
 
     /// The compiled Unicode version, compiling it on first use.
@@ -395,7 +419,7 @@ impl Pattern {
 
     /// Whether the backtracking engine (with its [`BACKTRACK_LIMIT`]) runs this pattern.
     pub fn is_backtracking(&self) -> bool {
-        matches!(self.engine, Engine::Backtrack(_))
+        matches!(self.matcher, Matcher::Engine(Engine::Backtrack(_)))
     }
 
     /// Unanchored search. On a match, clears `out`, pushes argv per §5.3 and returns true; otherwise false.
@@ -439,12 +463,15 @@ impl Pattern {
         slots: &mut CaptureSlots,
         spans: &mut Vec<Option<(usize, usize)>>,
     ) -> bool {
-        if let Some(shape) = &self.shape {
-            let Some(span) = shape.run(subject.bytes) else { return false };
-            spans.clear();
-            spans.extend(shape.rest.then_some(Some(span)));
-            return true;
-        }
+        let engine = match &self.matcher {
+            Matcher::Engine(engine) => engine,
+            Matcher::Shape(shape) => {
+                let Some(span) = shape.run(subject.bytes) else { return false };
+                spans.clear();
+                spans.extend(shape.rest.then_some(Some(span)));
+                return true;
+            }
+        };
         let groups = self.groups;
         if let Some(text) = subject.text
             && let Some(engine) = self.text_engine()
@@ -454,7 +481,7 @@ impl Pattern {
                 Engine::Backtrack(re) => backtrack_search(re, text, groups, spans),
             };
         }
-        match &self.engine {
+        match engine {
             Engine::Linear(re) => linear_search(re, self.id, subject.bytes, &mut slots.bytes, groups, spans),
             Engine::Backtrack(re) => backtrack_search(re, subject.bytes, groups, spans),
         }
@@ -468,7 +495,7 @@ impl Pattern {
     /// At most about how many steps a search costs per message byte: its
     /// [`Pattern::states`], or 0 for a [`LiteralShape`], which runs no engine.
     pub fn cost_per_byte(&self) -> u64 {
-        if self.shape.is_some() { 0 } else { self.weight.units }
+        if self.has_literal_shape() { 0 } else { self.weight.units }
     }
 
     /// Whether a search may cost more than linear time in the message: the
@@ -483,13 +510,13 @@ impl Pattern {
 
     /// Whether no argument of a match can hold LF (known for some patterns only).
     pub fn captures_exclude_lf(&self) -> bool {
-        self.shape.is_some()
+        self.has_literal_shape()
     }
 
     /// Whether this pattern reads a [`Subject`]'s text: without it, a
     /// subject made by [`Subject::bytes_only`] gives the same result.
     pub fn reads_text(&self) -> bool {
-        self.shape.is_none() && self.unicode.is_some()
+        self.unicode.is_some()
     }
 
     /// Whether the pattern matches anywhere in `message` (as characters if it is valid UTF-8).
@@ -502,9 +529,10 @@ impl Pattern {
 
     /// [`Pattern::is_match`] on a message already checked for UTF-8.
     pub fn is_match_subject(&self, subject: Subject<'_>) -> bool {
-        if let Some(shape) = &self.shape {
-            return shape.run(subject.bytes).is_some();
-        }
+        let engine = match &self.matcher {
+            Matcher::Engine(engine) => engine,
+            Matcher::Shape(shape) => return shape.run(subject.bytes).is_some(),
+        };
         if let Some(text) = subject.text
             && let Some(engine) = self.text_engine()
         {
@@ -514,23 +542,15 @@ impl Pattern {
             };
         }
         let message = subject.bytes;
-        match &self.engine {
+        match engine {
             Engine::Linear(re) => re.is_match(message),
             Engine::Backtrack(re) => re.is_match(message).unwrap_or(false),
         }
     }
 
     /// Whether the pattern runs as a [`LiteralShape`], without a regex engine.
-    #[cfg(test)]
     pub(crate) fn has_literal_shape(&self) -> bool {
-        self.shape.is_some()
-    }
-
-    /// Runs the engines as if the pattern had no [`LiteralShape`].
-    #[cfg(test)]
-    pub(crate) fn without_literal_shape(mut self) -> Pattern {
-        self.shape = None;
-        self
+        matches!(self.matcher, Matcher::Shape(_))
     }
 
     /// Whether a Unicode version exists (it runs on non-ASCII UTF-8 messages).
