@@ -20,7 +20,7 @@ pub use budget::{ALWAYS_RUN_STATES, PEER_SEARCH_TIME, QUADRATIC_MAX_MESSAGE, SEA
 use event::SparePool;
 pub use event::{Action, Event};
 pub use limits::Limits;
-pub use outqueue::Push;
+pub use outqueue::{Push, WhenFull};
 pub use peer::{Peer, PeerState};
 pub use policy::AllowList;
 pub use types::{AppEvent, BindEvent, BindingId, DiePolicy, PeerId};
@@ -164,7 +164,7 @@ impl Engine {
         };
         let id = self.peers.insert(peer);
         let (port, name, own) = (self.tcp_port, &self.name, &self.own);
-        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, false, |b| {
+        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, WhenFull::Drop, |b| {
             wire::encode_line(b, MsgType::StartRegexp, i32::from(port), name);
             for (&bid, text) in own.iter().rev().filter(|(_, t)| !t.contains(&wire::LF)) {
                 wire::encode_line(b, MsgType::AddRegexp, bid, text);
@@ -205,7 +205,7 @@ impl Engine {
     /// Leaves the bus: Bye to every peer, then close them all.
     pub fn leave(&mut self) {
         for id in self.peers.newest_first() {
-            self.queue(id, false, |b| wire::encode_line(b, MsgType::Bye, 0, b""));
+            self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Bye, 0, b""));
             self.request_close(id);
         }
     }
@@ -217,10 +217,10 @@ impl Engine {
         }
     }
 
-    /// Queues whole lines for an open peer (`None` when it is not open). With
-    /// `report_full`, a line dropped at the queue's cap is reported as FifoFull.
-    fn queue(&mut self, id: PeerId, report_full: bool, write: impl FnOnce(&mut Vec<u8>)) -> Option<Push> {
-        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, report_full, write)
+    /// Queues whole lines for an open peer (`None` when it is not open); `full`
+    /// says what becomes of them past the queue's cap.
+    fn queue(&mut self, id: PeerId, full: WhenFull, write: impl FnOnce(&mut Vec<u8>)) -> Option<Push> {
+        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, full, write)
     }
 
     /// Bytes waiting to be written to the peer.
@@ -331,12 +331,17 @@ fn queue_to(
     outbox: &mut Outbox,
     events: &mut VecDeque<Event>,
     id: PeerId,
-    report_full: bool,
+    full: WhenFull,
     write: impl FnOnce(&mut Vec<u8>),
 ) -> Option<Push> {
     let peer = peers.get_mut(id).filter(|p| p.is_open())?;
     let before = peer.out.pending().len();
-    let push = peer.out.push_with(write);
+    let push = if full == WhenFull::Keep {
+        peer.out.push_uncapped(write);
+        Push::Queued
+    } else {
+        peer.out.push_with(write)
+    };
     match push {
         Push::Queued => {
             // A queue that was not empty is already known to the driver: listed
@@ -346,7 +351,7 @@ fn queue_to(
             }
             outbox.bytes += peer.out.pending().len() - before;
         }
-        Push::Full if report_full => events.push_back(Event::App { peer: id, event: AppEvent::FifoFull }),
+        Push::Full if full == WhenFull::Report => events.push_back(Event::App { peer: id, event: AppEvent::FifoFull }),
         Push::Full => {}
     }
     Some(push)

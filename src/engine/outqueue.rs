@@ -9,6 +9,19 @@ pub enum Push {
     Full,
 }
 
+/// What becomes of a line that does not fit under a peer's queue cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Dropped, and FifoFull reported (the user's sends).
+    Report,
+    /// Dropped silently (the ready message, replies, Bye).
+    Drop,
+    /// Queued anyway: our own AddRegexp and DelRegexp. Dropping one would leave
+    /// the peer matching a stale set of our subscriptions for good; there are
+    /// only as many as the application binds.
+    Keep,
+}
+
 /// A peer's outgoing byte queue.
 #[derive(Debug, Default)]
 pub struct OutQueue {
@@ -31,9 +44,18 @@ impl OutQueue {
     /// Appends one or more whole lines written by `write`; if the result would exceed
     /// the cap, everything `write` added is removed again and `Full` is returned.
     pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Push {
+        self.push(true, write)
+    }
+
+    /// Appends whole lines past the cap too (see [`WhenFull::Keep`]).
+    pub fn push_uncapped(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.push(false, write);
+    }
+
+    fn push(&mut self, capped: bool, write: impl FnOnce(&mut Vec<u8>)) -> Push {
         let before = self.buf.len();
         write(&mut self.buf);
-        if self.buf.len() - self.head > self.cap {
+        if capped && self.buf.len() - self.head > self.cap {
             self.buf.truncate(before);
             return Push::Full;
         }
@@ -106,6 +128,9 @@ mod tests {
         assert_eq!(q.pending(), b"\x02ab\n");
         assert_eq!(q.push_with(|b| b.extend_from_slice(b"x\n")), Push::Queued);
         assert_eq!(q.pending(), b"\x02ab\nx\n");
+        q.push_uncapped(|b| b.extend_from_slice(b"1 0\x02long regexp\n"));
+        assert_eq!(q.pending(), b"\x02ab\nx\n1 0\x02long regexp\n");
+        assert_eq!(q.push_with(|b| b.extend_from_slice(b"y\n")), Push::Full);
     }
 
     #[test]

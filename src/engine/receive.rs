@@ -1,6 +1,6 @@
 //! What the engine does with each line a peer sends (§3, with DESIGN §5's choices).
 
-use super::{AppEvent, BindEvent, Engine, Event, PeerId, PeerState, diag};
+use super::{AppEvent, BindEvent, Engine, Event, PeerId, PeerState, WhenFull, diag};
 use crate::wire::{self, MsgType};
 use std::time::Duration;
 
@@ -72,7 +72,7 @@ impl Engine {
 
     /// Bad format, or a limit passed: ivy-c's reply, Bye, close.
     fn reject(&mut self, id: PeerId) {
-        self.queue(id, false, |b| {
+        self.queue(id, WhenFull::Drop, |b| {
             wire::encode_line(b, MsgType::Error, 3, BAD_FORMAT);
             wire::encode_line(b, MsgType::Bye, 0, b"");
         });
@@ -105,7 +105,7 @@ impl Engine {
             }
             MsgType::Die => self.events.push_back(Event::Die { peer: id, id: l.id }),
             MsgType::Ping => {
-                self.queue(id, false, |b| wire::encode_line(b, MsgType::Pong, l.id, b""));
+                self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Pong, l.id, b""));
             }
             MsgType::Pong => self.pong(id, l.id, now),
         }
@@ -170,7 +170,7 @@ impl Engine {
             reply.extend_from_slice(text);
             reply.extend_from_slice(b"', ");
             reply.extend_from_slice(err.message.as_bytes());
-            self.queue(id, false, |b| wire::encode_line(b, MsgType::Error, err.offset, &reply));
+            self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, err.offset, &reply));
         }
         self.events.push_back(Event::Bind { peer: id, id: sub, regexp: text.to_vec(), event });
         Flow::Next
@@ -199,7 +199,7 @@ impl Engine {
         peer.announced_port = u16::try_from(port).ok().filter(|&p| p != 0);
         match self.duplicate_of(id) {
             Some(loser) => {
-                self.queue(loser, false, |b| {
+                self.queue(loser, WhenFull::Drop, |b| {
                     wire::encode_line(b, MsgType::Error, 0, b"Application already connected");
                 });
                 self.request_close(loser);
@@ -234,7 +234,7 @@ impl Engine {
             return;
         }
         if let Some(ready) = self.ready.clone() {
-            self.route(&ready, Some(id), false);
+            self.route(&ready, Some(id), WhenFull::Drop);
         }
     }
 

@@ -1,7 +1,7 @@
 //! What the engine sends on its user's behalf: messages routed through the peers'
 //! subscriptions (§5.1), our own subscriptions (§8.1), and the control messages (§6).
 
-use super::{Engine, PeerId, diag, queue_to};
+use super::{Engine, PeerId, WhenFull, diag, queue_to};
 use crate::pattern::expand_intervals;
 use crate::wire::{self, LF, MsgType};
 use std::time::Duration;
@@ -14,12 +14,12 @@ impl Engine {
             diag::log(|| "IvySendMsg bad msg to send binary data not allowed ignored".into());
             return 0;
         }
-        self.route(message, None, true)
+        self.route(message, None, WhenFull::Report)
     }
 
     /// Routes a message to the subscriptions of every peer, or only of `only`.
-    /// `report_full`: FifoFull for lines dropped at a full queue (not on the ready path).
-    pub(super) fn route(&mut self, message: &[u8], only: Option<PeerId>, report_full: bool) -> usize {
+    /// `full`: Report for the user's sends, Drop on the ready path.
+    pub(super) fn route(&mut self, message: &[u8], only: Option<PeerId>, full: WhenFull) -> usize {
         let (peers, outbox, events) = (&mut self.peers, &mut self.outbox, &mut self.events);
         let mut count = 0;
         self.dict.for_each_match(message, |params, subs| {
@@ -29,9 +29,8 @@ impl Engine {
             };
             for &(peer, id) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
                 // The params are built once per match and copied to each subscriber.
-                let queued = queue_to(peers, outbox, events, peer, report_full, |b| {
-                    wire::encode_line(b, MsgType::Msg, id, params)
-                });
+                let queued =
+                    queue_to(peers, outbox, events, peer, full, |b| wire::encode_line(b, MsgType::Msg, id, params));
                 // Lines dropped at a full queue count, as in ivy-c; closing peers do not.
                 count += usize::from(queued.is_some());
             }
@@ -79,9 +78,10 @@ impl Engine {
         true
     }
 
+    /// Queues one of our subscription changes to every peer, past a full queue too.
     fn queue_to_all(&mut self, write: impl Fn(&mut Vec<u8>)) {
         for peer in self.peers.newest_first() {
-            self.queue(peer, false, &write);
+            self.queue(peer, WhenFull::Keep, &write);
         }
     }
 
@@ -114,6 +114,6 @@ impl Engine {
             diag::log(|| format!("{kind:?} text holds LF: not sent"));
             return false;
         }
-        self.queue(peer, true, |b| wire::encode_line(b, kind, id, text)) == Some(super::Push::Queued)
+        self.queue(peer, WhenFull::Report, |b| wire::encode_line(b, kind, id, text)) == Some(super::Push::Queued)
     }
 }

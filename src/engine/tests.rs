@@ -761,6 +761,25 @@ fn case41_fifo_full_counts_and_other_peers() {
 }
 
 #[test]
+fn full_queue_keeps_our_subscription_changes() {
+    let mut e = engine();
+    e.set_limits(Limits { queue_cap: 20, ..Limits::default() });
+    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    e.wrote(p, 0, true);
+    events(&mut e);
+    assert_eq!(e.send_msg(b"m000000000"), 1);
+    assert_eq!(e.send_msg(b"m000000001"), 1);
+    assert_eq!(events(&mut e), vec![app(p, AppEvent::FifoFull)]);
+    // Past the cap, but a lost AddRegexp or DelRegexp would leave p matching a
+    // stale set of our subscriptions for good: they are queued all the same.
+    let id = e.bind(b"^a long subscription (.*)");
+    assert!(e.unbind(id));
+    assert!(events(&mut e).is_empty());
+    let want = format!("2 0\x02m000000000\x03\n1 {id}\x02^a long subscription (.*)\n4 {id}\x02\n");
+    expect_out(&mut e, p, want.as_bytes());
+}
+
+#[test]
 fn case42_listings_newest_first() {
     let mut e = engine();
     let first = raw_peer(&mut e);
