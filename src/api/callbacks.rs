@@ -1,8 +1,7 @@
 //! The user's callbacks, stored apart from the engine so that they run with no lock held.
 
 use super::Bus;
-use crate::engine::{AppEvent, BindEvent, PeerId};
-use std::collections::HashMap;
+use crate::engine::{AppEvent, BindEvent, IdMap, PeerId};
 use std::sync::Arc;
 
 pub type MsgFn = Arc<dyn Fn(&Bus, PeerId, &[&[u8]]) + Send + Sync>;
@@ -14,7 +13,7 @@ pub type PongFn = Arc<dyn Fn(&Bus, PeerId, i32) + Send + Sync>;
 
 #[derive(Default, Clone)]
 pub struct Callbacks {
-    pub bindings: HashMap<i32, MsgFn>,
+    pub bindings: IdMap<i32, MsgFn>,
     pub app: Option<AppFn>,
     pub bind: Option<BindFn>,
     pub die: Option<DieFn>,

@@ -3,12 +3,12 @@
 
 use super::budget::{Admit, SearchBudget};
 use super::diag;
+use super::idmap::IdMap;
 use super::limits::Limits;
 use super::types::PeerId;
 use crate::pattern::{CaptureSlots, CompileError, Pattern, PrefixIndex, Subject};
 use crate::wire::{ETX, LF};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// One distinct regexp text and who subscribed it.
 #[derive(Debug)]
@@ -18,27 +18,6 @@ struct Entry {
     subs: Vec<(PeerId, i32)>,
     /// The pattern's capture storage, reused from one message to the next.
     slots: CaptureSlots,
-}
-
-/// Hasher of the dictionary's own keys (a counter, never bytes from a peer):
-/// one multiplication instead of SipHash on every message.
-#[derive(Debug, Default, Clone, Copy)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
 }
 
 /// What one peer's subscriptions hold, against [`Limits::max_states_per_peer`]
@@ -57,7 +36,7 @@ impl Load {
 }
 
 /// Adds `pattern` to `peer`'s load, or says why the limits forbid it.
-fn charge(loads: &mut HashMap<PeerId, Load>, peer: PeerId, pattern: &Pattern, limits: &Limits) -> Option<CompileError> {
+fn charge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern, limits: &Limits) -> Option<CompileError> {
     let add = Load::of(pattern);
     let load = loads.entry(peer).or_default();
     let states = load.states.saturating_add(add.states);
@@ -77,7 +56,7 @@ fn charge(loads: &mut HashMap<PeerId, Load>, peer: PeerId, pattern: &Pattern, li
 }
 
 /// Takes `pattern` off `peer`'s load.
-fn discharge(loads: &mut HashMap<PeerId, Load>, peer: PeerId, pattern: &Pattern) {
+fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern) {
     let Some(load) = loads.get_mut(&peer) else { return };
     let gone = Load::of(pattern);
     load.states = load.states.saturating_sub(gone.states);
@@ -90,11 +69,11 @@ fn discharge(loads: &mut HashMap<PeerId, Load>, peer: PeerId, pattern: &Pattern)
 /// Every peer subscription, iterated in insertion order of the texts.
 #[derive(Debug, Default)]
 pub struct Dictionary {
-    entries: HashMap<u64, Entry, BuildHasherDefault<KeyHasher>>,
+    entries: IdMap<u64, Entry>,
     by_text: HashMap<Vec<u8>, u64>,
     index: PrefixIndex,
     next_key: u64,
-    loads: HashMap<PeerId, Load>,
+    loads: IdMap<PeerId, Load>,
     budget: SearchBudget,
     /// Scratch of [`Dictionary::for_each_match`], kept to save allocations.
     candidates: Vec<u64>,

@@ -7,9 +7,8 @@ use super::fdmap::FdMap;
 use super::net::{self, Liveness};
 use super::sys::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 use super::watch::{Watched, Watcher};
-use crate::engine::{Action, Engine, PeerId, diag};
+use crate::engine::{Action, Engine, IdMap, PeerId, diag};
 use crate::wire::{self, BusSpec};
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::RawFd;
@@ -45,7 +44,7 @@ pub struct Agent {
     /// Connections by descriptor number.
     conns: FdMap<Conn>,
     /// The descriptor of each peer's connection.
-    fds: HashMap<PeerId, RawFd>,
+    fds: IdMap<PeerId, RawFd>,
     scratch: Vec<u8>,
     dirty: Vec<PeerId>,
     liveness: Option<Liveness>,
@@ -61,7 +60,7 @@ impl Agent {
             udp: None,
             listener: None,
             conns: FdMap::default(),
-            fds: HashMap::new(),
+            fds: IdMap::default(),
             scratch: vec![0; READ_CHUNK],
             dirty: Vec::new(),
             liveness: Some(Liveness::default()),
