@@ -7,6 +7,7 @@ mod event_loop;
 mod fdmap;
 mod ids;
 mod net;
+mod spin;
 mod sys;
 mod timers;
 mod watch;
