@@ -8,13 +8,9 @@
 //! before their deferred removal, or share their open file, which would leave a
 //! persistent registration behind. They are therefore polled afresh each turn with
 //! `poll`, together with the epoll fd, and only while there are any.
-//!
-//! After a turn that handled I/O, the next wait spins for a short window before it
-//! sleeps ([`spin`], [`EventLoop::set_spin`]).
 
 use super::channels::{ChannelFn, Channels, DeleteFn, Handler};
 use super::ids::{ChannelId, TimerId};
-use super::spin::{self, Spin};
 use super::sys::{self, Epoll, Events, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, Waker};
 use super::timers::{TimerFn, Timers};
 use super::watch::{self, WAKER_KEY, Watcher};
@@ -67,8 +63,6 @@ struct Inner {
     epoch: Instant,
     /// The thread inside `run` (see [`thread_tag`]), 0 when none.
     runner: AtomicU64,
-    /// The spin window in ns (see [`EventLoop::set_spin`]).
-    spin_ns: AtomicU64,
 }
 
 /// A small non-zero number naming the calling thread.
@@ -101,7 +95,6 @@ struct Scratch {
     sources: Vec<(u32, Arc<dyn Source>)>,
     /// The [`State::sources_version`] that `sources` copies.
     sources_version: Option<u64>,
-    spin: Spin,
 }
 
 impl Default for Scratch {
@@ -112,7 +105,6 @@ impl Default for Scratch {
             channels: Vec::new(),
             sources: Vec::new(),
             sources_version: None,
-            spin: Spin::default(),
         }
     }
 }
@@ -134,26 +126,8 @@ impl EventLoop {
             epoll: Arc::new(epoll),
             epoch: Instant::now(),
             runner: AtomicU64::new(0),
-            spin_ns: AtomicU64::new(0),
         };
-        let lp = EventLoop { inner: Arc::new(inner) };
-        lp.set_spin(spin::window_from(std::env::var(spin::ENV).ok().as_deref()));
-        lp
-    }
-
-    /// After a turn that handled I/O, the next wait polls without sleeping for up to
-    /// `window` (cut to the next timer) before it sleeps: a reply that comes within
-    /// the window costs no sleep and wake-up, at the price of that much CPU after the
-    /// last message of a burst. Zero disables it. The initial value comes from the
-    /// environment variable `IVY_SPIN_US` (µs), read when the loop is created.
-    pub fn set_spin(&self, window: Duration) {
-        let ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
-        self.inner.spin_ns.store(ns, Ordering::Relaxed);
-    }
-
-    /// The spin window (see [`EventLoop::set_spin`]).
-    pub fn spin(&self) -> Duration {
-        Duration::from_nanos(self.inner.spin_ns.load(Ordering::Relaxed))
+        EventLoop { inner: Arc::new(inner) }
     }
 
     /// Time on the loop's monotonic clock.
@@ -235,8 +209,7 @@ impl EventLoop {
         self.run_removals();
         self.run_hook(|s| &mut s.before);
         let timeout = self.prepare(blocking, scratch);
-        let spin = if blocking { scratch.spin.take(self.spin(), timeout) } else { Duration::ZERO };
-        let waited = self.wait(timeout, spin, scratch);
+        let waited = self.wait(timeout, scratch);
         self.run_hook(|s| &mut s.after);
         if let Err(e) = waited {
             crate::engine::diag::log(|| format!("poll: {e}"));
@@ -245,17 +218,14 @@ impl EventLoop {
         if blocking {
             self.scan_timers();
         }
-        let mut activity = false;
         for (key, revents) in scratch.events.iter() {
-            activity |= self.dispatch_key(key, revents, &scratch.sources);
+            self.dispatch_key(key, revents, &scratch.sources);
         }
         for (fd, &id) in scratch.fds.iter().skip(1).zip(scratch.channels.iter()) {
             if fd.revents != 0 {
-                activity = true;
                 self.dispatch_channel(id, fd.revents);
             }
         }
-        scratch.spin.record(activity);
         for (_, source) in &scratch.sources {
             source.turn(self);
         }
@@ -289,47 +259,29 @@ impl EventLoop {
         }
     }
 
-    /// Polls for up to `spin`, then sleeps until a descriptor is ready or `timeout`
-    /// passes (counted from the start of the spin).
-    fn wait(&self, timeout: Option<Duration>, spin: Duration, scratch: &mut Scratch) -> std::io::Result<()> {
-        if spin.is_zero() {
-            return self.wait_once(timeout, scratch).map(drop);
-        }
-        let start = Instant::now();
-        if spin::until_ready(start + spin, Instant::now, || self.wait_once(Some(Duration::ZERO), scratch))? {
-            return Ok(());
-        }
-        let rest = timeout.map(|t| t.saturating_sub(start.elapsed()));
-        self.wait_once(rest, scratch).map(drop)
-    }
-
-    /// Waits once: in epoll_wait alone, or with user channels in poll (the epoll fd
-    /// among them), then epoll_wait. Returns whether anything is ready.
-    fn wait_once(&self, timeout: Option<Duration>, scratch: &mut Scratch) -> std::io::Result<bool> {
+    /// Sleeps until a descriptor is ready or `timeout` passes: in epoll_wait alone,
+    /// or with user channels in poll (the epoll fd among them), then epoll_wait.
+    fn wait(&self, timeout: Option<Duration>, scratch: &mut Scratch) -> std::io::Result<()> {
         let epoll = &self.inner.epoll;
         if scratch.fds.is_empty() {
-            return Ok(epoll.wait(&mut scratch.events, timeout)? > 0);
+            return epoll.wait(&mut scratch.events, timeout).map(drop);
         }
-        let ready = sys::poll(&mut scratch.fds, timeout)? > 0;
+        sys::poll(&mut scratch.fds, timeout)?;
         if scratch.fds.first().is_some_and(|f| f.revents != 0) {
-            epoll.wait(&mut scratch.events, Some(Duration::ZERO))?;
-        } else {
-            scratch.events.clear();
+            return epoll.wait(&mut scratch.events, Some(Duration::ZERO)).map(drop);
         }
-        Ok(ready)
+        scratch.events.clear();
+        Ok(())
     }
 
-    /// Hands a ready key to its source; returns whether it was I/O (not a wake-up).
-    fn dispatch_key(&self, key: u64, revents: i16, sources: &[(u32, Arc<dyn Source>)]) -> bool {
+    fn dispatch_key(&self, key: u64, revents: i16, sources: &[(u32, Arc<dyn Source>)]) {
         if key == WAKER_KEY {
-            self.inner.waker.drain();
-            return false;
+            return self.inner.waker.drain();
         }
         let (id, fd) = watch::split(key);
         if let Some((_, source)) = sources.iter().find(|(s, _)| *s == id) {
             source.ready(self, fd, revents);
         }
-        true
     }
 
     fn dispatch_channel(&self, id: ChannelId, revents: i16) {
@@ -461,97 +413,5 @@ impl EventLoop {
     pub fn set_after_hook(&self, hook: Option<Hook>) {
         self.inner.state.lock().after = hook;
         self.inner.hooks.store(true, Ordering::Release);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
-    use std::os::unix::net::UnixStream;
-    use std::sync::atomic::AtomicUsize;
-
-    const W: Duration = Duration::from_secs(60);
-
-    /// Whether the turn just run armed a spin for the next one.
-    fn armed(scratch: &mut Scratch) -> bool {
-        scratch.spin.take(W, None) == W
-    }
-
-    /// A loop with a spin window of a minute, a channel on a socket whose reads it
-    /// counts, and the socket's peer.
-    fn setup() -> (EventLoop, UnixStream, Arc<AtomicUsize>) {
-        let lp = EventLoop::new();
-        lp.set_spin(W);
-        let (a, b) = UnixStream::pair().unwrap();
-        let reads = Arc::new(AtomicUsize::new(0));
-        let r = reads.clone();
-        let (fd, mut a) = (a.as_raw_fd(), a);
-        a.set_nonblocking(true).unwrap();
-        // The channel's handler owns the socket, so the descriptor lives as long.
-        let read: ChannelFn = Box::new(move |_, _, _| {
-            let _ = a.read(&mut [0u8; 64]);
-            r.fetch_add(1, Ordering::SeqCst);
-        });
-        lp.add_channel(fd, read, None, None);
-        (lp, b, reads)
-    }
-
-    #[test]
-    fn only_io_arms_a_spin() {
-        let (lp, mut peer, reads) = setup();
-        let mut scratch = Scratch::default();
-        lp.iterate(true, &mut scratch).unwrap(); // the wake-up of add_channel
-        assert!(!armed(&mut scratch));
-        lp.wake();
-        lp.iterate(true, &mut scratch).unwrap();
-        assert!(!armed(&mut scratch));
-        let fired = Arc::new(AtomicUsize::new(0));
-        let f = fired.clone();
-        lp.add_timer(1, 1, Box::new(move |_, _, _| _ = f.fetch_add(1, Ordering::SeqCst)));
-        while fired.load(Ordering::SeqCst) == 0 {
-            lp.iterate(true, &mut scratch).unwrap();
-        }
-        assert!(!armed(&mut scratch));
-        peer.write_all(b"x").unwrap();
-        lp.iterate(true, &mut scratch).unwrap();
-        assert_eq!(reads.load(Ordering::SeqCst), 1);
-        assert!(armed(&mut scratch));
-    }
-
-    #[test]
-    fn a_spin_ends_when_input_comes() {
-        let (lp, mut peer, reads) = setup();
-        assert_eq!(lp.spin(), W);
-        let mut scratch = Scratch::default();
-        peer.write_all(b"x").unwrap();
-        lp.iterate(true, &mut scratch).unwrap();
-        // The next turn spins for up to a minute; the input ends it.
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            peer.write_all(b"y").unwrap();
-            peer
-        });
-        lp.iterate(true, &mut scratch).unwrap();
-        assert_eq!(reads.load(Ordering::SeqCst), 2);
-        writer.join().unwrap();
-    }
-
-    #[test]
-    fn a_timer_fires_on_time_during_a_spin() {
-        let (lp, mut peer, _) = setup();
-        let mut scratch = Scratch::default();
-        peer.write_all(b"x").unwrap();
-        lp.iterate(true, &mut scratch).unwrap();
-        let fired = Arc::new(AtomicUsize::new(0));
-        let f = fired.clone();
-        lp.add_timer(1, 5, Box::new(move |_, _, _| _ = f.fetch_add(1, Ordering::SeqCst)));
-        let start = Instant::now();
-        while fired.load(Ordering::SeqCst) == 0 {
-            lp.iterate(true, &mut scratch).unwrap();
-        }
-        // The spin (a minute) was cut to the timer's 5 ms.
-        assert!(start.elapsed() < Duration::from_secs(10));
     }
 }

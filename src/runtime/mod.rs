@@ -7,7 +7,6 @@ mod event_loop;
 mod fdmap;
 mod ids;
 mod net;
-mod spin;
 mod sys;
 mod timers;
 mod watch;

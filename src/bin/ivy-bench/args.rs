@@ -28,13 +28,8 @@ impl Args {
         v.parse().map_err(|_| format!("bad --{key} {v}"))
     }
 
-    /// The value of `--key` if given.
-    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>, String> {
-        if self.map.contains_key(key) { self.u64(key).map(Some) } else { Ok(None) }
-    }
-
     pub fn u64_or(&self, key: &str, default: u64) -> Result<u64, String> {
-        Ok(self.opt_u64(key)?.unwrap_or(default))
+        if self.map.contains_key(key) { self.u64(key) } else { Ok(default) }
     }
 
     pub fn str_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {

@@ -118,12 +118,6 @@ pub fn headline(kind: &Kind, m: &Metrics) -> String {
             g("rawpoll_p50_us"),
             g("p50_ratio_vs_poll")
         ),
-        Kind::Trickle { rate, .. } => format!(
-            "subscriber CPU at {rate} msgs/s: {:.1} µs/msg, {:.1} with spinning off (+{:.1})",
-            g("sub_cpu_us_per_msg"),
-            g("nospin_sub_cpu_us_per_msg"),
-            g("extra_sub_cpu_us_per_msg")
-        ),
         Kind::Idle(_) => format!(
             "RSS {:.0} KiB, {:.0} wake-ups in {:.0} s, {:.0} thread(s)",
             g("rss_kb"),
@@ -165,20 +159,11 @@ fn details(kind: &Kind, m: &Metrics) -> String {
         ),
         Kind::Raw { .. } => format!("CPU s: source {:.2}, sink {:.2}", g("send_cpu_s"), g("sub_cpu_s")),
         Kind::Rtt { .. } => format!(
-            "CPU µs per round trip: requester {:.1}, echo {:.1}, raw client {:.1} (with poll {:.1}); spinning off: p50 {:.1} µs (×{:.2}), CPU requester {:.1}, echo {:.1}",
+            "CPU µs per round trip: requester {:.1}, echo {:.1}, raw client {:.1} (with poll {:.1})",
             g("req_cpu_us_per_rt"),
             g("echo_cpu_us_per_rt"),
             g("raw_cpu_us_per_rt"),
-            g("rawpoll_cpu_us_per_rt"),
-            g("nospin_p50_us"),
-            g("nospin_p50_ratio"),
-            g("nospin_req_cpu_us_per_rt"),
-            g("nospin_echo_cpu_us_per_rt")
-        ),
-        Kind::Trickle { .. } => format!(
-            "sender CPU (whole run) {:.1} µs/msg, {:.1} with spinning off",
-            g("send_cpu_us_per_msg"),
-            g("nospin_send_cpu_us_per_msg")
+            g("rawpoll_cpu_us_per_rt")
         ),
         Kind::Idle(_) => format!(
             "RSS = {:.0} KiB anonymous + {:.0} KiB file-backed (code, libc); max RSS {:.0} KiB; CPU ticks in window {:.0}",

@@ -10,7 +10,7 @@
 //! check the order and sum a checksum of the bodies.
 
 use crate::args::Args;
-use crate::util::{Bodies, Line, cpu_us, emit_event, hash64, now_ns, parse_u64, push_rusage, put_digits};
+use crate::util::{Bodies, Line, emit_event, hash64, now_ns, parse_u64, push_rusage, put_digits};
 use ivy::{AppEvent, Bus, PeerId};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -25,16 +25,6 @@ pub fn watchdog(role: &'static str, secs: u64) {
         Line::new(role).kv("error", format!("timeout-after-{secs}s")).emit();
         std::process::exit(3);
     });
-}
-
-/// A bus for a role; `--spin-us N` sets its loop's spin window (else `IVY_SPIN_US`
-/// or the default applies).
-fn role_bus(name: &[u8], a: &Args) -> Result<Bus, String> {
-    let bus = Bus::new(name, None);
-    if let Some(us) = a.opt_u64("spin-us")? {
-        bus.event_loop().set_spin(Duration::from_micros(us));
-    }
-    Ok(bus)
 }
 
 /// Watches standard input: any input calls `on_input`, its end (the orchestrator
@@ -78,8 +68,6 @@ struct SubState {
     checksum: u64,
     t_first: u64,
     t_last: u64,
-    /// CPU time (µs) when the first message came.
-    cpu_first: u64,
     errors: u64,
     done: bool,
 }
@@ -94,16 +82,8 @@ pub fn subscriber(a: &Args) -> Result<(), String> {
     let ack = a.u64_or("ack", 1024)?.max(1);
     watchdog("sub", a.u64_or("timeout", 60)?);
 
-    let bus = role_bus(format!("bench-sub-{index}").as_bytes(), a)?;
-    let st = Arc::new(Mutex::new(SubState {
-        count: 0,
-        checksum: 0,
-        t_first: 0,
-        t_last: 0,
-        cpu_first: 0,
-        errors: 0,
-        done: false,
-    }));
+    let bus = Bus::new(format!("bench-sub-{index}").as_bytes(), None);
+    let st = Arc::new(Mutex::new(SubState { count: 0, checksum: 0, t_first: 0, t_last: 0, errors: 0, done: false }));
     for r in 0..regexps {
         let re = format!("^topic{r:04} (.*)");
         let st = st.clone();
@@ -128,7 +108,6 @@ pub fn subscriber(a: &Args) -> Result<(), String> {
             }
             if s.count == 0 {
                 s.t_first = now;
-                s.cpu_first = cpu_us();
             }
             s.count += 1;
             if now != 0 {
@@ -164,8 +143,7 @@ pub fn subscriber(a: &Args) -> Result<(), String> {
         .kv("checksum", format!("{:016x}", s.checksum))
         .kv("errors", s.errors)
         .kv("t_first", s.t_first)
-        .kv("t_last", s.t_last)
-        .kv("cpu_first_us", s.cpu_first);
+        .kv("t_last", s.t_last);
     push_rusage(&mut line);
     line.emit();
     Ok(())
@@ -240,8 +218,6 @@ struct SendPlan {
     topic: Vec<u8>,
     size: usize,
     batch: u64,
-    /// Messages per second from the sending thread; 0: as fast as possible.
-    rate: u64,
 }
 
 impl SendPlan {
@@ -264,14 +240,13 @@ pub fn sender(a: &Args) -> Result<(), String> {
         topic: format!("topic{:04}", regexps - 1).into_bytes(),
         size: a.u64_or("size", 20)? as usize,
         batch: a.u64_or("batch", 4096)?.max(1),
-        rate: a.u64_or("rate", 0)?,
     };
     let mode = a.str_or("mode", "thread").to_string();
     let timeout = a.u64_or("timeout", 60)?;
     watchdog("send", timeout);
     let deadline = now_ns() + timeout * 1_000_000_000;
 
-    let bus = role_bus(b"bench-sender", a)?;
+    let bus = Bus::new(b"bench-sender", None);
     let flow = Arc::new(Flow::new(subs));
     let stats = Arc::new(Mutex::new(SendStats::default()));
     let f2 = flow.clone();
@@ -347,7 +322,6 @@ fn send_from_thread(
     let (mut matched, mut checksum, mut stalls) = (0u64, 0u64, 0u64);
     let t_start = now_ns();
     for seq in 0..plan.count {
-        pace(t_start, seq, plan.rate);
         if seq as i64 - flow.min.load(Ordering::Acquire) >= plan.window {
             stalls += 1;
             flow.wait_min(seq as i64 - plan.window + 1, deadline)?;
@@ -362,15 +336,6 @@ fn send_from_thread(
     flow.wait_min(plan.count as i64, deadline)?;
     stats.lock().t_acked = now_ns();
     Ok(())
-}
-
-/// Sleeps until message `seq` is due at `rate` messages per second from `t_start`.
-fn pace(t_start: u64, seq: u64, rate: u64) {
-    if rate == 0 {
-        return;
-    }
-    let due = t_start + seq * 1_000_000_000 / rate;
-    std::thread::sleep(Duration::from_nanos(due.saturating_sub(now_ns())));
 }
 
 /// The in-loop variant: sends from callbacks on the loop thread, `batch` messages at
@@ -421,7 +386,7 @@ pub fn rtt_requester(a: &Args) -> Result<(), String> {
     let count = a.u64("count")?;
     let warmup = a.u64_or("warmup", 1000)?;
     watchdog("rtt-req", a.u64_or("timeout", 60)?);
-    let bus = role_bus(b"bench-rtt-req", a)?;
+    let bus = Bus::new(b"bench-rtt-req", None);
     let st = Arc::new(Mutex::new(RttState {
         started: false,
         seq: 0,
@@ -491,7 +456,7 @@ pub fn push_latency(line: &mut Line, sorted: &[u64]) {
 pub fn rtt_echo(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     watchdog("rtt-echo", a.u64_or("timeout", 60)?);
-    let bus = role_bus(b"bench-rtt-echo", a)?;
+    let bus = Bus::new(b"bench-rtt-echo", None);
     let mut reply = Vec::with_capacity(64);
     let reply = Mutex::new(std::mem::take(&mut reply));
     bus.bind(b"^ping (.*)", move |bus, _, args| {

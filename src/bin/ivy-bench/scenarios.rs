@@ -65,12 +65,6 @@ pub enum Kind {
         imp: Impl,
         count: u64,
     },
-    /// 1 → 1, 20 B, `rate` messages per second from the sending thread, with the
-    /// loops' spin window as set (default or `IVY_SPIN_US`), then with spinning off.
-    Trickle {
-        count: u64,
-        rate: u64,
-    },
     Idle(Impl),
     Mesh {
         imp: Impl,
@@ -152,7 +146,6 @@ pub fn catalogue(ctx: &Ctx) -> Vec<(Vec<&'static str>, Spec)> {
             vec!["rtt"],
             spec("rtt", Kind::Rtt { imp: r.clone(), count: 20_000 }, vec![le("p50_ratio", 1.1, "p50 ≤ 1.1 × raw TCP")]),
         ),
-        (vec!["trickle"], spec("trickle-100", Kind::Trickle { count: 200, rate: 100 }, vec![])),
         (
             vec!["idle"],
             spec(
@@ -216,9 +209,6 @@ pub fn params(kind: &Kind) -> Vec<(&'static str, String)> {
         Kind::Rtt { imp, count } => {
             vec![("kind", "rtt".into()), ("impl", imp.label().into()), ("messages", count.to_string())]
         }
-        Kind::Trickle { count, rate } => {
-            vec![("kind", "trickle".into()), ("messages", count.to_string()), ("rate", rate.to_string())]
-        }
         Kind::Idle(imp) => vec![("kind", "idle".into()), ("impl", imp.label().into())],
         Kind::Mesh { imp, agents } => {
             vec![("kind", "mesh".into()), ("impl", imp.label().into()), ("agents", agents.to_string())]
@@ -232,7 +222,6 @@ pub fn run(ctx: &Ctx, kind: &Kind) -> Result<Metrics, String> {
         Kind::Throughput(t) => throughput(ctx, t),
         Kind::Raw { size, count } => raw(ctx, *size, *count),
         Kind::Rtt { imp, count } => rtt(ctx, imp, *count),
-        Kind::Trickle { count, rate } => trickle(ctx, *count, *rate),
         Kind::Idle(imp) => idle(ctx, imp),
         Kind::Mesh { imp, agents } => mesh(ctx, imp, *agents),
         Kind::Python { py, count } => python(ctx, py, *count),
@@ -245,7 +234,37 @@ fn window(size: usize) -> u64 {
 }
 
 fn throughput(ctx: &Ctx, t: &Throughput) -> Result<Metrics, String> {
-    let (s, r) = send_run(ctx, t, &[])?;
+    let bus = ctx.bus();
+    let deadline = ctx.deadline();
+    let w = window(t.size);
+    let ack = (w / 8).max(1);
+    let mut subs = Vec::new();
+    for i in 0..t.subs {
+        let args = [
+            ("bus", bus.clone()),
+            ("index", i.to_string()),
+            ("count", t.count.to_string()),
+            ("regexps", t.regexps.to_string()),
+            ("ack", ack.to_string()),
+            ("timeout", ctx.role_timeout()),
+        ];
+        subs.push(spawn(&t.sub, "sub", &args, &format!("sub-{i}"), ctx.verbose)?);
+    }
+    let args = [
+        ("bus", bus.clone()),
+        ("subs", t.subs.to_string()),
+        ("count", t.count.to_string()),
+        ("size", t.size.to_string()),
+        ("regexps", t.regexps.to_string()),
+        ("window", w.to_string()),
+        ("mode", t.mode.to_string()),
+        ("timeout", ctx.role_timeout()),
+    ];
+    let mut sender = vec![spawn(&t.sender, "send", &args, "sender", ctx.verbose)?];
+    let s = results(&mut sender, deadline)?.remove(0);
+    let r = results(&mut subs, deadline)?;
+    check_throughput(t, &s, &r)?;
+
     let t_start = s.u("t_start")?;
     let t_last = r.iter().map(|f| f.u("t_last")).collect::<Result<Vec<_>, _>>()?.into_iter().max().unwrap_or(0);
     let elapsed = (t_last.saturating_sub(t_start)) as f64 / 1e9;
@@ -272,63 +291,6 @@ fn throughput(ctx: &Ctx, t: &Throughput) -> Result<Metrics, String> {
     m.insert("send_switches_per_msg".into(), switches(&s) / n);
     m.insert("stalls".into(), s.num("stalls")?);
     m.insert("congestion".into(), s.num("congestion").unwrap_or(0.0));
-    Ok(m)
-}
-
-/// Runs one sender and its subscribers, `extra` arguments added to each; checks
-/// the run and returns their result lines.
-fn send_run(ctx: &Ctx, t: &Throughput, extra: &[(&str, String)]) -> Result<(Fields, Vec<Fields>), String> {
-    let bus = ctx.bus();
-    let deadline = ctx.deadline();
-    let w = window(t.size);
-    let ack = (w / 8).max(1);
-    let mut subs = Vec::new();
-    for i in 0..t.subs {
-        let args = [
-            ("bus", bus.clone()),
-            ("index", i.to_string()),
-            ("count", t.count.to_string()),
-            ("regexps", t.regexps.to_string()),
-            ("ack", ack.to_string()),
-            ("timeout", ctx.role_timeout()),
-        ];
-        let args = [&args[..], extra].concat();
-        subs.push(spawn(&t.sub, "sub", &args, &format!("sub-{i}"), ctx.verbose)?);
-    }
-    let args = [
-        ("bus", bus.clone()),
-        ("subs", t.subs.to_string()),
-        ("count", t.count.to_string()),
-        ("size", t.size.to_string()),
-        ("regexps", t.regexps.to_string()),
-        ("window", w.to_string()),
-        ("mode", t.mode.to_string()),
-        ("timeout", ctx.role_timeout()),
-    ];
-    let args = [&args[..], extra].concat();
-    let mut sender = vec![spawn(&t.sender, "send", &args, "sender", ctx.verbose)?];
-    let s = results(&mut sender, deadline)?.remove(0);
-    let r = results(&mut subs, deadline)?;
-    check_throughput(t, &s, &r)?;
-    Ok((s, r))
-}
-
-/// CPU per message of a slow sender's subscriber, from its first message to its
-/// last (start-up left out), with the spin window as set and with spinning off.
-fn trickle(ctx: &Ctx, count: u64, rate: u64) -> Result<Metrics, String> {
-    let r = Impl::Rust;
-    let t = Throughput { sender: r.clone(), sub: r, subs: 1, count, size: 20, regexps: 1, mode: "thread" };
-    let mut m = Metrics::new();
-    for (prefix, spin) in [("", None), ("nospin_", Some("0"))] {
-        let mut extra = vec![("rate", rate.to_string())];
-        extra.extend(spin.map(|v| ("spin-us", v.to_string())));
-        let (s, subs) = send_run(ctx, &t, &extra)?;
-        let sub = subs.first().ok_or("no subscriber")?;
-        let active = sub.cpu_s() * 1e6 - sub.num("cpu_first_us")?;
-        m.insert(format!("{prefix}sub_cpu_us_per_msg"), active / (count - 1) as f64);
-        m.insert(format!("{prefix}send_cpu_us_per_msg"), s.cpu_s() * 1e6 / count as f64);
-    }
-    m.insert("extra_sub_cpu_us_per_msg".into(), m["sub_cpu_us_per_msg"] - m["nospin_sub_cpu_us_per_msg"]);
     Ok(m)
 }
 
@@ -412,38 +374,23 @@ fn rtt(ctx: &Ctx, imp: &Impl, count: u64) -> Result<Metrics, String> {
         latency_metrics(&mut m, prefix, &raw)?;
         m.insert(format!("{prefix}cpu_us_per_rt"), raw.cpu_s() * 1e6 / count as f64);
     }
-    // Then Ivy, with the spin window as set; ours also with spinning off.
-    let ivy = ivy_rtt(ctx, imp, count, &[])?;
-    latency_metrics(&mut m, "", &ivy.0)?;
-    m.insert("req_cpu_us_per_rt".into(), ivy.0.cpu_s() * 1e6 / count as f64);
-    m.insert("echo_cpu_us_per_rt".into(), ivy.1.cpu_s() * 1e6 / count as f64);
-    if matches!(imp, Impl::Rust) {
-        let (req, echo) = ivy_rtt(ctx, imp, count, &[("spin-us", "0".into())])?;
-        latency_metrics(&mut m, "nospin_", &req)?;
-        m.insert("nospin_req_cpu_us_per_rt".into(), req.cpu_s() * 1e6 / count as f64);
-        m.insert("nospin_echo_cpu_us_per_rt".into(), echo.cpu_s() * 1e6 / count as f64);
-        m.insert("nospin_p50_ratio".into(), m["nospin_p50_us"] / m["raw_p50_us"]);
-    }
-    m.insert("p50_ratio".into(), m["p50_us"] / m["raw_p50_us"]);
-    m.insert("p50_ratio_vs_poll".into(), m["p50_us"] / m["rawpoll_p50_us"]);
-    Ok(m)
-}
-
-/// One requester and one echo agent, `extra` arguments added to both; their result
-/// lines once the run checks out.
-fn ivy_rtt(ctx: &Ctx, imp: &Impl, count: u64, extra: &[(&str, String)]) -> Result<(Fields, Fields), String> {
-    let deadline = ctx.deadline();
+    // Then Ivy: requester and echo agents.
     let bus = ctx.bus();
-    let args = [&[("bus", bus.clone()), ("timeout", ctx.role_timeout())][..], extra].concat();
-    let mut echo = spawn(imp, "rtt-echo", &args, "echo", ctx.verbose)?;
-    let args = [&[("bus", bus), ("count", count.to_string()), ("timeout", ctx.role_timeout())][..], extra].concat();
+    let mut echo =
+        spawn(imp, "rtt-echo", &[("bus", bus.clone()), ("timeout", ctx.role_timeout())], "echo", ctx.verbose)?;
+    let args = [("bus", bus), ("count", count.to_string()), ("timeout", ctx.role_timeout())];
     let mut req = spawn(imp, "rtt-req", &args, "requester", ctx.verbose)?;
     let ivy = req.result(deadline)?;
-    let echo = echo.result(deadline)?;
+    let echo_r = echo.result(deadline)?;
     if ivy.u("errors")? != 0 || ivy.u("count")? != count {
         return Err(format!("rtt: {ivy:?}"));
     }
-    Ok((ivy, echo))
+    latency_metrics(&mut m, "", &ivy)?;
+    m.insert("p50_ratio".into(), m["p50_us"] / m["raw_p50_us"]);
+    m.insert("p50_ratio_vs_poll".into(), m["p50_us"] / m["rawpoll_p50_us"]);
+    m.insert("req_cpu_us_per_rt".into(), ivy.cpu_s() * 1e6 / count as f64);
+    m.insert("echo_cpu_us_per_rt".into(), echo_r.cpu_s() * 1e6 / count as f64);
+    Ok(m)
 }
 
 /// RSS and wake-ups of an idle agent connected to one idle peer.

@@ -24,12 +24,6 @@ pub fn rusage() -> (u64, u64, u64, u64, u64) {
     (us(ru.ru_utime), us(ru.ru_stime), ru.ru_maxrss as u64, ru.ru_nvcsw as u64, ru.ru_nivcsw as u64)
 }
 
-/// CPU time (user + system, µs) of this process so far.
-pub fn cpu_us() -> u64 {
-    let (user, sys, ..) = rusage();
-    user + sys
-}
-
 /// Appends this process's resource usage to a result line.
 pub fn push_rusage(line: &mut Line) {
     let (user, sys, rss, vcsw, ivcsw) = rusage();
