@@ -341,3 +341,51 @@ fn send_from_bind_change_callback() {
     let learned = learned.expect("bound");
     assert_eq!(recv(&learned, "learned"), strs(&["0"]));
 }
+
+/// X's loop sends `text` (through `arm`) at a moment outside any delivery of X; Y,
+/// which never writes to X afterwards, must get it without anything else waking
+/// X's loop.
+fn sent_outside_a_delivery(arm: impl FnOnce(&Bus)) {
+    let mut got = None;
+    let (x, _y, _) = xy(|_| {}, |y| got = Some(forward(y, "^outside (.*)$")));
+    let got = got.expect("bound");
+    // Let X's loop go to sleep first.
+    std::thread::sleep(Duration::from_millis(50));
+    arm(&x.bus);
+    assert_eq!(recv(&got, "the message sent outside a delivery"), strs(&["done"]));
+}
+
+#[test]
+fn send_from_the_before_poll_hook_is_written() {
+    sent_outside_a_delivery(|x| {
+        let (bus, armed) = (x.clone(), Arc::new(std::sync::atomic::AtomicBool::new(true)));
+        x.event_loop().set_before_hook(Some(Box::new(move || {
+            if armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                bus.send(b"outside done");
+            }
+        })));
+        x.event_loop().wake();
+    });
+}
+
+#[test]
+fn send_from_a_channel_delete_handler_is_written() {
+    sent_outside_a_delivery(|x| {
+        let (mine, _theirs) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+        let bus = x.clone();
+        let lp = x.event_loop();
+        let id = lp.add_channel(
+            std::os::fd::AsRawFd::as_raw_fd(&mine),
+            Box::new(|_, _, _| {}),
+            None,
+            Some(Box::new(move || {
+                bus.send(b"outside done");
+            })),
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        lp.remove_channel(id);
+        // The delete handler has run once the channel is gone from the loop.
+        std::thread::sleep(Duration::from_millis(50));
+        drop(mine);
+    });
+}

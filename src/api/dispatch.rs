@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::Weak;
+use std::sync::atomic::Ordering;
 
 pub struct BusSource {
     shared: Weak<Shared>,
@@ -66,6 +67,7 @@ impl Source for BusSource {
 /// writes out everything queued meanwhile, by callbacks or by other threads. Events
 /// left in the batch by a callback that panicked go first, being the oldest.
 fn deliver_events(bus: &Bus, scratch: &mut Scratch) {
+    let _delivering = Delivering::new(bus);
     let Scratch { batch, spent } = scratch;
     loop {
         while let Some(event) = batch.pop_front() {
@@ -77,12 +79,29 @@ fn deliver_events(bus: &Bus, scratch: &mut Scratch) {
         }
         agent.engine.take_events(batch);
         if batch.is_empty() {
-            bus.shared.flush_scheduled.store(false, std::sync::atomic::Ordering::Release);
+            bus.shared.flush_scheduled.store(false, Ordering::Release);
             agent.flush();
             if !agent.engine.has_events() {
                 return;
             }
         }
+    }
+}
+
+/// Counts a delivery in progress (see `Shared::deliveries`), until dropped, even
+/// by a callback's panic.
+struct Delivering<'b>(&'b Bus);
+
+impl<'b> Delivering<'b> {
+    fn new(bus: &'b Bus) -> Self {
+        bus.shared.deliveries.fetch_add(1, Ordering::AcqRel);
+        Delivering(bus)
+    }
+}
+
+impl Drop for Delivering<'_> {
+    fn drop(&mut self) {
+        self.0.shared.deliveries.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -15,7 +15,7 @@ use parking_lot::{Mutex, RwLock};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Past this many queued bytes per peer written to, a thread other than the loop's
 /// writes them itself (rather than waking the loop once more).
@@ -25,6 +25,9 @@ struct Shared {
     agent: Mutex<Agent>,
     /// Another thread queued output and woke the loop to write it.
     flush_scheduled: AtomicBool,
+    /// Deliveries of this bus's events in progress (each writes out what was
+    /// queued meanwhile when it ends); more than one when a callback runs the loop.
+    deliveries: AtomicUsize,
     callbacks: RwLock<Callbacks>,
     die_policy: Mutex<DiePolicy>,
     lp: EventLoop,
@@ -59,6 +62,7 @@ impl Bus {
         let shared = Shared {
             agent: Mutex::new(Agent::new(engine, watcher.clone())),
             flush_scheduled: AtomicBool::new(false),
+            deliveries: AtomicUsize::new(0),
             callbacks: RwLock::new(Callbacks::default()),
             die_policy: Mutex::new(if ignore_die { DiePolicy::Ignore } else { DiePolicy::Obey }),
             lp: lp.clone(),
@@ -212,6 +216,10 @@ impl Bus {
         let mut agent = self.shared.agent.lock();
         let r = f(&mut agent);
         if lp.on_loop_thread() {
+            if self.shared.deliveries.load(Ordering::Acquire) == 0 {
+                // A hook, a channel's or a timer's handler: the next turn writes it out.
+                lp.want_turn();
+            }
             return r;
         }
         let (bytes, peers) = agent.engine.unflushed();

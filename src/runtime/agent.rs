@@ -5,7 +5,7 @@
 
 use super::fdmap::FdMap;
 use super::net::{self, Liveness};
-use super::sys::{POLLERR, POLLHUP, POLLIN, POLLOUT};
+use super::sys::{POLLERR, POLLHUP, POLLIN, POLLOUT, hung_up};
 use super::watch::{Watched, Watcher};
 use crate::engine::{Action, Engine, IdMap, PeerId, diag};
 use crate::wire::{self, BusSpec};
@@ -213,7 +213,9 @@ impl Agent {
             Ok(Some(e)) | Err(e) => Err(e),
         };
         let pending = status.as_ref().is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN));
-        if pending && revents & (POLLERR | POLLHUP) == 0 {
+        // A hang-up reported for this descriptor number may be a stale report for
+        // a socket closed earlier in the same turn: ask this socket itself.
+        if pending && (revents & (POLLERR | POLLHUP) == 0 || !hung_up(fd)) {
             return;
         }
         let Some(Conn::Dial { mut stream, addr, name }) = self.conns.remove(fd) else { return };
@@ -237,7 +239,10 @@ impl Agent {
         for _ in 0..READS_PER_TURN {
             let Some(Conn::Peer { stream, .. }) = self.conns.get(fd) else { return };
             let room = self.engine.input_room(id).unwrap_or(&mut self.scratch);
-            let offered = room.len();
+            // At most READ_CHUNK per read, so that a turn takes at most
+            // READS_PER_TURN × READ_CHUNK from one peer, however large its buffer.
+            let offered = room.len().min(READ_CHUNK);
+            let room = room.get_mut(..offered).unwrap_or_default();
             match stream.get().read(room) {
                 Ok(0) => return self.drop_peer(id),
                 Ok(n) => {

@@ -58,6 +58,8 @@ struct Inner {
     removals: AtomicBool,
     /// A before or after hook was ever set (saves two locks per turn until then).
     hooks: AtomicBool,
+    /// See [`EventLoop::want_turn`].
+    turn_wanted: AtomicBool,
     waker: Waker,
     epoll: Arc<Epoll>,
     epoch: Instant,
@@ -122,6 +124,7 @@ impl EventLoop {
             stop: AtomicBool::new(false),
             removals: AtomicBool::new(false),
             hooks: AtomicBool::new(false),
+            turn_wanted: AtomicBool::new(false),
             waker,
             epoll: Arc::new(epoll),
             epoch: Instant::now(),
@@ -226,10 +229,18 @@ impl EventLoop {
                 self.dispatch_channel(id, fd.revents);
             }
         }
+        self.inner.turn_wanted.store(false, Ordering::Release);
         for (_, source) in &scratch.sources {
             source.turn(self);
         }
         Ok(())
+    }
+
+    /// Has the sources' turns run before the loop sleeps again; for the loop
+    /// thread, when it queued work outside a turn (in a hook, a channel's
+    /// handler, a timer) that only a turn completes.
+    pub fn want_turn(&self) {
+        self.inner.turn_wanted.store(true, Ordering::Release);
     }
 
     /// Fills `scratch` with the sources and the channels to poll; returns the timeout.
@@ -253,6 +264,7 @@ impl EventLoop {
             scratch.channels.push(id);
         }
         match blocking {
+            _ if self.inner.turn_wanted.load(Ordering::Acquire) => Some(Duration::ZERO),
             true if st.timers.is_empty() => None,
             true => st.timers.next_timeout(self.now()),
             false => Some(Duration::ZERO),

@@ -32,6 +32,12 @@ pub fn poll(fds: &mut [pollfd], timeout: Option<Duration>) -> io::Result<usize> 
     ready_count(n)
 }
 
+/// Whether `fd` reports a hang-up or an error right now (a zero-timeout poll).
+pub fn hung_up(fd: RawFd) -> bool {
+    let mut now = [entry(fd, 0)];
+    poll(&mut now, Some(Duration::ZERO)).is_ok() && now.iter().any(|p| p.revents & (POLLERR | POLLHUP) != 0)
+}
+
 /// A pollfd entry.
 pub fn entry(fd: RawFd, events: i16) -> pollfd {
     pollfd { fd, events, revents: 0 }
@@ -174,6 +180,14 @@ impl Waker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hung_up_asks_the_descriptor_itself() {
+        let (a, b) = UnixStream::pair().expect("pair");
+        assert!(!hung_up(a.as_raw_fd()), "an open, idle socket");
+        drop(b);
+        assert!(hung_up(a.as_raw_fd()), "its peer is gone");
+    }
     use std::io::Write;
     use std::os::unix::net::UnixStream;
 
