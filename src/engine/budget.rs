@@ -49,7 +49,10 @@ impl SearchBudget {
     /// Starts the accounting of a new message.
     pub fn start(&mut self) {
         self.cost = 0;
-        self.spent.clear();
+        // Only messages past UNTIMED_COST fill it: an empty table is not swept.
+        if !self.spent.is_empty() {
+            self.spent.clear();
+        }
         self.refused = 0;
     }
 

@@ -37,21 +37,17 @@ impl Load {
 
 /// Adds `pattern` to `peer`'s load, or says why the limits forbid it.
 fn charge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern, limits: &Limits) -> Option<CompileError> {
-    let add = Load::of(pattern);
-    let load = loads.entry(peer).or_default();
-    let states = load.states.saturating_add(add.states);
-    let backtracking = load.backtracking + add.backtracking;
+    let (held, add) = (loads.get(&peer).copied().unwrap_or_default(), Load::of(pattern));
+    let states = held.states.saturating_add(add.states);
+    let backtracking = held.backtracking + add.backtracking;
     let message = if states > limits.max_states_per_peer {
         format!("regular expression is too large for this peer's budget of {} states", limits.max_states_per_peer)
     } else if backtracking > limits.max_backtracking_per_peer {
         format!("more than {} regular expressions that need backtracking", limits.max_backtracking_per_peer)
     } else {
-        *load = Load { states, backtracking };
+        loads.insert(peer, Load { states, backtracking });
         return None;
     };
-    if *load == Load::default() {
-        loads.remove(&peer);
-    }
     Some(CompileError { offset: 0, message })
 }
 

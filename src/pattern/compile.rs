@@ -232,7 +232,8 @@ pub struct Pattern {
     groups: usize,
     /// Only when it can match a UTF-8 message differently from the engine.
     unicode: Option<Box<Unicode>>,
-    weight: Weight,
+    /// See [`Pattern::states`].
+    states: u64,
     /// See [`Pattern::may_be_quadratic`].
     quadratic: bool,
     /// Unique in the process: tells whose [`CaptureSlots`] are whose.
@@ -277,24 +278,32 @@ fn error(source: &[u8], offset: Option<usize>, message: String) -> CompileError 
     CompileError { offset: i32::try_from(offset).unwrap_or(i32::MAX), message }
 }
 
-fn backtracking(t: &Translated, source: &[u8]) -> Result<fancy_regex::Regex, CompileError> {
-    fancy_regex::RegexBuilder::new(&t.pattern)
-        .bytes_mode(fancy_regex::BytesMode::Ascii)
+/// The backtracking engine with the byte (`unicode` false) or text meaning, and our limits.
+fn fancy(pattern: &str, unicode: bool) -> Result<fancy_regex::Regex, fancy_regex::Error> {
+    let mode = if unicode { fancy_regex::BytesMode::Unicode } else { fancy_regex::BytesMode::Ascii };
+    fancy_regex::RegexBuilder::new(pattern)
+        .bytes_mode(mode)
         .backtrack_limit(BACKTRACK_LIMIT)
         .max_prog_size(BACKTRACK_PROG_LIMIT)
         .delegate_size_limit(REGEX_SIZE_LIMIT)
         .delegate_dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
         .build()
-        .map_err(|e| match e {
-            fancy_regex::Error::ParseError(at, kind) => error(source, t.origin.get(at).copied(), kind.to_string()),
-            fancy_regex::Error::CompileError(c) => match *c {
-                fancy_regex::CompileError::InnerError(inner) if inner.size_limit().is_some() => {
-                    error(source, None, "regular expression is too large".into())
-                }
-                other => error(source, None, other.to_string()),
-            },
+}
+
+/// PCRE's error for a pattern past the size limits (offset: the pattern's length).
+fn too_large(source: &[u8]) -> CompileError {
+    error(source, None, "regular expression is too large".into())
+}
+
+fn backtracking(t: &Translated, source: &[u8]) -> Result<fancy_regex::Regex, CompileError> {
+    fancy(&t.pattern, false).map_err(|e| match e {
+        fancy_regex::Error::ParseError(at, kind) => error(source, t.origin.get(at).copied(), kind.to_string()),
+        fancy_regex::Error::CompileError(c) => match *c {
+            fancy_regex::CompileError::InnerError(inner) if inner.size_limit().is_some() => too_large(source),
             other => error(source, None, other.to_string()),
-        })
+        },
+        other => error(source, None, other.to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -317,14 +326,7 @@ fn common_prefix(a: Option<Vec<u8>>, b: Option<Vec<u8>>) -> Option<Vec<u8>> {
 /// kind; `None` if it does not compile or disagrees on the group count.
 fn compile_text(pattern: &str, backtracking: bool, groups: usize) -> Option<Engine> {
     let engine = if backtracking {
-        let re = fancy_regex::RegexBuilder::new(pattern)
-            .bytes_mode(fancy_regex::BytesMode::Unicode)
-            .backtrack_limit(BACKTRACK_LIMIT)
-            .max_prog_size(BACKTRACK_PROG_LIMIT)
-            .delegate_size_limit(REGEX_SIZE_LIMIT)
-            .delegate_dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
-            .build();
-        Engine::Backtrack(re.ok()?)
+        Engine::Backtrack(fancy(pattern, true).ok()?)
     } else {
         Engine::Linear(linear(pattern, true).ok()?)
     };
@@ -366,12 +368,11 @@ impl Pattern {
         let id = NEXT_PATTERN_ID.fetch_add(1, Ordering::Relaxed);
         if shapes && let Some(shape) = literal_shape(&t) {
             // `^`, the literal, `(` and `.*`.
-            let units = u64::try_from(shape.literal.len()).unwrap_or(u64::MAX).saturating_add(3);
+            let states = u64::try_from(shape.literal.len()).unwrap_or(u64::MAX).saturating_add(3);
             let prefix = literal_prefix(&t).map(Vec::into_boxed_slice);
             let groups = usize::from(shape.rest);
-            let weight = Weight { units, long_lookaround: false };
             let matcher = Matcher::Shape(shape);
-            return Ok(Pattern { matcher, prefix, groups, unicode: None, weight, quadratic: false, id });
+            return Ok(Pattern { matcher, prefix, groups, unicode: None, states, quadratic: false, id });
         }
         let linear = if t.needs_backtracking {
             None
@@ -379,7 +380,7 @@ impl Pattern {
             match linear(&t.pattern, false) {
                 Ok(re) => Some(re),
                 Err(e) if e.size_limit().is_some() => {
-                    return Err(error(source, None, "regular expression is too large".into()));
+                    return Err(too_large(source));
                 }
                 // Look-around, backreferences…: the backtracker may take it.
                 Err(_) => None,
@@ -403,7 +404,8 @@ impl Pattern {
         let weight = weight(&t.pattern).unwrap_or(max);
         let quadratic = backtracking && (t.needs_backtracking || weight.long_lookaround);
         let prefix = prefix.map(Vec::into_boxed_slice);
-        Ok(Pattern { matcher: Matcher::Engine(engine), prefix, groups, unicode, weight, quadratic, id })
+        let states = weight.units;
+        Ok(Pattern { matcher: Matcher::Engine(engine), prefix, groups, unicode, states, quadratic, id })
     }
 
     /// The compiled Unicode version, compiling it on first use.
@@ -489,13 +491,13 @@ impl Pattern {
 
     /// About how many engine states the pattern compiles to (see [`super::cost`]).
     pub fn states(&self) -> u64 {
-        self.weight.units
+        self.states
     }
 
     /// At most about how many steps a search costs per message byte: its
     /// [`Pattern::states`], or 0 for a [`LiteralShape`], which runs no engine.
     pub fn cost_per_byte(&self) -> u64 {
-        if self.has_literal_shape() { 0 } else { self.weight.units }
+        if self.has_literal_shape() { 0 } else { self.states }
     }
 
     /// Whether a search may cost more than linear time in the message: the
