@@ -63,4 +63,16 @@ static inline int start_wait(void)
     return read(start_pipe[0], &c, 1) == 1 ? 0 : -1;
 }
 
+/* Writes the private bus of a two-agent test, sets stdout line-buffered, opens
+ * the start pipe and forks: the child's pid in the parent, 0 in the child, -1
+ * on failure. */
+static inline pid_t start_fork(char *bus, size_t size, int port)
+{
+    snprintf(bus, size, "127.255.255.255:%d", port);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (pipe(start_pipe) != 0)
+        return -1;
+    return fork();
+}
+
 #endif

@@ -299,11 +299,7 @@ static int run_a(pid_t child)
 int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : test_port();
-    snprintf(bus, sizeof bus, "127.255.255.255:%d", port);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    if (pipe(start_pipe) != 0)
-        return 2;
-    pid_t child = fork();
+    pid_t child = start_fork(bus, sizeof bus, port);
     if (child < 0)
         return 2;
     if (child == 0)
