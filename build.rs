@@ -6,7 +6,12 @@
 //!    committed copies; `tests/headers.rs` checks that they are up to date).
 //! 2. Compiles `csrc/ivy_shim.c` (the variadic functions) against those headers
 //!    and links it into the crate.
-//! 3. Links the binaries with packed relative relocations (`-z
+//! 3. Links the binaries with the Rust toolchain's lld and
+//!    `link/symbol-order.txt` (written by `scripts/gen-symbol-order`), so that
+//!    the functions an agent runs come first in `.text`: the kernel maps code
+//!    64 KiB around each page touched, and an idle agent then keeps a few such
+//!    blocks resident instead of a dozen. Only when a test program links so.
+//! 4. Links the binaries with packed relative relocations (`-z
 //!    pack-relative-relocs`, glibc 2.36 and later) when a test program linked
 //!    so runs here: the loader then reads and writes about 170 KiB less at
 //!    start-up, which an idle agent keeps resident.
@@ -48,25 +53,51 @@ fn main() {
         .extra_warnings(true)
         .compile("ivy_shim");
 
-    if packed_relocations_run(&out) {
-        println!("cargo:rustc-link-arg-bins={PACK_RELOCATIONS}");
+    println!("cargo:rerun-if-changed={SYMBOL_ORDER}");
+    let mut link_args = ordered_code_args(&root).filter(|args| links_and_runs(&out, args)).unwrap_or_default();
+    link_args.push(PACK_RELOCATIONS.to_owned());
+    if !links_and_runs(&out, &link_args) {
+        link_args.pop();
+    }
+    for arg in link_args {
+        println!("cargo:rustc-link-arg-bins={arg}");
     }
 }
 
 const PACK_RELOCATIONS: &str = "-Wl,-z,pack-relative-relocs";
+const SYMBOL_ORDER: &str = "link/symbol-order.txt";
 
-/// Whether a C program linked with [`PACK_RELOCATIONS`] builds and runs on this
-/// machine (so never when cross-compiling, nor with an older linker or C library).
-fn packed_relocations_run(out: &Path) -> bool {
+/// The C compiler's arguments to link with the lld of the Rust toolchain that
+/// builds us, in the order of [`SYMBOL_ORDER`]; `None` without that lld.
+fn ordered_code_args(root: &Path) -> Option<Vec<String>> {
+    let rustc = env::var("RUSTC").ok()?;
+    let sysroot = Command::new(rustc).args(["--print", "sysroot"]).output().ok()?.stdout;
+    let host = env::var("HOST").ok()?;
+    let lld_dir =
+        Path::new(std::str::from_utf8(&sysroot).ok()?.trim()).join("lib/rustlib").join(host).join("bin/gcc-ld");
+    let order = root.join(SYMBOL_ORDER);
+    (lld_dir.join("ld.lld").exists() && order.exists()).then(|| {
+        vec![
+            format!("-B{}", lld_dir.display()),
+            "-fuse-ld=lld".to_owned(),
+            format!("-Wl,--symbol-ordering-file={}", order.display()),
+            "-Wl,--no-warn-symbol-ordering".to_owned(),
+        ]
+    })
+}
+
+/// Whether a C program linked with `args` builds and runs on this machine (so
+/// never when cross-compiling, nor with an older linker or C library).
+fn links_and_runs(out: &Path, args: &[String]) -> bool {
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") || env::var("HOST") != env::var("TARGET") {
         return false;
     }
-    let (source, program) = (out.join("relr.c"), out.join("relr"));
+    let (source, program) = (out.join("link_check.c"), out.join("link_check"));
     if fs::write(&source, "int main(void) { return 0; }\n").is_err() {
         return false;
     }
     let mut link = cc::Build::new().cargo_metadata(false).get_compiler().to_command();
-    link.arg(&source).arg(PACK_RELOCATIONS).arg("-o").arg(&program);
+    link.arg(&source).args(args).arg("-o").arg(&program);
     link.status().is_ok_and(|s| s.success()) && Command::new(&program).status().is_ok_and(|s| s.success())
 }
 
