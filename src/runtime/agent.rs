@@ -117,7 +117,14 @@ impl Agent {
     pub fn stop(&mut self) {
         self.engine.leave();
         self.flush();
-        self.conns.retain(|c| matches!(c, Conn::Peer { .. }));
+        let engine = &mut self.engine;
+        self.conns.retain(|c| match c {
+            Conn::Dial { addr, .. } => {
+                engine.connect_failed(*addr);
+                false
+            }
+            Conn::Peer { .. } => true,
+        });
         self.udp = None;
         self.listener = None;
         self.spec = None;
@@ -172,6 +179,10 @@ impl Agent {
             };
             if !self.engine.allows(remote.ip()) {
                 diag::log(|| format!("connection from {remote} refused: not in the allow-list"));
+                continue;
+            }
+            // Accepted and closed at once: left pending, it would keep the listener readable.
+            if !self.engine.room_for_peer(|| format!("connection from {remote} closed")) {
                 continue;
             }
             let Ok(local) = stream.local_addr() else { continue };
