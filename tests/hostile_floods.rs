@@ -1,5 +1,6 @@
 //! Floods of peers against an agent X of this process, over loopback: the peer
-//! limit (`Limits::max_peers`, docs/LIMITS.md).
+//! limit (`Limits::max_peers`) and the per-turn caps on accepts and hellos
+//! (docs/LIMITS.md, "Connections").
 
 mod common;
 
@@ -9,6 +10,8 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+/// Connections accepted, and datagrams read, per loop turn (`agent.rs`).
+const PER_TURN: usize = 16;
 /// X's binding for its peers' messages.
 const X_RE: &str = "^raw (.*)$";
 
@@ -101,4 +104,61 @@ fn max_peers_refuses_new_peers_until_one_leaves() {
     assert_eq!(next_app_event(&events, AppEvent::Disconnected).1, b"C");
     let mut d = join(Raw::connect(port), port, "D", &events);
     exchange(&x, &msgs, &mut [("A", &mut a), ("LATE", &mut late_raw), ("D", &mut d)], 2);
+}
+
+/// A started X whose loop does not run: the test turns it with `run_once`.
+fn x_turned_by_hand() -> (Bus, u16) {
+    let (x, _, _) = x_agent(Limits::default());
+    let bus_port = bus_port();
+    x.start(Some(&bus_addr(bus_port))).expect("start X");
+    // X's own hello, back on its bus socket.
+    x.event_loop().run_once();
+    (x, bus_port)
+}
+
+/// Turns X's loop until `count` reaches `total` (at most 20 turns); returns how
+/// much each turn added to it.
+fn turns_until(x: &Bus, total: usize, mut count: impl FnMut() -> usize) -> Vec<usize> {
+    let mut taken = Vec::new();
+    let mut before = count();
+    for _ in 0..20 {
+        if before == total {
+            break;
+        }
+        x.event_loop().run_once();
+        std::thread::sleep(Duration::from_millis(20));
+        let now = count();
+        taken.push(now - before);
+        before = now;
+    }
+    taken
+}
+
+#[test]
+fn accepts_per_turn_are_capped() {
+    let (x, _) = x_turned_by_hand();
+    let port = x.tcp_port().expect("port");
+    let total = 2 * PER_TURN + 8;
+    let _conns: Vec<Raw> = (0..total).map(|_| Raw::connect(port)).collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let taken = turns_until(&x, total, || x.peers().len());
+    assert_eq!(taken, [PER_TURN, PER_TURN, 8], "connections accepted per turn");
+    x.stop();
+}
+
+#[test]
+fn hellos_per_turn_are_capped() {
+    let (x, bus_port) = x_turned_by_hand();
+    let total = 2 * PER_TURN + 8;
+    let listeners: Vec<RawListener> = (0..total).map(|_| RawListener::new()).collect();
+    for (i, l) in listeners.iter().enumerate() {
+        l.hello(bus_port, &format!("9:{i}:9"), &format!("H{i}"));
+    }
+    let mut dialled = Vec::new();
+    let taken = turns_until(&x, total, || {
+        dialled.extend(listeners.iter().filter_map(|l| l.accept_within(Duration::ZERO)));
+        dialled.len()
+    });
+    assert_eq!(taken, [PER_TURN, PER_TURN, 8], "hellos taken per turn");
+    x.stop();
 }

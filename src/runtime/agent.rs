@@ -18,6 +18,11 @@ use std::time::Duration;
 const READ_CHUNK: usize = 64 << 10;
 /// Reads from one peer per loop iteration, so one busy peer cannot starve the others.
 const READS_PER_TURN: usize = 16;
+/// Datagrams read, and connections accepted, per loop iteration: a flood on the
+/// bus socket or the listener cannot starve the other sockets (what is left is
+/// taken at the next iteration).
+const DATAGRAMS_PER_TURN: usize = 16;
+const ACCEPTS_PER_TURN: usize = 16;
 
 /// A TCP connection of the agent.
 enum Conn {
@@ -137,7 +142,7 @@ impl Agent {
         if self.udp.as_ref().is_some_and(|u| u.fd() == fd) {
             self.read_datagrams();
         } else if self.listener.as_ref().is_some_and(|l| l.fd() == fd) {
-            self.accept_all();
+            self.accept_connections();
         } else {
             match self.conns.get(fd) {
                 Some(Conn::Dial { .. }) => self.finish_dial(fd, revents),
@@ -157,7 +162,7 @@ impl Agent {
 
     fn read_datagrams(&mut self) {
         let Some(udp) = &self.udp else { return };
-        loop {
+        for _ in 0..DATAGRAMS_PER_TURN {
             match udp.get().recv_from(&mut self.scratch) {
                 Ok((n, from)) => {
                     let data = self.scratch.get(..n).unwrap_or_default();
@@ -169,8 +174,8 @@ impl Agent {
         }
     }
 
-    fn accept_all(&mut self) {
-        loop {
+    fn accept_connections(&mut self) {
+        for _ in 0..ACCEPTS_PER_TURN {
             let Some(listener) = &self.listener else { return };
             let (stream, remote) = match listener.get().accept() {
                 Ok(pair) => pair,
