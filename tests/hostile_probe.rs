@@ -21,7 +21,7 @@ mod common;
 use common::{RawListener, TIMEOUT, bus_port, send_datagram, show};
 use ivy::engine::Limits;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -55,6 +55,15 @@ struct Output {
 }
 
 impl Output {
+    /// The next line printed within `timeout`, without its LF.
+    fn next(&self, timeout: Duration) -> Option<Vec<u8>> {
+        let mut line = self.lines.recv_timeout(timeout).ok()?;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        Some(line)
+    }
+
     /// Waits for a printed line satisfying `pred`, skipping others except GOOD's
     /// messages: one of those out of turn is a lost or extra message.
     #[track_caller]
@@ -62,7 +71,7 @@ impl Output {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("agent printed no line {what}"));
+            let line = self.next(left).unwrap_or_else(|| panic!("agent printed no line {what}"));
             if pred(&line) {
                 return line;
             }
@@ -86,9 +95,9 @@ impl Output {
         let deadline = Instant::now() + Duration::from_millis(ms);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => assert!(!pred(&line), "unexpected {what}: {}", show(&line)),
-                Err(_) => return,
+            match self.next(left) {
+                Some(line) => assert!(!pred(&line), "unexpected {what}: {}", show(&line)),
+                None => return,
             }
         }
     }
@@ -133,6 +142,13 @@ impl Drop for ChildGuard {
     }
 }
 
+/// The lines `stream` gives, read on a thread of their own.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> Output {
+    let (tx, lines) = mpsc::channel();
+    common::send_lines(stream, tx);
+    Output { lines }
+}
+
 impl Victim {
     /// Starts the agent on a private bus and connects GOOD to it through a hello.
     fn spawn() -> Victim {
@@ -150,25 +166,7 @@ impl Victim {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout");
         let mut guard = ChildGuard(Some(child));
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if line.last() == Some(&b'\n') {
-                            line.pop();
-                        }
-                        if tx.send(line).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        let out = Output { lines };
+        let out = lines_of(stdout);
         out.line(format!("-> bound [0] '{VICTIM_RE}'").as_bytes());
         // GOOD announces itself until the agent (whose UDP socket may not be bound
         // yet) connects to it.
