@@ -1,6 +1,6 @@
 //! Floods of peers against an agent X of this process, over loopback: the peer
 //! limit (`Limits::max_peers`) and the per-turn caps on accepts and hellos
-//! (docs/LIMITS.md, "Connections").
+//! (docs/LIMITS.md).
 
 mod common;
 
