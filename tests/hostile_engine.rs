@@ -139,6 +139,7 @@ fn documented_defaults() {
             max_states_per_peer: 1 << 17,
             max_backtracking_per_peer: 8,
             queue_cap: 32 << 20,
+            max_peers: 512,
         }
     );
     assert_eq!(DEFAULT_MAX_LINE, Limits::default().max_line);

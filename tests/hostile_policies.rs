@@ -14,7 +14,6 @@ mod common;
 use common::*;
 use ivy::{AllowList, DiePolicy};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
@@ -107,27 +106,11 @@ impl Probe {
         let mut child =
             cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn ivyprobe");
         let (tx, lines) = mpsc::channel();
-        for out in [child.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>), {
-            child.stderr.take().map(|e| Box::new(e) as Box<dyn std::io::Read + Send>)
-        }]
-        .into_iter()
-        .flatten()
-        {
-            let tx = tx.clone();
-            thread::spawn(move || {
-                let mut reader = BufReader::new(out);
-                loop {
-                    let mut line = Vec::new();
-                    match reader.read_until(b'\n', &mut line) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {
-                            if tx.send(line).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
+        if let Some(out) = child.stdout.take() {
+            send_lines(out, tx.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            send_lines(err, tx);
         }
         Probe { child, lines, bus_port }
     }

@@ -21,7 +21,7 @@ mod common;
 use common::{RawListener, TIMEOUT, bus_port, send_datagram, show};
 use ivy::engine::Limits;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -55,6 +55,15 @@ struct Output {
 }
 
 impl Output {
+    /// The next line printed within `timeout`, without its LF.
+    fn next(&self, timeout: Duration) -> Option<Vec<u8>> {
+        let mut line = self.lines.recv_timeout(timeout).ok()?;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        Some(line)
+    }
+
     /// Waits for a printed line satisfying `pred`, skipping others except GOOD's
     /// messages: one of those out of turn is a lost or extra message.
     #[track_caller]
@@ -62,7 +71,7 @@ impl Output {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("agent printed no line {what}"));
+            let line = self.next(left).unwrap_or_else(|| panic!("agent printed no line {what}"));
             if pred(&line) {
                 return line;
             }
@@ -86,9 +95,9 @@ impl Output {
         let deadline = Instant::now() + Duration::from_millis(ms);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => assert!(!pred(&line), "unexpected {what}: {}", show(&line)),
-                Err(_) => return,
+            match self.next(left) {
+                Some(line) => assert!(!pred(&line), "unexpected {what}: {}", show(&line)),
+                None => return,
             }
         }
     }
@@ -133,42 +142,48 @@ impl Drop for ChildGuard {
     }
 }
 
+/// The lines `stream` gives, read on a thread of their own.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> Output {
+    let (tx, lines) = mpsc::channel();
+    common::send_lines(stream, tx);
+    Output { lines }
+}
+
 impl Victim {
     /// Starts the agent on a private bus and connects GOOD to it through a hello.
     fn spawn() -> Victim {
+        Victim::spawn_with(Command::new(env!("CARGO_BIN_EXE_ivyprobe")), Stdio::inherit())
+    }
+
+    /// [`Victim::spawn`] allowed at most `max_fds` descriptors (RLIMIT_NOFILE, set
+    /// by a shell in the child only), with its diagnostics on (`IVY_LOG`): the
+    /// agent and the lines of its standard error.
+    fn spawn_with_fd_limit(max_fds: u32) -> (Victim, Output) {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &format!("ulimit -n {max_fds} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_ivyprobe")]);
+        sh.env("IVY_LOG", "1");
+        let mut v = Victim::spawn_with(sh, Stdio::piped());
+        let stderr = v.child.stderr.take().expect("stderr");
+        (v, lines_of(stderr))
+    }
+
+    /// Runs `command` (ivyprobe, or what runs it) with the agent's arguments.
+    fn spawn_with(mut command: Command, stderr: Stdio) -> Victim {
         let bus_port = bus_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ivyprobe"))
+        let mut child = command
             .args(["-b", &format!("127.255.255.255:{bus_port}"), "-n", "VICTIM", VICTIM_RE])
             .env("GLIBC_TUNABLES", MALLOC_TUNABLES)
             .env_remove("IVY_ALLOW")
             .env_remove("IVY_IGNORE_DIE")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn ivyprobe");
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout");
         let mut guard = ChildGuard(Some(child));
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if line.last() == Some(&b'\n') {
-                            line.pop();
-                        }
-                        if tx.send(line).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        let out = Output { lines };
+        let out = lines_of(stdout);
         out.line(format!("-> bound [0] '{VICTIM_RE}'").as_bytes());
         // GOOD announces itself until the agent (whose UDP socket may not be bound
         // yet) connects to it.
@@ -615,6 +630,59 @@ fn connect_disconnect_cycles() {
         }
     }
     v.back_to_baseline("after 2000 connect/disconnect cycles");
+}
+
+/// CPU time the process `pid` used so far, in clock ticks (user + system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // Fields after the command name, which is in parentheses: state is the first,
+    // utime and stime the 12th and 13th.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<u64> = after_name.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
+    assert_eq!(fields.len(), 2, "utime and stime in {stat}");
+    fields.iter().sum()
+}
+
+/// The lowest descriptor number the process `pid` has free (the one it gets next).
+fn lowest_free_fd(pid: u32) -> u32 {
+    let open: HashSet<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("read /proc/PID/fd")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    (0..).find(|n| !open.contains(n)).unwrap_or(u32::MAX)
+}
+
+#[test]
+fn out_of_descriptors_pauses_accept() {
+    const MAX_FDS: u32 = 24;
+    const FAILED: &[u8] = b"ivy: accept: Too many open files (os error 24): not accepting for 100 ms";
+    let (mut v, diag) = Victim::spawn_with_fd_limit(MAX_FDS);
+    // More connections than the agent has descriptors: the last ones stay in the
+    // listen backlog, and the listener readable.
+    let mut conns: Vec<Raw> =
+        (0..MAX_FDS).map(|_| Raw::new(TcpStream::connect(("127.0.0.1", v.port)).expect("connect"))).collect();
+    common::wait_until("the agent to run out of descriptors", || lowest_free_fd(v.pid()) == MAX_FDS);
+    // While descriptors lack, accept is tried again every 100 ms or so, and the
+    // loop sleeps in between: a handful of failures in a second, not millions,
+    // and almost no CPU time.
+    while diag.lines.try_recv().is_ok() {}
+    let ticks = cpu_ticks(v.pid());
+    let second = Instant::now() + Duration::from_secs(1);
+    let mut failures = 0;
+    while let Some(line) = diag.next(second.saturating_duration_since(Instant::now())) {
+        failures += usize::from(line == FAILED);
+    }
+    let ticks = cpu_ticks(v.pid()) - ticks;
+    assert!(ticks <= 20, "{ticks} ticks of CPU in 1 s");
+    assert!((3..=15).contains(&failures), "{failures} failed accepts in 1 s");
+    v.served();
+    // Descriptors freed: the connection that waited is accepted and served.
+    let mut waiting = conns.pop().expect("a connection");
+    drop(conns);
+    waiting.expect(&common::handshake(v.port, "VICTIM", &[(0, VICTIM_RE)]));
+    waiting.ping_pong(1);
+    drop(waiting);
+    v.back_to_baseline("after running out of descriptors");
 }
 
 #[test]

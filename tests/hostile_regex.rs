@@ -17,10 +17,9 @@ use common::*;
 use ivy::AppEvent;
 use ivy::engine::{Limits, QUADRATIC_MAX_MESSAGE};
 use ivy::pattern::Pattern;
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::sync::mpsc::{self, Receiver};
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Message length of every test.
@@ -60,21 +59,7 @@ fn fix() -> Fix {
 /// comes out as it is).
 fn drain(stream: TcpStream) -> (Receiver<Vec<u8>>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        loop {
-            let mut line = Vec::new();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {
-                    if tx.send(line).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    (rx, handle)
+    (rx, send_lines(stream, tx))
 }
 
 impl Fix {

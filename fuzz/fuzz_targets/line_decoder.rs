@@ -97,6 +97,7 @@ fn engine_input(chunks: &[&[u8]], max_line: usize) {
         max_states_per_peer: 2048,
         max_backtracking_per_peer: 2,
         queue_cap: 16 << 10,
+        max_peers: 4,
     };
     let mut engine = Engine::new(b"FUZZ", Some(b"FUZZ Ready"));
     engine.set_limits(limits);

@@ -3,13 +3,14 @@
 
 use super::{Bus, Shared};
 use crate::engine::{AppEvent, DiePolicy, Event};
+use crate::runtime::agent::ACCEPT_BACKOFF;
 use crate::runtime::{EventLoop, Source};
 use crate::wire;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
-use std::sync::Weak;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 
 pub struct BusSource {
     shared: Weak<Shared>,
@@ -47,7 +48,13 @@ impl BusSource {
 impl Source for BusSource {
     fn ready(&self, lp: &EventLoop, fd: RawFd, revents: i16) {
         if let Some(bus) = self.bus() {
-            bus.shared.agent.lock().ready(fd, revents, lp.now());
+            let mut agent = bus.shared.agent.lock();
+            agent.ready(fd, revents, lp.now());
+            let paused = agent.take_listener_pause();
+            drop(agent);
+            if paused {
+                resume_listener_later(lp, Arc::downgrade(&bus.shared));
+            }
             self.deliver(&bus);
         }
     }
@@ -61,6 +68,25 @@ impl Source for BusSource {
     fn alive(&self) -> bool {
         self.shared.strong_count() > 0
     }
+}
+
+/// Has the bus's listener, paused by the agent, watched again after
+/// [`ACCEPT_BACKOFF`] (and paused again if it must).
+fn resume_listener_later(lp: &EventLoop, shared: Weak<Shared>) {
+    let ms = ACCEPT_BACKOFF.as_millis() as i64;
+    lp.add_timer(
+        1,
+        ms,
+        Box::new(move |lp, _, _| {
+            let Some(strong) = shared.upgrade() else { return };
+            let mut agent = strong.agent.lock();
+            agent.resume_listener();
+            if agent.take_listener_pause() {
+                drop(agent);
+                resume_listener_later(lp, shared.clone());
+            }
+        }),
+    );
 }
 
 /// Delivers every pending event (callbacks may queue more, delivered too), then

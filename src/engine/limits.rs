@@ -1,6 +1,7 @@
 //! Bounds on what one peer may make us hold. A peer that goes past one of them gets
 //! ivy-c's bad-format reply and is disconnected (the regexp budgets: an Error
-//! reply for that regexp); the agent keeps serving the others.
+//! reply for that regexp); the agent keeps serving the others. One bound is on
+//! how many peers we hold at all: past it, new ones are not taken.
 
 /// Every limit the engine enforces, settable through the Rust API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +26,11 @@ pub struct Limits {
     /// Most bytes queued for one slow peer; past it whole lines are dropped
     /// and FifoFull is reported (default 32 MiB, as ivy-c).
     pub queue_cap: usize,
+    /// Most peer connections held at once: accepted, dialled and being dialled
+    /// (default 512, half the usual soft limit of 1024 descriptors per process).
+    /// Past it an incoming connection is closed as soon as accepted and a hello
+    /// that would make us dial is ignored; the peers held are unaffected.
+    pub max_peers: usize,
 }
 
 impl Default for Limits {
@@ -37,6 +43,7 @@ impl Default for Limits {
             max_states_per_peer: 1 << 17,
             max_backtracking_per_peer: 8,
             queue_cap: 32 << 20,
+            max_peers: 512,
         }
     }
 }

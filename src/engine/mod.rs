@@ -4,6 +4,7 @@
 //! the runtime. No sockets, no threads, and the clock only to time peers' regexp
 //! searches against their budget (`budget.rs`): tests drive it directly.
 
+mod admission;
 mod budget;
 pub mod diag;
 mod dictionary;
@@ -29,6 +30,7 @@ pub use types::{AppEvent, BindEvent, BindingId, DiePolicy, PeerId};
 
 use crate::pattern::Filter;
 use crate::wire::{self, LineBuffer, MsgType};
+use admission::Admission;
 use dictionary::Dictionary;
 use outqueue::OutQueue;
 use peer::PeerTable;
@@ -57,6 +59,8 @@ pub struct Engine {
     outbox: Outbox,
     /// Connections asked of the runtime and not yet opened.
     connecting: HashSet<SocketAddr>,
+    /// Peer connections held, against `Limits::max_peers`.
+    admission: Admission,
     /// Emptied Msg buffers handed back by the driver, reused for the next ones.
     spare: SparePool,
 }
@@ -86,6 +90,7 @@ impl Engine {
             actions: VecDeque::new(),
             outbox: Outbox::default(),
             connecting: HashSet::new(),
+            admission: Admission::default(),
             spare: SparePool::default(),
         }
     }
@@ -165,6 +170,7 @@ impl Engine {
             seq: 0,
         };
         let id = self.peers.insert(peer);
+        self.admission.opened();
         let (port, name, own) = (self.tcp_port, &self.name, &self.own);
         queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, WhenFull::Drop, |b| {
             wire::encode_line(b, MsgType::StartRegexp, i32::from(port), name);
@@ -189,6 +195,7 @@ impl Engine {
             return;
         }
         peer.state = PeerState::Dead;
+        self.admission.closed();
         peer.out = OutQueue::new(0);
         peer.input = LineBuffer::new(0);
         for (sub, text) in std::mem::take(&mut peer.regexps) {

@@ -267,7 +267,7 @@ impl Engine {
                 continue;
             }
             let addr = std::net::SocketAddr::new(from, hello.port);
-            if self.knows(addr) {
+            if self.knows(addr) || !self.room_for_peer(|| format!("hello from {addr} ignored")) {
                 continue;
             }
             self.connecting.insert(addr);

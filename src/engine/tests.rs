@@ -995,6 +995,37 @@ fn limit_regexp_too_long() {
     assert_dropped(&mut e, p, b);
 }
 
+#[test]
+fn limit_peers_counts_accepted_dialled_and_dialling() {
+    let mut e = engine();
+    e.set_limits(Limits { max_peers: 3, ..Limits::default() });
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+    let at = |port| SocketAddr::new(ip, port);
+    let accepted = raw_peer(&mut e);
+    e.on_datagram(ip, b"3 4000 a A\n3 4001 b B\n");
+    assert_eq!(actions(&mut e).len(), 2);
+    let dialled = e.add_peer(at(4000), addr(50000), Some(b"A"));
+    // Full: one accepted, one dialled, one being dialled.
+    assert!(!e.room_for_peer(|| "accept".into()));
+    e.on_datagram(ip, b"3 4002 c C\n");
+    assert!(actions(&mut e).is_empty(), "a hello past max_peers is ignored");
+    // The peers held are served as before.
+    feed(&mut e, accepted, b"9 1\x02\n");
+    expect_out(&mut e, accepted, b"10 1\x02\n");
+    // A failed connect, then a peer leaving, each make room for one.
+    e.connect_failed(at(4001));
+    assert!(e.room_for_peer(|| "accept".into()));
+    e.on_datagram(ip, b"3 4002 c C\n");
+    assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4002), name: b"C".to_vec() }]);
+    assert!(!e.room_for_peer(|| "accept".into()));
+    e.on_closed(dialled);
+    assert!(e.room_for_peer(|| "accept".into()), "a closed peer counts no more, reaped or not");
+    e.on_closed(dialled);
+    assert!(e.room_for_peer(|| "accept".into()));
+    raw_peer(&mut e);
+    assert!(!e.room_for_peer(|| "accept".into()), "closing it twice freed one place only");
+}
+
 // ---------------------------------------------------------------------------------
 // Stale handles
 

@@ -18,6 +18,15 @@ use std::time::Duration;
 const READ_CHUNK: usize = 64 << 10;
 /// Reads from one peer per loop iteration, so one busy peer cannot starve the others.
 const READS_PER_TURN: usize = 16;
+/// Datagrams read, and connections accepted, per loop iteration: a flood on the
+/// bus socket or the listener cannot starve the other sockets (what is left is
+/// taken at the next iteration).
+const DATAGRAMS_PER_TURN: usize = 16;
+const ACCEPTS_PER_TURN: usize = 16;
+/// How long the listener goes unwatched after `accept` failed for lack of
+/// descriptors or memory: the pending connection keeps it readable, and watching
+/// it meanwhile would make the loop spin.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A TCP connection of the agent.
 enum Conn {
@@ -41,6 +50,8 @@ pub struct Agent {
     watcher: Watcher,
     udp: Option<Watched<UdpSocket>>,
     listener: Option<Watched<TcpListener>>,
+    /// The listener was paused (see [`Agent::take_listener_pause`]).
+    listener_paused: bool,
     /// Connections by descriptor number.
     conns: FdMap<Conn>,
     /// The descriptor of each peer's connection.
@@ -59,6 +70,7 @@ impl Agent {
             watcher,
             udp: None,
             listener: None,
+            listener_paused: false,
             conns: FdMap::default(),
             fds: IdMap::default(),
             scratch: vec![0; READ_CHUNK],
@@ -117,7 +129,14 @@ impl Agent {
     pub fn stop(&mut self) {
         self.engine.leave();
         self.flush();
-        self.conns.retain(|c| matches!(c, Conn::Peer { .. }));
+        let engine = &mut self.engine;
+        self.conns.retain(|c| match c {
+            Conn::Dial { addr, .. } => {
+                engine.connect_failed(*addr);
+                false
+            }
+            Conn::Peer { .. } => true,
+        });
         self.udp = None;
         self.listener = None;
         self.spec = None;
@@ -130,7 +149,7 @@ impl Agent {
         if self.udp.as_ref().is_some_and(|u| u.fd() == fd) {
             self.read_datagrams();
         } else if self.listener.as_ref().is_some_and(|l| l.fd() == fd) {
-            self.accept_all();
+            self.accept_connections();
         } else {
             match self.conns.get(fd) {
                 Some(Conn::Dial { .. }) => self.finish_dial(fd, revents),
@@ -150,7 +169,7 @@ impl Agent {
 
     fn read_datagrams(&mut self) {
         let Some(udp) = &self.udp else { return };
-        loop {
+        for _ in 0..DATAGRAMS_PER_TURN {
             match udp.get().recv_from(&mut self.scratch) {
                 Ok((n, from)) => {
                     let data = self.scratch.get(..n).unwrap_or_default();
@@ -162,16 +181,21 @@ impl Agent {
         }
     }
 
-    fn accept_all(&mut self) {
-        loop {
+    fn accept_connections(&mut self) {
+        for _ in 0..ACCEPTS_PER_TURN {
             let Some(listener) = &self.listener else { return };
             let (stream, remote) = match listener.get().accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if lacks_resources(&e) => return self.pause_listener(&e),
                 Err(_) => return,
             };
             if !self.engine.allows(remote.ip()) {
                 diag::log(|| format!("connection from {remote} refused: not in the allow-list"));
+                continue;
+            }
+            // Accepted and closed at once: left pending, it would keep the listener readable.
+            if !self.engine.room_for_peer(|| format!("connection from {remote} closed")) {
                 continue;
             }
             let Ok(local) = stream.local_addr() else { continue };
@@ -182,6 +206,36 @@ impl Agent {
                 Ok(stream) => self.add_peer(stream, remote, local, None),
                 Err(e) => diag::log(|| format!("connection from {remote} refused: {e}")),
             }
+        }
+    }
+
+    /// Stops watching the listener after `accept` failed with `e`; the caller has
+    /// it watched again after [`ACCEPT_BACKOFF`] (see [`Agent::take_listener_pause`]).
+    fn pause_listener(&mut self, e: &io::Error) {
+        let Some(listener) = &mut self.listener else { return };
+        match listener.set_events(0) {
+            Ok(()) => {
+                self.listener_paused = true;
+                diag::log(|| format!("accept: {e}: not accepting for {} ms", ACCEPT_BACKOFF.as_millis()));
+            }
+            Err(err) => diag::log(|| format!("accept: {e}; epoll: {err}")),
+        }
+    }
+
+    /// Whether the listener was paused since the last call; if so, call
+    /// [`Agent::resume_listener`] after [`ACCEPT_BACKOFF`].
+    pub fn take_listener_pause(&mut self) -> bool {
+        std::mem::take(&mut self.listener_paused)
+    }
+
+    /// Watches the listener again after a pause: connections that came meanwhile
+    /// are accepted, or the listener is paused again if descriptors still lack.
+    /// Check [`Agent::take_listener_pause`] afterwards.
+    pub fn resume_listener(&mut self) {
+        let Some(listener) = &mut self.listener else { return };
+        if let Err(e) = listener.set_events(POLLIN) {
+            self.listener_paused = true;
+            diag::log(|| format!("epoll: {e}: the listener stays paused {} ms more", ACCEPT_BACKOFF.as_millis()));
         }
     }
 
@@ -316,4 +370,11 @@ impl Agent {
             }
         }
     }
+}
+
+/// Errors of `accept` that leave the connection pending until descriptors or
+/// memory are freed: out of descriptors for the process or the system, or of
+/// kernel memory.
+fn lacks_resources(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
 }

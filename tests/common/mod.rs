@@ -4,11 +4,11 @@
 #![allow(dead_code)]
 
 use ivy::{AppEvent, Bus, PeerId};
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -383,6 +383,25 @@ impl Default for RawListener {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Sends each line `stream` gives to `tx` (LF included; a last line without LF as
+/// it is), on a thread of its own, until EOF or `tx`'s receiver is gone.
+pub fn send_lines(stream: impl Read + Send + 'static, tx: Sender<Vec<u8>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        loop {
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if tx.send(line).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Sends one datagram to the bus port on 127.0.0.1 (only the agent bound to that
