@@ -162,3 +162,30 @@ fn hellos_per_turn_are_capped() {
     assert_eq!(taken, [PER_TURN, PER_TURN, 8], "hellos taken per turn");
     x.stop();
 }
+
+/// A datagram of `SCRATCH` bytes or more may have been cut short: it is ignored
+/// whole, even when its first line is a valid hello (none is that long). One a
+/// byte shorter is read.
+#[test]
+fn datagrams_longer_than_any_hello_are_ignored() {
+    use ivy::runtime::agent::SCRATCH;
+    diagnostics();
+    let (x, _, _) = x_agent(Limits::default());
+    let bus_port = bus_port();
+    let x = Running::start(x, bus_port);
+    let l = RawListener::new();
+    let padded = |len: usize| {
+        let mut d = format!("3 {} long:1:1 LONG\n", l.port).into_bytes();
+        d.resize(len, b'x');
+        d
+    };
+    send_datagram(bus_port, &padded(SCRATCH));
+    assert!(l.accept_within(Duration::from_millis(300)).is_none(), "X dialled on a datagram past its buffer");
+    let why = format!("ignored: {SCRATCH} bytes or more");
+    let ignored =
+        diagnostics().lock().expect("log").iter().any(|m| m.starts_with("datagram from ") && m.ends_with(&why));
+    assert!(ignored, "the datagram ignored is logged");
+    send_datagram(bus_port, &padded(SCRATCH - 1));
+    let mut raw = l.accept();
+    raw.expect(&handshake(x.port(), "X", &[(0, X_RE)]));
+}

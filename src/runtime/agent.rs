@@ -16,6 +16,12 @@ use std::time::Duration;
 
 /// Bytes read from one socket in one go.
 const READ_CHUNK: usize = 64 << 10;
+/// The scratch buffer, which takes datagrams and the bytes of peers no longer read.
+/// It holds the longest valid hello (`wire::MAX_HELLO_ID` and `MAX_HELLO_NAME`, with
+/// the version, the port and the separators: 2 186 bytes) with room to spare; a
+/// datagram that fills it may have been cut short, and is ignored. Kept small: a
+/// 64 KiB one was zeroed at start and stayed resident in every agent.
+pub const SCRATCH: usize = 4 << 10;
 /// Reads from one peer per loop iteration, so one busy peer cannot starve the others.
 const READS_PER_TURN: usize = 16;
 /// Datagrams read, and connections accepted, per loop iteration: a flood on the
@@ -73,7 +79,7 @@ impl Agent {
             listener_paused: false,
             conns: FdMap::default(),
             fds: IdMap::default(),
-            scratch: vec![0; READ_CHUNK],
+            scratch: vec![0; SCRATCH],
             dirty: Vec::new(),
             liveness: Some(Liveness::default()),
         }
@@ -171,10 +177,11 @@ impl Agent {
         let Some(udp) = &self.udp else { return };
         for _ in 0..DATAGRAMS_PER_TURN {
             match udp.get().recv_from(&mut self.scratch) {
-                Ok((n, from)) => {
+                Ok((n, from)) if n < self.scratch.len() => {
                     let data = self.scratch.get(..n).unwrap_or_default();
                     self.engine.on_datagram(from.ip(), data);
                 }
+                Ok((_, from)) => diag::log(|| format!("datagram from {from} ignored: {SCRATCH} bytes or more")),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return,
             }
