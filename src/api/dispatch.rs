@@ -53,7 +53,7 @@ impl Source for BusSource {
     }
 
     fn turn(&self, _lp: &EventLoop) {
-        if let Some(bus) = self.bus() {
+        if let Some(bus) = self.bus().filter(|bus| bus.shared.turn_due.load(Ordering::Acquire)) {
             self.deliver(&bus);
         }
     }
@@ -82,6 +82,7 @@ fn deliver_events(bus: &Bus, scratch: &mut Scratch) {
             bus.shared.flush_scheduled.store(false, Ordering::Release);
             agent.flush();
             if !agent.engine.has_events() {
+                bus.shared.turn_due.store(false, Ordering::Release);
                 return;
             }
         }
@@ -89,7 +90,7 @@ fn deliver_events(bus: &Bus, scratch: &mut Scratch) {
 }
 
 /// Counts a delivery in progress (see `Shared::deliveries`), until dropped, even
-/// by a callback's panic.
+/// by a callback's panic, which leaves the rest of the batch to the next turn.
 struct Delivering<'b>(&'b Bus);
 
 impl<'b> Delivering<'b> {
@@ -101,6 +102,9 @@ impl<'b> Delivering<'b> {
 
 impl Drop for Delivering<'_> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.shared.turn_due.store(true, Ordering::Release);
+        }
         self.0.shared.deliveries.fetch_sub(1, Ordering::AcqRel);
     }
 }
