@@ -47,7 +47,7 @@ impl BusSource {
 impl Source for BusSource {
     fn ready(&self, lp: &EventLoop, fd: RawFd, revents: i16) {
         if let Some(bus) = self.bus() {
-            bus.shared.agent.lock().ready(fd, revents, lp.now());
+            bus.shared.agent.lock().ready(fd, revents, &|| lp.now());
             self.deliver(&bus);
         }
     }

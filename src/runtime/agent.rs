@@ -123,10 +123,11 @@ impl Agent {
         self.spec = None;
     }
 
-    /// Handles readiness (poll bits) of descriptor `fd` at loop time `now`. A stale
+    /// Handles readiness (poll bits) of descriptor `fd`; `now` reads the loop's
+    /// clock (only when a line needs the time, so most turns read none). A stale
     /// report (the socket closed meanwhile, or its number reused) costs at most a
     /// read or write that would block.
-    pub fn ready(&mut self, fd: RawFd, revents: i16, now: Duration) {
+    pub fn ready(&mut self, fd: RawFd, revents: i16, now: &dyn Fn() -> Duration) {
         if self.udp.as_ref().is_some_and(|u| u.fd() == fd) {
             self.read_datagrams();
         } else if self.listener.as_ref().is_some_and(|l| l.fd() == fd) {
@@ -235,7 +236,7 @@ impl Agent {
 
     /// Reads a peer's socket straight into its line buffer (into the scratch buffer,
     /// then ignored, once the engine no longer reads it), at most a few times.
-    fn read_peer(&mut self, fd: RawFd, id: PeerId, now: Duration) {
+    fn read_peer(&mut self, fd: RawFd, id: PeerId, now: &dyn Fn() -> Duration) {
         for _ in 0..READS_PER_TURN {
             let Some(Conn::Peer { stream, .. }) = self.conns.get(fd) else { return };
             let room = self.engine.input_room(id).unwrap_or(&mut self.scratch);
