@@ -270,8 +270,15 @@ impl Agent {
                 break false;
             }
             let Some(Conn::Peer { stream, .. }) = self.conns.get(fd) else { return };
+            let len = pending.len();
             match stream.get().write(pending) {
-                Ok(n) => self.engine.wrote(id, n, false),
+                Ok(n) => {
+                    self.engine.wrote(id, n, false);
+                    // All written: nothing to ask the engine again.
+                    if n == len {
+                        break false;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.engine.wrote(id, 0, true);
