@@ -1,6 +1,7 @@
 //! The bus as a source of the loop: socket readiness goes to the agent, then the
 //! engine's events go to the user's callbacks, one at a time and with no lock held.
 
+use super::callbacks::Callbacks;
 use super::{Bus, Shared};
 use crate::engine::{AppEvent, DiePolicy, Event};
 use crate::runtime::{EventLoop, Source};
@@ -109,12 +110,16 @@ impl Drop for Delivering<'_> {
     }
 }
 
+/// The callback `pick` chooses, cloned so that the lock is released before it runs.
+fn callback<F: Clone>(bus: &Bus, pick: impl FnOnce(&Callbacks) -> Option<&F>) -> Option<F> {
+    pick(&bus.shared.callbacks.read()).cloned()
+}
+
 /// Calls the callback of one event; gives back a Msg's buffer for reuse.
 fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
-    let cbs = bus.shared.callbacks.read().clone_for(&event);
     match event {
         Event::App { peer, event } => {
-            if let Some(cb) = cbs.app {
+            if let Some(cb) = callback(bus, |c| c.app.as_ref()) {
                 cb(bus, peer, event);
             }
             if event == AppEvent::Disconnected {
@@ -122,29 +127,29 @@ fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
             }
         }
         Event::Bind { peer, id, regexp, event } => {
-            if let Some(cb) = cbs.bind {
+            if let Some(cb) = callback(bus, |c| c.bind.as_ref()) {
                 cb(bus, peer, id, &regexp, event);
             }
         }
-        Event::Msg { peer, binding: _, params } => {
-            if let Some(cb) = cbs.msg {
+        Event::Msg { peer, binding, params } => {
+            if let Some(cb) = callback(bus, |c| c.bindings.get(&binding)) {
                 // The engine already refused Msgs over the argument limit.
                 with_args(&params, |args| cb(bus, peer, args));
             }
             return Some(params);
         }
         Event::Direct { peer, id, text } => {
-            if let Some(cb) = cbs.direct {
+            if let Some(cb) = callback(bus, |c| c.direct.as_ref()) {
                 cb(bus, peer, id, &text);
             }
         }
         Event::Pong { peer, micros } => {
-            if let Some(cb) = cbs.pong {
+            if let Some(cb) = callback(bus, |c| c.pong.as_ref()) {
                 cb(bus, peer, micros);
             }
         }
         Event::Die { peer, id } => {
-            if let Some(cb) = cbs.die {
+            if let Some(cb) = callback(bus, |c| c.die.as_ref()) {
                 cb(bus, peer, id);
             }
             if *bus.shared.die_policy.lock() == DiePolicy::Obey {
