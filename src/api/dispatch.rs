@@ -4,9 +4,10 @@
 use super::callbacks::Callbacks;
 use super::{Bus, Shared};
 use crate::engine::{AppEvent, DiePolicy, Event};
+use crate::runtime::agent::Agent;
 use crate::runtime::{EventLoop, Source};
 use crate::wire;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::Weak;
@@ -36,9 +37,18 @@ impl BusSource {
     }
 
     /// Delivers with the reusable scratch, or with a fresh one when a callback runs
-    /// the loop again from inside a delivery (IvyIdle).
-    fn deliver(&self, bus: &Bus) {
-        match self.scratch.try_lock() {
+    /// the loop again from inside a delivery (IvyIdle). With the agent still
+    /// `locked`, its events start the (empty) batch under that lock, which saves
+    /// taking it once more.
+    fn deliver(&self, bus: &Bus, mut locked: Option<MutexGuard<'_, Agent>>) {
+        let mut scratch = self.scratch.try_lock();
+        if let (Some(agent), Some(scratch)) = (&mut locked, &mut scratch)
+            && scratch.batch.is_empty()
+        {
+            agent.engine.take_events(&mut scratch.batch);
+        }
+        drop(locked);
+        match scratch {
             Some(mut scratch) => deliver_events(bus, &mut scratch),
             None => deliver_events(bus, &mut Scratch::default()),
         }
@@ -48,14 +58,15 @@ impl BusSource {
 impl Source for BusSource {
     fn ready(&self, lp: &EventLoop, fd: RawFd, revents: i16) {
         if let Some(bus) = self.bus() {
-            bus.shared.agent.lock().ready(fd, revents, &|| lp.now());
-            self.deliver(&bus);
+            let mut agent = bus.shared.agent.lock();
+            agent.ready(fd, revents, &|| lp.now());
+            self.deliver(&bus, Some(agent));
         }
     }
 
     fn turn(&self, _lp: &EventLoop) {
         if let Some(bus) = self.bus().filter(|bus| bus.shared.turn_due.load(Ordering::Acquire)) {
-            self.deliver(&bus);
+            self.deliver(&bus, None);
         }
     }
 
