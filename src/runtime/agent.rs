@@ -304,6 +304,10 @@ impl Agent {
 
     /// Writes out what the engine queued and carries out its actions.
     pub fn flush(&mut self) {
+        // Nothing queued (as after most reads): no lists to swap.
+        if self.engine.unflushed().1 == 0 && !self.engine.has_actions() {
+            return;
+        }
         loop {
             let mut dirty = std::mem::take(&mut self.dirty);
             self.engine.take_dirty(&mut dirty);
