@@ -86,6 +86,8 @@ fn format_decimal(buf: &mut [u8], value: i64) -> usize {
 }
 
 /// Appends `value` in decimal (printf `%d` style), without allocating besides `out`.
+/// Out of line, so that [`push_int`]'s one-digit path stays small enough to inline.
+#[inline(never)]
 pub fn push_decimal(out: &mut Vec<u8>, value: i64) {
     let mut buf = [0u8; 20];
     let len = format_decimal(&mut buf, value);
@@ -94,6 +96,7 @@ pub fn push_decimal(out: &mut Vec<u8>, value: i64) {
 
 /// Appends `value` in decimal; a single digit (every type code but Pong's, the
 /// usual ids) as one byte, which costs less than formatting.
+#[inline]
 fn push_int(out: &mut Vec<u8>, value: i32) {
     match u8::try_from(value) {
         Ok(digit @ 0..=9) => out.push(b'0' + digit),
