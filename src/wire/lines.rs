@@ -77,6 +77,7 @@ impl LineBuffer {
     /// first): at least [`MIN_ROOM`], and all the allocation; twice the allocation, up
     /// to [`SHRINK_ABOVE`], when the last receive filled all it was offered. Report what was written with
     /// [`Self::filled`]. Invalidates ranges returned earlier.
+    #[inline]
     pub fn spare(&mut self) -> &mut [u8] {
         if self.read > 0 {
             self.drop_consumed();
