@@ -141,9 +141,10 @@ pub struct Line<'a> {
 /// stripped. A NUL byte is kept (ivy-c would truncate the line there).
 pub fn parse_line(line: &[u8]) -> Option<Line<'_>> {
     let (code, rest) = scan_int(line)?;
-    let (id, _) = scan_int(rest)?;
-    let stx = line.iter().position(|&b| b == STX)?;
-    let params = line.get(stx + 1..)?;
+    let (id, rest) = scan_int(rest)?;
+    // What the two ints took holds no STX: the line's first one is in the rest.
+    let stx = rest.iter().position(|&b| b == STX)?;
+    let params = rest.get(stx + 1..)?;
     Some(Line { code, id, params })
 }
 
