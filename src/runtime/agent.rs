@@ -5,11 +5,11 @@
 
 use super::fdmap::FdMap;
 use super::net::{self, Liveness};
-use super::sys::{POLLERR, POLLHUP, POLLIN, POLLOUT, hung_up};
+use super::sys::{self, POLLERR, POLLHUP, POLLIN, POLLOUT, hung_up};
 use super::watch::{Watched, Watcher};
 use crate::engine::{Action, Engine, IdMap, PeerId, diag};
 use crate::wire::{self, BusSpec};
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -244,7 +244,7 @@ impl Agent {
             // READS_PER_TURN × READ_CHUNK from one peer, however large its buffer.
             let offered = room.len().min(READ_CHUNK);
             let room = room.get_mut(..offered).unwrap_or_default();
-            match stream.get().read(room) {
+            match sys::recv(stream.fd(), room) {
                 Ok(0) => return self.drop_peer(id),
                 Ok(n) => {
                     self.engine.input_filled(id, n, now);
@@ -271,7 +271,7 @@ impl Agent {
             }
             let Some(Conn::Peer { stream, .. }) = self.conns.get(fd) else { return };
             let len = pending.len();
-            match stream.get().write(pending) {
+            match sys::send(stream.fd(), pending) {
                 Ok(n) => {
                     self.engine.wrote(id, n, false);
                     // All written: nothing to ask the engine again.
