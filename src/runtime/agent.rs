@@ -302,12 +302,16 @@ impl Agent {
         self.engine.on_closed(id);
     }
 
-    /// Writes out what the engine queued and carries out its actions.
+    /// Writes out what the engine queued and carries out its actions. Inline: after
+    /// most reads nothing is queued, and the check is all there is to do.
+    #[inline]
     pub fn flush(&mut self) {
-        // Nothing queued (as after most reads): no lists to swap.
-        if self.engine.unflushed().1 == 0 && !self.engine.has_actions() {
-            return;
+        if self.engine.unflushed().1 > 0 || self.engine.has_actions() {
+            self.flush_queued();
         }
+    }
+
+    fn flush_queued(&mut self) {
         loop {
             let mut dirty = std::mem::take(&mut self.dirty);
             self.engine.take_dirty(&mut dirty);

@@ -380,11 +380,16 @@ impl EventLoop {
         self.inner.state.lock().timers.next_timeout(self.now())
     }
 
-    /// Fires every due timer, newest first (TimerScan).
+    /// Fires every due timer, newest first (TimerScan). Inline: most turns have no
+    /// timer and stop at the flag.
+    #[inline]
     pub fn scan_timers(&self) {
-        if !self.inner.timers.load(Ordering::Acquire) {
-            return;
+        if self.inner.timers.load(Ordering::Acquire) {
+            self.fire_due_timers();
         }
+    }
+
+    fn fire_due_timers(&self) {
         let (due, now) = {
             let st = self.inner.state.lock();
             if st.timers.is_empty() {
