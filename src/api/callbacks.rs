@@ -20,30 +20,3 @@ pub struct Callbacks {
     pub direct: Option<DirectFn>,
     pub pong: Option<PongFn>,
 }
-
-/// The callbacks one event needs, cloned so the lock is released before calling them.
-#[derive(Default)]
-pub struct ForEvent {
-    pub msg: Option<MsgFn>,
-    pub app: Option<AppFn>,
-    pub bind: Option<BindFn>,
-    pub die: Option<DieFn>,
-    pub direct: Option<DirectFn>,
-    pub pong: Option<PongFn>,
-}
-
-impl Callbacks {
-    pub fn clone_for(&self, event: &crate::engine::Event) -> ForEvent {
-        use crate::engine::Event;
-        let mut f = ForEvent::default();
-        match event {
-            Event::App { .. } => f.app = self.app.clone(),
-            Event::Bind { .. } => f.bind = self.bind.clone(),
-            Event::Msg { binding, .. } => f.msg = self.bindings.get(binding).cloned(),
-            Event::Direct { .. } => f.direct = self.direct.clone(),
-            Event::Die { .. } => f.die = self.die.clone(),
-            Event::Pong { .. } => f.pong = self.pong.clone(),
-        }
-        f
-    }
-}

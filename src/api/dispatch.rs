@@ -1,12 +1,13 @@
 //! The bus as a source of the loop: socket readiness goes to the agent, then the
 //! engine's events go to the user's callbacks, one at a time and with no lock held.
 
+use super::callbacks::Callbacks;
 use super::{Bus, Shared};
 use crate::engine::{AppEvent, DiePolicy, Event};
-use crate::runtime::agent::ACCEPT_BACKOFF;
+use crate::runtime::agent::{ACCEPT_BACKOFF, Agent};
 use crate::runtime::{EventLoop, Source};
 use crate::wire;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
@@ -36,9 +37,18 @@ impl BusSource {
     }
 
     /// Delivers with the reusable scratch, or with a fresh one when a callback runs
-    /// the loop again from inside a delivery (IvyIdle).
-    fn deliver(&self, bus: &Bus) {
-        match self.scratch.try_lock() {
+    /// the loop again from inside a delivery (IvyIdle). With the agent still
+    /// `locked`, its events start the (empty) batch under that lock, which saves
+    /// taking it once more.
+    fn deliver(&self, bus: &Bus, mut locked: Option<MutexGuard<'_, Agent>>) {
+        let mut scratch = self.scratch.try_lock();
+        if let (Some(agent), Some(scratch)) = (&mut locked, &mut scratch)
+            && scratch.batch.is_empty()
+        {
+            agent.engine.take_events(&mut scratch.batch);
+        }
+        drop(locked);
+        match scratch {
             Some(mut scratch) => deliver_events(bus, &mut scratch),
             None => deliver_events(bus, &mut Scratch::default()),
         }
@@ -49,19 +59,18 @@ impl Source for BusSource {
     fn ready(&self, lp: &EventLoop, fd: RawFd, revents: i16) {
         if let Some(bus) = self.bus() {
             let mut agent = bus.shared.agent.lock();
-            agent.ready(fd, revents, lp.now());
+            agent.ready(fd, revents, &|| lp.now());
             let paused = agent.take_listener_pause();
-            drop(agent);
+            self.deliver(&bus, Some(agent));
             if paused {
                 resume_listener_later(lp, Arc::downgrade(&bus.shared));
             }
-            self.deliver(&bus);
         }
     }
 
     fn turn(&self, _lp: &EventLoop) {
-        if let Some(bus) = self.bus() {
-            self.deliver(&bus);
+        if let Some(bus) = self.bus().filter(|bus| bus.shared.turn_due.load(Ordering::Acquire)) {
+            self.deliver(&bus, None);
         }
     }
 
@@ -108,6 +117,7 @@ fn deliver_events(bus: &Bus, scratch: &mut Scratch) {
             bus.shared.flush_scheduled.store(false, Ordering::Release);
             agent.flush();
             if !agent.engine.has_events() {
+                bus.shared.turn_due.store(false, Ordering::Release);
                 return;
             }
         }
@@ -115,7 +125,7 @@ fn deliver_events(bus: &Bus, scratch: &mut Scratch) {
 }
 
 /// Counts a delivery in progress (see `Shared::deliveries`), until dropped, even
-/// by a callback's panic.
+/// by a callback's panic, which leaves the rest of the batch to the next turn.
 struct Delivering<'b>(&'b Bus);
 
 impl<'b> Delivering<'b> {
@@ -127,16 +137,23 @@ impl<'b> Delivering<'b> {
 
 impl Drop for Delivering<'_> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.shared.turn_due.store(true, Ordering::Release);
+        }
         self.0.shared.deliveries.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
+/// The callback `pick` chooses, cloned so that the lock is released before it runs.
+fn callback<F: Clone>(bus: &Bus, pick: impl FnOnce(&Callbacks) -> Option<&F>) -> Option<F> {
+    pick(&bus.shared.callbacks.read()).cloned()
+}
+
 /// Calls the callback of one event; gives back a Msg's buffer for reuse.
 fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
-    let cbs = bus.shared.callbacks.read().clone_for(&event);
     match event {
         Event::App { peer, event } => {
-            if let Some(cb) = cbs.app {
+            if let Some(cb) = callback(bus, |c| c.app.as_ref()) {
                 cb(bus, peer, event);
             }
             if event == AppEvent::Disconnected {
@@ -144,29 +161,29 @@ fn deliver(bus: &Bus, event: Event) -> Option<Vec<u8>> {
             }
         }
         Event::Bind { peer, id, regexp, event } => {
-            if let Some(cb) = cbs.bind {
+            if let Some(cb) = callback(bus, |c| c.bind.as_ref()) {
                 cb(bus, peer, id, &regexp, event);
             }
         }
-        Event::Msg { peer, binding: _, params } => {
-            if let Some(cb) = cbs.msg {
+        Event::Msg { peer, binding, params } => {
+            if let Some(cb) = callback(bus, |c| c.bindings.get(&binding)) {
                 // The engine already refused Msgs over the argument limit.
                 with_args(&params, |args| cb(bus, peer, args));
             }
             return Some(params);
         }
         Event::Direct { peer, id, text } => {
-            if let Some(cb) = cbs.direct {
+            if let Some(cb) = callback(bus, |c| c.direct.as_ref()) {
                 cb(bus, peer, id, &text);
             }
         }
         Event::Pong { peer, micros } => {
-            if let Some(cb) = cbs.pong {
+            if let Some(cb) = callback(bus, |c| c.pong.as_ref()) {
                 cb(bus, peer, micros);
             }
         }
         Event::Die { peer, id } => {
-            if let Some(cb) = cbs.die {
+            if let Some(cb) = callback(bus, |c| c.die.as_ref()) {
                 cb(bus, peer, id);
             }
             if *bus.shared.die_policy.lock() == DiePolicy::Obey {

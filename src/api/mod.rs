@@ -28,9 +28,21 @@ struct Shared {
     /// Deliveries of this bus's events in progress (each writes out what was
     /// queued meanwhile when it ends); more than one when a callback runs the loop.
     deliveries: AtomicUsize,
+    /// A call may have queued output or events since the last delivery that left
+    /// nothing behind: the loop's next turn must deliver. Without it, a turn after
+    /// the delivery of a socket's input has nothing to do and skips it.
+    turn_due: AtomicBool,
     callbacks: RwLock<Callbacks>,
     die_policy: Mutex<DiePolicy>,
     lp: EventLoop,
+}
+
+impl Shared {
+    /// Records that a call left the agent (`locked`, so that a delivery ending now
+    /// sees it) with work for the loop's next turn.
+    fn note_turn_due(&self, _locked: &Agent) {
+        self.turn_due.store(true, Ordering::Release);
+    }
 }
 
 /// One agent on an Ivy bus. Cheap to clone: clones are the same agent.
@@ -63,6 +75,7 @@ impl Bus {
             agent: Mutex::new(Agent::new(engine, watcher.clone())),
             flush_scheduled: AtomicBool::new(false),
             deliveries: AtomicUsize::new(0),
+            turn_due: AtomicBool::new(false),
             callbacks: RwLock::new(Callbacks::default()),
             die_policy: Mutex::new(if ignore_die { DiePolicy::Ignore } else { DiePolicy::Obey }),
             lp: lp.clone(),
@@ -150,6 +163,7 @@ impl Bus {
         let id = agent.engine.bind(regexp);
         self.shared.callbacks.write().bindings.insert(id, Arc::new(cb));
         agent.flush();
+        self.shared.note_turn_due(&agent);
         BindingId(id)
     }
 
@@ -164,6 +178,7 @@ impl Bus {
         let done = agent.engine.unbind(id.0);
         self.shared.callbacks.write().bindings.remove(&id.0);
         agent.flush();
+        self.shared.note_turn_due(&agent);
         done
     }
 
@@ -215,6 +230,7 @@ impl Bus {
         let lp = &self.shared.lp;
         let mut agent = self.shared.agent.lock();
         let r = f(&mut agent);
+        self.shared.note_turn_due(&agent);
         if lp.on_loop_thread() {
             if self.shared.deliveries.load(Ordering::Acquire) == 0 {
                 // A hook, a channel's or a timer's handler: the next turn writes it out.

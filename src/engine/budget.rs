@@ -64,6 +64,10 @@ impl SearchBudget {
     }
 
     fn decide(&mut self, pattern: &Pattern, len: usize, subs: &[(PeerId, i32)]) -> Admit {
+        // The usual subscription: a literal shape runs no engine, costs nothing.
+        if pattern.has_literal_shape() {
+            return Admit::Yes;
+        }
         if pattern.may_be_quadratic() && len > QUADRATIC_MAX_MESSAGE {
             return Admit::No;
         }
@@ -76,7 +80,7 @@ impl SearchBudget {
             // Its step budget, counted as one step per state and byte.
             cost = cost.max(BACKTRACK_LIMIT as u64);
         } else if cost == 0 {
-            // A literal shape: no engine runs.
+            // Nothing to count (an empty message).
             return Admit::Yes;
         }
         self.cost = self.cost.saturating_add(cost);

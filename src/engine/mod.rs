@@ -238,6 +238,7 @@ impl Engine {
     }
 
     /// The runtime wrote `n` bytes; `blocked` when the socket would not take more.
+    #[inline]
     pub fn wrote(&mut self, id: PeerId, n: usize, blocked: bool) {
         let Some(peer) = self.peers.get_mut(id) else { return };
         peer.out.consume(n);

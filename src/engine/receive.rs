@@ -22,7 +22,7 @@ impl Engine {
     pub fn on_input(&mut self, id: PeerId, data: &[u8], now: Duration) {
         let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
         peer.input.push(data);
-        self.take_lines(id, now);
+        self.take_lines(id, &|| now);
     }
 
     /// Where to receive a peer's bytes without a copy: room in its line buffer; then
@@ -32,15 +32,16 @@ impl Engine {
         Some(self.peers.get_mut(id).filter(|p| p.is_open())?.input.spare())
     }
 
-    /// `n` bytes were received into [`Engine::input_room`] at time `now`.
-    pub fn input_filled(&mut self, id: PeerId, n: usize, now: Duration) {
+    /// `n` bytes were received into [`Engine::input_room`]; `now` reads the
+    /// driver's monotonic clock, only for a line that needs the time (a Pong).
+    pub fn input_filled(&mut self, id: PeerId, n: usize, now: &dyn Fn() -> Duration) {
         let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
         peer.input.filled(n);
         self.take_lines(id, now);
     }
 
     /// Handles every complete line buffered for an open peer.
-    fn take_lines(&mut self, id: PeerId, now: Duration) {
+    fn take_lines(&mut self, id: PeerId, now: &dyn Fn() -> Duration) {
         let Some(peer) = self.peers.get_mut(id) else { return };
         let mut input = std::mem::take(&mut peer.input);
         let mut close = false;
@@ -79,7 +80,7 @@ impl Engine {
         self.request_close(id);
     }
 
-    fn on_line(&mut self, id: PeerId, line: &[u8], now: Duration) -> Flow {
+    fn on_line(&mut self, id: PeerId, line: &[u8], now: &dyn Fn() -> Duration) -> Flow {
         let Some(l) = wire::parse_line(line) else {
             diag::log(|| format!("Quitting bad format  {}", String::from_utf8_lossy(line)));
             self.reject(id);
@@ -107,7 +108,7 @@ impl Engine {
             MsgType::Ping => {
                 self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Pong, l.id, b""));
             }
-            MsgType::Pong => self.pong(id, l.id, now),
+            MsgType::Pong => self.pong(id, l.id, now()),
         }
         Flow::Next
     }

@@ -58,9 +58,8 @@ impl Hasher for PrefixHasher {
         }
         let tail = words.remainder();
         if !tail.is_empty() {
-            let mut word = [0; 8];
-            word.iter_mut().zip(tail).for_each(|(w, &b)| *w = b);
-            self.mix(u64::from_le_bytes(word));
+            // The tail as a little-endian word padded with zeros, without a copy.
+            self.mix(tail.iter().rev().fold(0, |word, &b| word << 8 | u64::from(b)));
         }
     }
 

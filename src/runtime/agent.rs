@@ -5,11 +5,11 @@
 
 use super::fdmap::FdMap;
 use super::net::{self, Liveness};
-use super::sys::{POLLERR, POLLHUP, POLLIN, POLLOUT, hung_up};
+use super::sys::{self, POLLERR, POLLHUP, POLLIN, POLLOUT, hung_up};
 use super::watch::{Watched, Watcher};
 use crate::engine::{Action, Engine, IdMap, PeerId, diag};
 use crate::wire::{self, BusSpec};
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -148,10 +148,11 @@ impl Agent {
         self.spec = None;
     }
 
-    /// Handles readiness (poll bits) of descriptor `fd` at loop time `now`. A stale
+    /// Handles readiness (poll bits) of descriptor `fd`; `now` reads the loop's
+    /// clock (only when a line needs the time, so most turns read none). A stale
     /// report (the socket closed meanwhile, or its number reused) costs at most a
     /// read or write that would block.
-    pub fn ready(&mut self, fd: RawFd, revents: i16, now: Duration) {
+    pub fn ready(&mut self, fd: RawFd, revents: i16, now: &dyn Fn() -> Duration) {
         if self.udp.as_ref().is_some_and(|u| u.fd() == fd) {
             self.read_datagrams();
         } else if self.listener.as_ref().is_some_and(|l| l.fd() == fd) {
@@ -296,7 +297,7 @@ impl Agent {
 
     /// Reads a peer's socket straight into its line buffer (into the scratch buffer,
     /// then ignored, once the engine no longer reads it), at most a few times.
-    fn read_peer(&mut self, fd: RawFd, id: PeerId, now: Duration) {
+    fn read_peer(&mut self, fd: RawFd, id: PeerId, now: &dyn Fn() -> Duration) {
         for _ in 0..READS_PER_TURN {
             let Some(Conn::Peer { stream, .. }) = self.conns.get(fd) else { return };
             let room = self.engine.input_room(id).unwrap_or(&mut self.scratch);
@@ -304,7 +305,7 @@ impl Agent {
             // READS_PER_TURN × READ_CHUNK from one peer, however large its buffer.
             let offered = room.len().min(READ_CHUNK);
             let room = room.get_mut(..offered).unwrap_or_default();
-            match stream.get().read(room) {
+            match sys::recv(stream.fd(), room) {
                 Ok(0) => return self.drop_peer(id),
                 Ok(n) => {
                     self.engine.input_filled(id, n, now);
@@ -330,8 +331,15 @@ impl Agent {
                 break false;
             }
             let Some(Conn::Peer { stream, .. }) = self.conns.get(fd) else { return };
-            match stream.get().write(pending) {
-                Ok(n) => self.engine.wrote(id, n, false),
+            let len = pending.len();
+            match sys::send(stream.fd(), pending) {
+                Ok(n) => {
+                    self.engine.wrote(id, n, false);
+                    // All written: nothing to ask the engine again.
+                    if n == len {
+                        break false;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.engine.wrote(id, 0, true);
@@ -355,8 +363,16 @@ impl Agent {
         self.engine.on_closed(id);
     }
 
-    /// Writes out what the engine queued and carries out its actions.
+    /// Writes out what the engine queued and carries out its actions. Inline: after
+    /// most reads nothing is queued, and the check is all there is to do.
+    #[inline]
     pub fn flush(&mut self) {
+        if self.engine.unflushed().1 > 0 || self.engine.has_actions() {
+            self.flush_queued();
+        }
+    }
+
+    fn flush_queued(&mut self) {
         loop {
             let mut dirty = std::mem::take(&mut self.dirty);
             self.engine.take_dirty(&mut dirty);

@@ -58,6 +58,10 @@ struct Inner {
     removals: AtomicBool,
     /// A before or after hook was ever set (saves two locks per turn until then).
     hooks: AtomicBool,
+    /// There may be timers: set when one is added, cleared when a scan finds none
+    /// left (both under the state's lock), so that a turn without timers takes no
+    /// lock to scan them.
+    timers: AtomicBool,
     /// See [`EventLoop::want_turn`].
     turn_wanted: AtomicBool,
     waker: Waker,
@@ -124,6 +128,7 @@ impl EventLoop {
             stop: AtomicBool::new(false),
             removals: AtomicBool::new(false),
             hooks: AtomicBool::new(false),
+            timers: AtomicBool::new(false),
             turn_wanted: AtomicBool::new(false),
             waker,
             epoll: Arc::new(epoll),
@@ -350,7 +355,10 @@ impl EventLoop {
     /// Adds a timer (§8.4): first firing `period_ms` from now; `count` N > 0 fires N
     /// times, 0 or negative fires forever. The callback gets (id, lateness in ms).
     pub fn add_timer(&self, count: i32, period_ms: i64, cb: TimerFn) -> TimerId {
-        let id = self.inner.state.lock().timers.add(self.now(), count, period_ms, cb);
+        let mut st = self.inner.state.lock();
+        let id = st.timers.add(self.now(), count, period_ms, cb);
+        self.inner.timers.store(true, Ordering::Release);
+        drop(st);
         self.wake();
         id
     }
@@ -372,11 +380,20 @@ impl EventLoop {
         self.inner.state.lock().timers.next_timeout(self.now())
     }
 
-    /// Fires every due timer, newest first (TimerScan).
+    /// Fires every due timer, newest first (TimerScan). Inline: most turns have no
+    /// timer and stop at the flag.
+    #[inline]
     pub fn scan_timers(&self) {
+        if self.inner.timers.load(Ordering::Acquire) {
+            self.fire_due_timers();
+        }
+    }
+
+    fn fire_due_timers(&self) {
         let (due, now) = {
             let st = self.inner.state.lock();
             if st.timers.is_empty() {
+                self.inner.timers.store(false, Ordering::Release);
                 return;
             }
             let now = self.now();

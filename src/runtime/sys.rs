@@ -38,6 +38,33 @@ pub fn hung_up(fd: RawFd) -> bool {
     poll(&mut now, Some(Duration::ZERO)).is_ok() && now.iter().any(|p| p.revents & (POLLERR | POLLHUP) != 0)
 }
 
+/// Receives from a connected socket into `buf` (recv(2), no flags), as a raw system
+/// call: glibc's `recv` is a cancellation point, which costs a multi-threaded
+/// process two more calls on every read. The loop's blocking point, epoll_wait,
+/// stays one.
+pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    let (null, no_flags) = (std::ptr::null_mut::<libc::c_void>(), libc::c_long::from(0));
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call's
+    // duration; recvfrom(2) accepts null source-address arguments.
+    let n = unsafe {
+        libc::syscall(libc::SYS_recvfrom, libc::c_long::from(fd), buf.as_mut_ptr(), buf.len(), no_flags, null, null)
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// Sends `buf` on a connected socket without raising SIGPIPE (send(2) with
+/// MSG_NOSIGNAL, as std's `TcpStream::write`), as a raw system call (see [`recv`]).
+pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    let (null, no_len) = (std::ptr::null::<libc::c_void>(), libc::c_long::from(0));
+    let flags = libc::c_long::from(libc::MSG_NOSIGNAL);
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call's
+    // duration; sendto(2) accepts a null destination on a connected socket.
+    let n = unsafe {
+        libc::syscall(libc::SYS_sendto, libc::c_long::from(fd), buf.as_ptr(), buf.len(), flags, null, no_len)
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
 /// A pollfd entry.
 pub fn entry(fd: RawFd, events: i16) -> pollfd {
     pollfd { fd, events, revents: 0 }

@@ -86,23 +86,30 @@ fn format_decimal(buf: &mut [u8], value: i64) -> usize {
 }
 
 /// Appends `value` in decimal (printf `%d` style), without allocating besides `out`.
+/// Out of line, so that [`push_int`]'s one-digit path stays small enough to inline.
+#[inline(never)]
 pub fn push_decimal(out: &mut Vec<u8>, value: i64) {
     let mut buf = [0u8; 20];
     let len = format_decimal(&mut buf, value);
     out.extend_from_slice(buf.get(buf.len() - len..).unwrap_or_default());
 }
 
-/// Appends `"<code> <id>\x02"`, formatted on the stack and appended in one go.
+/// Appends `value` in decimal; a single digit (every type code but Pong's, the
+/// usual ids) as one byte, which costs less than formatting.
+#[inline]
+fn push_int(out: &mut Vec<u8>, value: i32) {
+    match u8::try_from(value) {
+        Ok(digit @ 0..=9) => out.push(b'0' + digit),
+        _ => push_decimal(out, value.into()),
+    }
+}
+
+/// Appends `"<code> <id>\x02"`.
 fn push_header(out: &mut Vec<u8>, code: i32, id: i32) {
-    // Filled from the end: STX, the id (11 bytes at most), a space, the code (11 at most).
-    let mut buf = [0u8; 24];
-    let mut start = buf.len() - 1;
-    buf[start] = STX;
-    start -= format_decimal(&mut buf[..start], id.into());
-    start -= 1;
-    buf[start] = b' ';
-    start -= format_decimal(&mut buf[..start], code.into());
-    out.extend_from_slice(&buf[start..]);
+    push_int(out, code);
+    out.push(b' ');
+    push_int(out, id);
+    out.push(STX);
 }
 
 /// Appends `"<code> <id>\x02<params>\n"` to out (itoa-style formatting, no allocation
@@ -134,9 +141,10 @@ pub struct Line<'a> {
 /// stripped. A NUL byte is kept (ivy-c would truncate the line there).
 pub fn parse_line(line: &[u8]) -> Option<Line<'_>> {
     let (code, rest) = scan_int(line)?;
-    let (id, _) = scan_int(rest)?;
-    let stx = line.iter().position(|&b| b == STX)?;
-    let params = line.get(stx + 1..)?;
+    let (id, rest) = scan_int(rest)?;
+    // What the two ints took holds no STX: the line's first one is in the rest.
+    let stx = rest.iter().position(|&b| b == STX)?;
+    let params = rest.get(stx + 1..)?;
     Some(Line { code, id, params })
 }
 

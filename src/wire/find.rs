@@ -4,8 +4,18 @@
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// Position of the first `needle` in `bytes`.
+/// Inputs shorter than this are searched word by word, inline.
+const SHORT: usize = 32;
+
+/// Position of the first `needle` in `bytes`. Inline for short inputs (most
+/// lines and fields): entering the vectorised search costs more than they do.
+#[inline]
 pub fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
+    if bytes.len() < SHORT { find_in_words(bytes, needle) } else { find_in_blocks(bytes, needle) }
+}
+
+#[inline(never)]
+fn find_in_blocks(bytes: &[u8], needle: u8) -> Option<usize> {
     let mut at = 0;
     // Blocks of 32 bytes, which the compiler turns into vector compares.
     for block in bytes.chunks_exact(32) {
@@ -14,10 +24,16 @@ pub fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
         }
         at += 32;
     }
-    // Then words of 8 bytes: `zero` is nonzero iff a byte of `w` is 0 (was the
-    // needle), and its lowest set bit marks the first such byte.
+    find_in_words(bytes.get(at..).unwrap_or_default(), needle).map(|i| at + i)
+}
+
+/// Words of 8 bytes: `zero` is nonzero iff a byte of `w` is 0 (was the needle),
+/// and its lowest set bit marks the first such byte.
+#[inline(always)]
+fn find_in_words(bytes: &[u8], needle: u8) -> Option<usize> {
     let pattern = LO * u64::from(needle);
-    let mut words = bytes.get(at..).unwrap_or_default().chunks_exact(8);
+    let mut at = 0;
+    let mut words = bytes.chunks_exact(8);
     for word in &mut words {
         let w = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ pattern;
         let zero = w.wrapping_sub(LO) & !w & HI;

@@ -77,6 +77,7 @@ impl LineBuffer {
     /// first): at least [`MIN_ROOM`], and all the allocation; twice the allocation, up
     /// to [`SHRINK_ABOVE`], when the last receive filled all it was offered. Report what was written with
     /// [`Self::filled`]. Invalidates ranges returned earlier.
+    #[inline]
     pub fn spare(&mut self) -> &mut [u8] {
         if self.read > 0 {
             self.drop_consumed();
@@ -105,7 +106,9 @@ impl LineBuffer {
     /// scanned again.
     pub fn take_line(&mut self) -> Result<Option<Range<usize>>, LineTooLong> {
         let unscanned = self.data.get(self.scan..self.end).unwrap_or_default();
-        match super::find_byte(unscanned, LF) {
+        // Nothing new since the last call (the usual end of a batch): no search.
+        let found = if unscanned.is_empty() { None } else { super::find_byte(unscanned, LF) };
+        match found {
             Some(offset) => {
                 let end = self.scan + offset;
                 if end - self.read > self.max_line {
@@ -156,7 +159,10 @@ impl LineBuffer {
     }
 
     fn drop_consumed(&mut self) {
-        self.data.copy_within(self.read..self.end, 0);
+        // Usually every line was taken: nothing to move.
+        if self.read < self.end {
+            self.data.copy_within(self.read..self.end, 0);
+        }
         self.end -= self.read;
         self.scan -= self.read;
         self.read = 0;
