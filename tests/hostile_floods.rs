@@ -189,3 +189,63 @@ fn datagrams_longer_than_any_hello_are_ignored() {
     let mut raw = l.accept();
     raw.expect(&handshake(x.port(), "X", &[(0, X_RE)]));
 }
+
+/// A listener whose accept queue is full: the SYNs sent to it are dropped, and a
+/// connect to it hangs (until given up).
+struct Blackhole {
+    _listener: socket2::Socket,
+    _filler: std::net::TcpStream,
+    port: u16,
+}
+
+impl Blackhole {
+    fn new() -> Blackhole {
+        use socket2::{Domain, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        s.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).expect("bind");
+        s.listen(0).expect("listen");
+        let port = s.local_addr().ok().and_then(|a| a.as_socket()).expect("port").port();
+        // Backlog 0 still takes one connection: this one fills the queue.
+        let filler = std::net::TcpStream::connect(("127.0.0.1", port)).expect("filler");
+        Blackhole { _listener: s, _filler: filler, port }
+    }
+}
+
+/// Hellos naming ports that never answer make X dial at most half of `max_peers`
+/// at once, so incoming connections still find a place; each connect is given up
+/// after `DIAL_TIMEOUT`, and then a hello is dialled again.
+#[test]
+fn hanging_dials_are_capped_and_given_up() {
+    use ivy::runtime::DIAL_TIMEOUT;
+    use std::time::Instant;
+    diagnostics();
+    let (x, _, events) = x_agent(Limits { max_peers: 4, ..Limits::default() });
+    let bus_port = bus_port();
+    let x = Running::start(x, bus_port);
+    let port = x.port();
+    let holes = [Blackhole::new(), Blackhole::new()];
+    let started = Instant::now();
+    for (i, h) in holes.iter().enumerate() {
+        send_datagram(bus_port, format!("3 {} hole:{i}:1 H{i}\n", h.port).as_bytes());
+    }
+    // Two connects hang: a third hello is ignored, incoming connections are taken.
+    let late = RawListener::new();
+    late.hello(bus_port, "5:5:5", "LATE");
+    assert!(late.accept_within(Duration::from_millis(300)).is_none(), "X dialled past half of max_peers");
+    let refused = format!("hello from 127.0.0.1:{} ignored: 2 connects under way, at most 2 (1 refused)", late.port);
+    assert!(logged(&refused), "the refusal is logged");
+    let _a = join(Raw::connect(port), port, "A", &events);
+    let _b = join(Raw::connect(port), port, "B", &events);
+    // Both hanging connects are given up after DIAL_TIMEOUT (not after the ~127 s
+    // of the system's SYN retries).
+    let given_up = |h: &Blackhole| logged(&format!("SocketConnectAddr error 127.0.0.1:{}", h.port));
+    let deadline = started + DIAL_TIMEOUT + Duration::from_secs(3);
+    while !holes.iter().all(given_up) {
+        assert!(Instant::now() < deadline, "hanging connects not given up after {DIAL_TIMEOUT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(started.elapsed() >= DIAL_TIMEOUT - Duration::from_millis(500), "given up too soon");
+    late.hello(bus_port, "5:5:5", "LATE");
+    let mut raw = late.accept();
+    raw.expect(&handshake(port, "X", &[(0, X_RE)]));
+}

@@ -31,9 +31,31 @@ impl Engine {
         if held < max {
             return true;
         }
+        self.refuse(|total| {
+            format!("{}: {held} peer connections held, max_peers is {max} ({total} refused)", refused())
+        });
+        false
+    }
+
+    /// Whether a hello may make us dial: fewer connects under way than half of
+    /// [`super::Limits::max_peers`] (rounded up), and room for one more peer. Anyone
+    /// can send hellos, from any address, naming ports that never answer: the other
+    /// half of the places stays for incoming connections while such connects hang
+    /// (the runtime gives each up after a few seconds).
+    pub fn room_to_dial(&mut self, refused: impl FnOnce() -> String) -> bool {
+        let dialling = self.connecting.len();
+        let max = self.limits.max_peers.div_ceil(2);
+        if dialling < max {
+            return self.room_for_peer(refused);
+        }
+        self.refuse(|total| format!("{}: {dialling} connects under way, at most {max} ({total} refused)", refused()));
+        false
+    }
+
+    /// Counts a refusal and logs it; `why` gets the count so far.
+    fn refuse(&mut self, why: impl FnOnce(u64) -> String) {
         self.admission.refused += 1;
         let total = self.admission.refused;
-        diag::log(|| format!("{}: {held} peer connections held, max_peers is {max} ({total} refused)", refused()));
-        false
+        diag::log(|| why(total));
     }
 }

@@ -268,7 +268,7 @@ impl Engine {
                 continue;
             }
             let addr = std::net::SocketAddr::new(from, hello.port);
-            if self.knows(addr) || !self.room_for_peer(|| format!("hello from {addr} ignored")) {
+            if self.knows(addr) || !self.room_to_dial(|| format!("hello from {addr} ignored")) {
                 continue;
             }
             self.connecting.insert(addr);

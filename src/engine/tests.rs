@@ -1026,6 +1026,25 @@ fn limit_peers_counts_accepted_dialled_and_dialling() {
     assert!(!e.room_for_peer(|| "accept".into()), "closing it twice freed one place only");
 }
 
+#[test]
+fn limit_dials_under_way_to_half_of_max_peers() {
+    let mut e = engine();
+    e.set_limits(Limits { max_peers: 4, ..Limits::default() });
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+    let at = |port| SocketAddr::new(ip, port);
+    e.on_datagram(ip, b"3 4000 a A\n3 4001 b B\n3 4002 c C\n");
+    assert_eq!(actions(&mut e).len(), 2, "two connects under way at most");
+    // The other half of the places stays for incoming connections.
+    raw_peer(&mut e);
+    assert!(e.room_for_peer(|| "accept".into()));
+    raw_peer(&mut e);
+    assert!(!e.room_for_peer(|| "accept".into()));
+    // A connect given up makes room for the next hello.
+    e.connect_failed(at(4000));
+    e.on_datagram(ip, b"3 4002 c C\n");
+    assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4002), name: b"C".to_vec() }]);
+}
+
 // ---------------------------------------------------------------------------------
 // Stale handles
 

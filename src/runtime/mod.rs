@@ -14,6 +14,6 @@ mod watch;
 pub use channels::{ChannelFn, DeleteFn};
 pub use event_loop::{EventLoop, Source};
 pub use ids::{ChannelId, TimerId};
-pub use net::{Liveness, host_name};
+pub use net::{DIAL_TIMEOUT, Liveness, host_name};
 pub use timers::TimerFn;
 pub use watch::Watcher;

@@ -54,11 +54,19 @@ pub fn listener(ipv6: bool) -> io::Result<TcpListener> {
     Ok(s.into())
 }
 
-/// Starts a non-blocking connect; completion shows as writability.
+/// How long a connect may go unanswered (SYNs dropped, not refused) before it
+/// fails: TCP_USER_TIMEOUT, which Linux also applies to the SYN retries (about
+/// 127 s otherwise). A connect under way holds a place under `max_peers`, and
+/// anyone can make us dial; a peer on the bus answers in milliseconds.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts a non-blocking connect; completion shows as writability, failure within
+/// [`DIAL_TIMEOUT`] when nothing answers.
 pub fn dial(addr: SocketAddr) -> io::Result<TcpStream> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_nonblocking(true)?;
     s.set_cloexec(true)?;
+    s.set_tcp_user_timeout(Some(DIAL_TIMEOUT))?;
     match s.connect(&SockAddr::from(addr)) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -96,11 +104,12 @@ impl Liveness {
 pub fn configure(stream: &TcpStream, liveness: Option<Liveness>) -> io::Result<()> {
     stream.set_nonblocking(true)?;
     stream.set_nodelay(true)?;
-    let Some(l) = liveness else { return Ok(()) };
     let sock = SockRef::from(stream);
+    // Also replaces a dialled socket's DIAL_TIMEOUT (none: the system's default).
+    sock.set_tcp_user_timeout(liveness.map(|l| l.detection_time()))?;
+    let Some(l) = liveness else { return Ok(()) };
     let keepalive = TcpKeepalive::new().with_time(l.idle).with_interval(l.interval).with_retries(l.retries);
-    sock.set_tcp_keepalive(&keepalive)?;
-    sock.set_tcp_user_timeout(Some(l.detection_time()))
+    sock.set_tcp_keepalive(&keepalive)
 }
 
 /// A fresh application id `R:T:P`: OS-seeded random, wall-clock ms, TCP port (§1.5).
@@ -153,5 +162,15 @@ mod tests {
         assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
         assert_eq!(sock.tcp_user_timeout().unwrap(), Some(Duration::from_secs(15)));
         assert!(sock.tcp_nodelay().unwrap());
+    }
+
+    #[test]
+    fn a_dial_has_its_timeout_until_configured() {
+        let l = listener(false).unwrap();
+        let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), l.local_addr().unwrap().port());
+        let s = dial(addr).unwrap();
+        assert_eq!(SockRef::from(&s).tcp_user_timeout().unwrap(), Some(DIAL_TIMEOUT));
+        configure(&s, None).unwrap();
+        assert_eq!(SockRef::from(&s).tcp_user_timeout().unwrap(), None, "the system's default once connected");
     }
 }
