@@ -429,3 +429,13 @@ fn stop_from_timer_callback() {
     assert!(t.returns_within(TIMEOUT));
     assert_eq!(count(&n), 3);
 }
+
+#[test]
+fn a_panic_out_of_run_leaves_the_loop_not_running() {
+    let lp = EventLoop::new();
+    lp.add_timer(1, 0, Box::new(|_, _, _| panic!("a timer's panic")));
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run()));
+    assert!(unwound.is_err(), "the timer's panic unwinds out of run");
+    assert!(!lp.is_running(), "no thread is inside run any more");
+    assert!(!lp.on_loop_thread());
+}

@@ -69,7 +69,7 @@ impl Source for BusSource {
     }
 
     fn turn(&self, _lp: &EventLoop) {
-        if let Some(bus) = self.bus().filter(|bus| bus.shared.turn_due.load(Ordering::Acquire)) {
+        if let Some(bus) = self.bus().filter(|bus| bus.shared.turn_due.load(Ordering::SeqCst)) {
             self.deliver(&bus, None);
         }
     }
@@ -138,7 +138,7 @@ impl<'b> Delivering<'b> {
 impl Drop for Delivering<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.0.shared.turn_due.store(true, Ordering::Release);
+            self.0.shared.turn_due.store(true, Ordering::SeqCst);
         }
         self.0.shared.deliveries.fetch_sub(1, Ordering::AcqRel);
     }

@@ -41,7 +41,9 @@ impl Shared {
     /// Records that a call left the agent (`locked`, so that a delivery ending now
     /// sees it) with work for the loop's next turn.
     fn note_turn_due(&self, _locked: &Agent) {
-        self.turn_due.store(true, Ordering::Release);
+        // SeqCst, against the loop's exit: it clears `runner` then reads this flag,
+        // while a sender sets this flag then reads `runner`; one must see the other.
+        self.turn_due.store(true, Ordering::SeqCst);
     }
 }
 
@@ -159,12 +161,11 @@ impl Bus {
     /// Subscribes `cb` to messages matching `regexp` (interval regexps expanded here);
     /// `cb` gets the captured groups.
     pub fn bind(&self, regexp: &[u8], cb: impl Fn(&Bus, PeerId, &[&[u8]]) + Send + Sync + 'static) -> BindingId {
-        let mut agent = self.shared.agent.lock();
-        let id = agent.engine.bind(regexp);
-        self.shared.callbacks.write().bindings.insert(id, Arc::new(cb));
-        agent.flush();
-        self.shared.note_turn_due(&agent);
-        BindingId(id)
+        BindingId(self.with_agent(|a| {
+            let id = a.engine.bind(regexp);
+            self.shared.callbacks.write().bindings.insert(id, Arc::new(cb));
+            id
+        }))
     }
 
     /// Replaces the regexp of a binding, keeping its id and callback.
@@ -174,12 +175,11 @@ impl Bus {
 
     /// Removes a binding; safe from inside its own callback.
     pub fn unbind(&self, id: BindingId) -> bool {
-        let mut agent = self.shared.agent.lock();
-        let done = agent.engine.unbind(id.0);
-        self.shared.callbacks.write().bindings.remove(&id.0);
-        agent.flush();
-        self.shared.note_turn_due(&agent);
-        done
+        self.with_agent(|a| {
+            let done = a.engine.unbind(id.0);
+            self.shared.callbacks.write().bindings.remove(&id.0);
+            done
+        })
     }
 
     /// Our bindings: (id, regexp as sent).

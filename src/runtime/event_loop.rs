@@ -71,6 +71,26 @@ struct Inner {
     runner: AtomicU64,
 }
 
+/// The calling thread marked as the one inside [`EventLoop::run`], until dropped:
+/// also when a callback's panic unwinds out of the loop, which otherwise would leave
+/// sends from this thread waiting for a loop that no longer runs.
+struct Running<'a> {
+    runner: &'a AtomicU64,
+    outer: u64,
+}
+
+impl<'a> Running<'a> {
+    fn enter(runner: &'a AtomicU64) -> Self {
+        Running { runner, outer: runner.swap(thread_tag(), Ordering::SeqCst) }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.runner.store(self.outer, Ordering::SeqCst);
+    }
+}
+
 /// A small non-zero number naming the calling thread.
 fn thread_tag() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -150,14 +170,15 @@ impl EventLoop {
 
     /// Runs until [`EventLoop::stop`]; returns at once if stop was called and not reset.
     pub fn run(&self) {
-        let outer = self.inner.runner.swap(thread_tag(), Ordering::SeqCst);
-        let mut scratch = Scratch::default();
-        while !self.is_stopped() {
-            if self.iterate(true, &mut scratch).is_err() {
-                break;
+        {
+            let _running = Running::enter(&self.inner.runner);
+            let mut scratch = Scratch::default();
+            while !self.is_stopped() {
+                if self.iterate(true, &mut scratch).is_err() {
+                    break;
+                }
             }
         }
-        self.inner.runner.store(outer, Ordering::SeqCst);
         // What other threads handed to the loop while it was stopping.
         let sources = self.inner.state.lock().sources.clone();
         for (_, source) in sources {
