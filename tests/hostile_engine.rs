@@ -94,7 +94,9 @@ fn queue_capped_then_drained() {
         assert!(e.pending_output(p).len() <= limits.queue_cap);
         assert!(e.peer_memory(p) <= 2 * limits.queue_cap + (64 << 10), "held {}", e.peer_memory(p));
     }
-    while let Some(ev) = e.pop_event() {
+    let mut events = std::collections::VecDeque::new();
+    e.take_events(&mut events);
+    for ev in events {
         if ev == (Event::App { peer: p, event: AppEvent::FifoFull }) {
             full += 1;
         }

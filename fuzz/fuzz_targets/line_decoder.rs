@@ -16,6 +16,7 @@
 use ivy::engine::{Engine, Event, Limits};
 use ivy::wire::{LF, LineBuffer, LineTooLong, parse_line, split_args};
 use libfuzzer_sys::fuzz_target;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -109,11 +110,13 @@ fn engine_input(chunks: &[&[u8]], max_line: usize) {
     let local: SocketAddr = ([127, 0, 0, 1], 4000).into();
     let peer = engine.add_peer(remote, local, None);
     let bound = 4 * (max_line + MAX_CHUNK) + 2 * limits.queue_cap + (64 << 10);
+    let mut events = VecDeque::new();
     for (i, chunk) in chunks.iter().enumerate() {
         engine.on_input(peer, chunk, Duration::from_millis(i as u64));
         let mem = engine.peer_memory(peer);
         assert!(mem <= bound, "peer holds {mem} bytes (bound {bound})");
-        while let Some(event) = engine.pop_event() {
+        engine.take_events(&mut events);
+        for event in events.drain(..) {
             if let Event::Msg { params, .. } = event {
                 let fields = params.iter().filter(|&&b| b == 3).count() + 1;
                 assert!(fields <= limits.max_args + 1);
@@ -129,7 +132,7 @@ fn engine_input(chunks: &[&[u8]], max_line: usize) {
         let mem = engine.peer_memory(peer);
         assert!(mem <= bound, "peer holds {mem} bytes after sends (bound {bound})");
     }
-    while engine.pop_event().is_some() {}
+    engine.take_events(&mut events);
     engine.on_closed(peer);
     engine.reap(peer);
     assert!(engine.peers().is_empty());

@@ -271,10 +271,6 @@ impl Engine {
         !self.actions.is_empty()
     }
 
-    pub fn pop_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
     /// Takes back the buffer of a delivered Msg event, to carry a later one.
     pub fn recycle(&mut self, buf: Vec<u8>) {
         self.spare.give(buf);

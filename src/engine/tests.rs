@@ -54,7 +54,9 @@ fn feed(e: &mut Engine, p: PeerId, bytes: &[u8]) {
 }
 
 fn events(e: &mut Engine) -> Vec<Event> {
-    std::iter::from_fn(|| e.pop_event()).collect()
+    let mut events = VecDeque::new();
+    e.take_events(&mut events);
+    events.into()
 }
 
 fn actions(e: &mut Engine) -> Vec<Action> {
