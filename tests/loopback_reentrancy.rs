@@ -389,3 +389,45 @@ fn send_from_a_channel_delete_handler_is_written() {
         drop(mine);
     });
 }
+
+/// A callback that runs the loop again (IvyIdle) starts a nested delivery; when a
+/// callback of that nested delivery panics, the events after it are not lost: once
+/// the loop runs again they are delivered, in order.
+#[test]
+fn events_after_a_panic_in_a_nested_delivery_are_kept() {
+    let port = bus_port();
+    let x = agent("X", None);
+    let (in_a, go) = (mpsc::channel(), mpsc::channel::<()>());
+    let (in_a_tx, go_rx) = (in_a.0, Mutex::new(go.1));
+    x.bind(b"^a (.*)$", move |bus, _, _| {
+        let _ = in_a_tx.send(());
+        let _ = go_rx.lock().expect("go").recv_timeout(TIMEOUT);
+        bus.event_loop().run_once();
+    });
+    x.bind(b"^b (.*)$", |_, _, _| panic!("b's callback panics"));
+    let (c_tx, c_rx) = mpsc::channel();
+    x.bind(b"^c (.*)$", move |_, _, args| {
+        let _ = c_tx.send(owned(args));
+    });
+    x.start(Some(&bus_addr(port))).expect("start X");
+    let (lp_bus, panicked) = (x.clone(), mpsc::channel());
+    let loop_thread = std::thread::spawn(move || {
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp_bus.run()));
+        let _ = panicked.0.send(first.is_err());
+        lp_bus.run();
+    });
+    let x_port = x.tcp_port().expect("X's port");
+    let mut raw = Raw::connect(x_port);
+    raw.expect(&handshake(x_port, "X", &[(0, "^a (.*)$"), (1, "^b (.*)$"), (2, "^c (.*)$")]));
+    raw.send(&handshake(raw.local_port(), "R", &[]));
+    raw.send(b"2 0\x021\x03\n");
+    recv(&in_a.1, "a's callback");
+    // b and c arrive while a's callback runs: its run_once delivers them, nested.
+    raw.send(b"2 1\x022\x03\n2 2\x023\x03\n");
+    std::thread::sleep(Duration::from_millis(100));
+    go.0.send(()).expect("go");
+    assert!(recv(&panicked.1, "the loop to unwind"), "b's panic unwinds out of run");
+    assert_eq!(recv(&c_rx, "c, kept and delivered once the loop runs again"), strs(&["3"]));
+    x.stop();
+    loop_thread.join().expect("loop thread");
+}

@@ -50,7 +50,21 @@ impl BusSource {
         drop(locked);
         match scratch {
             Some(mut scratch) => deliver_events(bus, &mut scratch),
-            None => deliver_events(bus, &mut Scratch::default()),
+            None => deliver_events(bus, &mut Nested(bus, Scratch::default()).1),
+        }
+    }
+}
+
+/// The scratch of a delivery nested in another one (a callback running the loop
+/// again): when a callback's panic ends that delivery early, the events it had
+/// not delivered go back to the engine, ahead of newer ones, instead of being lost
+/// with it. (The reusable scratch keeps its own leftovers for the next turn.)
+struct Nested<'b>(&'b Bus, Scratch);
+
+impl Drop for Nested<'_> {
+    fn drop(&mut self) {
+        if !self.1.batch.is_empty() {
+            self.0.shared.agent.lock().engine.requeue(&mut self.1.batch);
         }
     }
 }
@@ -138,7 +152,9 @@ impl<'b> Delivering<'b> {
 impl Drop for Delivering<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            // The rest waits for the next turn, which must come before the loop sleeps.
             self.0.shared.turn_due.store(true, Ordering::SeqCst);
+            self.0.shared.lp.want_turn();
         }
         self.0.shared.deliveries.fetch_sub(1, Ordering::AcqRel);
     }

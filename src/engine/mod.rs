@@ -285,6 +285,13 @@ impl Engine {
         }
     }
 
+    /// Puts back events taken and not delivered, in order, ahead of those queued since.
+    pub fn requeue(&mut self, taken: &mut VecDeque<Event>) {
+        while let Some(event) = taken.pop_back() {
+            self.events.push_front(event);
+        }
+    }
+
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
     }
