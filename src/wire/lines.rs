@@ -106,9 +106,7 @@ impl LineBuffer {
     /// scanned again.
     pub fn take_line(&mut self) -> Result<Option<Range<usize>>, LineTooLong> {
         let unscanned = self.data.get(self.scan..self.end).unwrap_or_default();
-        // Nothing new since the last call (the usual end of a batch): no search.
-        let found = if unscanned.is_empty() { None } else { super::find_byte(unscanned, LF) };
-        match found {
+        match super::find_byte(unscanned, LF) {
             Some(offset) => {
                 let end = self.scan + offset;
                 if end - self.read > self.max_line {
