@@ -102,10 +102,8 @@ fn resume_listener_later(lp: &EventLoop, shared: Weak<Shared>) {
         ms,
         Box::new(move |lp, _, _| {
             let Some(strong) = shared.upgrade() else { return };
-            let mut agent = strong.agent.lock();
-            agent.resume_listener();
-            if agent.take_listener_pause() {
-                drop(agent);
+            let watched = strong.agent.lock().resume_listener();
+            if !watched {
                 resume_listener_later(lp, shared.clone());
             }
         }),

@@ -238,13 +238,14 @@ impl Agent {
 
     /// Watches the listener again after a pause: connections that came meanwhile
     /// are accepted, or the listener is paused again if descriptors still lack.
-    /// Check [`Agent::take_listener_pause`] afterwards.
-    pub fn resume_listener(&mut self) {
-        let Some(listener) = &mut self.listener else { return };
-        if let Err(e) = listener.set_events(POLLIN) {
-            self.listener_paused = true;
+    /// False when it could not be watched: try again after [`ACCEPT_BACKOFF`].
+    pub fn resume_listener(&mut self) -> bool {
+        let Some(listener) = &mut self.listener else { return true };
+        let watched = listener.set_events(POLLIN);
+        if let Err(e) = &watched {
             diag::log(|| format!("epoll: {e}: the listener stays paused {} ms more", ACCEPT_BACKOFF.as_millis()));
         }
+        watched.is_ok()
     }
 
     /// A connection becomes a peer of the engine.
