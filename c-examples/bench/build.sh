@@ -13,7 +13,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/target/bench-c/ivy_bench}
-inc=${IVY_INCLUDE:-$root/include}
+inc=${IVY_INCLUDE:-$root/crates/libivy/include}
 if [ -z "${IVY_LIBDIR:-}" ]; then
     IVY_LIBDIR=$root/target/bench-cbuild
     cmake -S "$root" -B "$IVY_LIBDIR" -DCMAKE_BUILD_TYPE=Release -DIVY_BUILD_TESTS=OFF >/dev/null

@@ -6,7 +6,7 @@
 //! parsing is deterministic.
 #![no_main]
 
-use ivy::wire::{DEFAULT_PORT, parse_bus};
+use ivy_proto::wire::{DEFAULT_PORT, parse_bus};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

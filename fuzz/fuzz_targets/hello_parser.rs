@@ -7,8 +7,8 @@
 //! for its own id.
 #![no_main]
 
-use ivy::engine::{Action, Engine};
-use ivy::wire::{LF, MAX_HELLO_ID, MAX_HELLO_NAME, PROTOCOL_VERSION, encode_hello, hello_lines, parse_hello};
+use ivy_proto::engine::{Action, Engine};
+use ivy_proto::wire::{LF, MAX_HELLO_ID, MAX_HELLO_NAME, PROTOCOL_VERSION, encode_hello, hello_lines, parse_hello};
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -13,8 +13,8 @@
 //!    bounded, a closed peer is gone.
 #![no_main]
 
-use ivy::engine::{Engine, Event, Limits};
-use ivy::wire::{LF, LineBuffer, LineTooLong, parse_line, split_args};
+use ivy_proto::engine::{Engine, Event, Limits};
+use ivy_proto::wire::{LF, LineBuffer, LineTooLong, parse_line, split_args};
 use libfuzzer_sys::fuzz_target;
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -12,7 +12,7 @@
 //! interval token is not changed by the expansion.
 #![no_main]
 
-use ivy::pattern::{Filter, MAX_EXPANDED_LEN, Pattern, PrefixIndex, expand_intervals};
+use ivy_proto::pattern::{Filter, MAX_EXPANDED_LEN, Pattern, PrefixIndex, expand_intervals};
 use libfuzzer_sys::fuzz_target;
 
 fn within(arg: &[u8], message: &[u8]) -> bool {

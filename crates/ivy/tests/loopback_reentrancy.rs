@@ -1,0 +1,433 @@
+//! Re-entrancy: from inside callbacks an agent sends, binds, unbinds (its own binding
+//! too), changes, adds and removes timers, queries peers and stops; another agent
+//! observes the effects on the wire.
+
+use ivy_testkit as common;
+
+use common::*;
+use ivy::{AppEvent, BindEvent, BindingId, Bus, TimerId};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// X (the agent under test) and Y (the observer) on a private bus; returns once Y
+/// has X's subscriptions. Y's application events go to the returned channel.
+fn xy(setup_x: impl FnOnce(&Bus), setup_y: impl FnOnce(&Bus)) -> (Running, Running, Receiver<AppRecord>) {
+    let port = bus_port();
+    let x = agent("X", None);
+    setup_x(&x);
+    let y = agent("Y", None);
+    let y_apps = app_events(&y);
+    setup_y(&y);
+    let x = Running::start(x, port);
+    let y = Running::start(y, port);
+    let (_, name) = next_app_event(&y_apps, AppEvent::Connected);
+    assert_eq!(name, b"X");
+    (x, y, y_apps)
+}
+
+/// Y's binding that forwards its captures to a channel.
+fn forward(bus: &Bus, re: &str) -> Receiver<Vec<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel();
+    bus.bind(re.as_bytes(), move |_, _, args| {
+        let _ = tx.send(owned(args));
+    });
+    rx
+}
+
+/// Y's bind-change events: (event, id, regexp).
+fn bind_events(bus: &Bus) -> Receiver<(BindEvent, i32, Vec<u8>)> {
+    let (tx, rx) = mpsc::channel();
+    bus.on_bind_change(move |_, _, id, re, event| {
+        let _ = tx.send((event, id, re.to_vec()));
+    });
+    rx
+}
+
+#[test]
+fn send_from_message_callback() {
+    let counts = Arc::new(Mutex::new(Vec::new()));
+    let c = counts.clone();
+    let mut pongs = None;
+    let (_x, y, _) = xy(
+        |x| {
+            x.bind(b"^ping (\\d+)$", move |bus, peer, args| {
+                let n = bus.send(format!("pong {}", show(args[0])).as_bytes());
+                // Queries work inside callbacks too.
+                assert_eq!(bus.peer_name(peer).as_deref(), Some(&b"Y"[..]));
+                assert_eq!(bus.peers(), vec![peer]);
+                c.lock().unwrap().push(n);
+            });
+        },
+        |y| pongs = Some(forward(y, "^pong (\\d+)$")),
+    );
+    let pongs = pongs.expect("bound");
+    for i in 1..=20 {
+        assert_eq!(y.send(format!("ping {i}").as_bytes()), 1);
+    }
+    for i in 1..=20 {
+        assert_eq!(recv(&pongs, "pong"), strs(&[&i.to_string()]));
+    }
+    assert_eq!(*counts.lock().unwrap(), vec![1; 20]);
+}
+
+#[test]
+fn bind_from_message_callback() {
+    let (tx, got) = mpsc::channel();
+    let mut y_binds = None;
+    let (_x, y, _) = xy(
+        |x| {
+            x.bind(b"^bind (\\S+)$", move |bus, _, args| {
+                let word = String::from_utf8_lossy(args[0]).into_owned();
+                let tx = tx.clone();
+                let id = bus.bind(format!("^{word} (.*)$").as_bytes(), move |_, _, args| {
+                    let _ = tx.send(owned(args));
+                });
+                assert_eq!(id.id(), 1);
+            });
+        },
+        |y| y_binds = Some(bind_events(y)),
+    );
+    let y_binds = y_binds.expect("set");
+    assert_eq!(recv(&y_binds, "X's first binding"), (BindEvent::Added, 0, b"^bind (\\S+)$".to_vec()));
+    assert_eq!(y.send(b"bind foo"), 1);
+    assert_eq!(recv(&y_binds, "the new binding"), (BindEvent::Added, 1, b"^foo (.*)$".to_vec()));
+    assert_eq!(y.send(b"foo bar baz"), 1);
+    assert_eq!(recv(&got, "message for the new binding"), strs(&["bar baz"]));
+}
+
+#[test]
+fn unbind_own_binding_from_its_callback() {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let own: Arc<OnceLock<BindingId>> = Arc::new(OnceLock::new());
+    let mut y_binds = None;
+    let (x, y, _) = xy(
+        |x| {
+            let (c, o) = (calls.clone(), own.clone());
+            let id = x.bind(b"^once (.*)$", move |bus, _, args| {
+                c.lock().unwrap().push(owned(args));
+                let id = *o.get().expect("id set");
+                assert!(bus.unbind(id));
+                // A second unbind of the same id is a no-op.
+                assert!(!bus.unbind(id));
+            });
+            own.set(id).expect("once");
+        },
+        |y| y_binds = Some(bind_events(y)),
+    );
+    let y_binds = y_binds.expect("set");
+    assert_eq!(recv(&y_binds, "X's binding"), (BindEvent::Added, 0, b"^once (.*)$".to_vec()));
+    // Two messages back to back: the second one may already be on its way when the
+    // callback unbinds; it must not reach the callback.
+    assert_eq!(y.send(b"once a"), 1);
+    let _ = y.send(b"once b");
+    assert_eq!(recv(&y_binds, "the DelRegexp"), (BindEvent::Removed, 0, Vec::new()));
+    assert_eq!(y.send(b"once c"), 0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(*calls.lock().unwrap(), vec![strs(&["a"])]);
+    assert!(x.bindings().is_empty());
+}
+
+#[test]
+fn unbind_other_binding_from_callback() {
+    let victim_calls = Arc::new(Mutex::new(0));
+    let mut y_binds = None;
+    let (_x, y, _) = xy(
+        |x| {
+            let vc = victim_calls.clone();
+            let victim = x.bind(b"^victim$", move |_, _, _| *vc.lock().unwrap() += 1);
+            x.bind(b"^kill$", move |bus, _, _| {
+                assert!(bus.unbind(victim));
+            });
+        },
+        |y| y_binds = Some(bind_events(y)),
+    );
+    let y_binds = y_binds.expect("set");
+    recv(&y_binds, "binding 0");
+    recv(&y_binds, "binding 1");
+    assert_eq!(y.send(b"victim"), 1);
+    assert_eq!(y.send(b"kill"), 1);
+    assert_eq!(recv(&y_binds, "the DelRegexp"), (BindEvent::Removed, 0, Vec::new()));
+    assert_eq!(y.send(b"victim"), 0);
+    wait_until("the victim's one call", || *victim_calls.lock().unwrap() == 1);
+}
+
+#[test]
+fn change_from_message_callback() {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let own: Arc<OnceLock<BindingId>> = Arc::new(OnceLock::new());
+    let mut y_binds = None;
+    let (x, y, _) = xy(
+        |x| {
+            let (c, o) = (calls.clone(), own.clone());
+            let id = x.bind(b"^old (.*)$", move |bus, _, args| {
+                let mut c = c.lock().unwrap();
+                c.push(owned(args));
+                if c.len() == 1 {
+                    assert!(bus.change(*o.get().expect("id"), b"^new (.*)$"));
+                }
+            });
+            own.set(id).expect("once");
+        },
+        |y| y_binds = Some(bind_events(y)),
+    );
+    let y_binds = y_binds.expect("set");
+    assert_eq!(recv(&y_binds, "X's binding"), (BindEvent::Added, 0, b"^old (.*)$".to_vec()));
+    assert_eq!(y.send(b"old 1"), 1);
+    assert_eq!(recv(&y_binds, "the change"), (BindEvent::Changed, 0, b"^new (.*)$".to_vec()));
+    assert_eq!(y.send(b"old 2"), 0);
+    assert_eq!(y.send(b"new 3"), 1);
+    wait_until("two calls", || calls.lock().unwrap().len() == 2);
+    assert_eq!(*calls.lock().unwrap(), vec![strs(&["1"]), strs(&["3"])]);
+    assert_eq!(x.bindings(), vec![(BindingId::from_id(0), b"^new (.*)$".to_vec())]);
+}
+
+#[test]
+fn timers_from_callbacks() {
+    // X: `^after (\d+)$` adds a one-shot timer that sends "fired N"; a repeating timer
+    // (count 0) sends "tick"; `^untick$` removes it from inside a message callback.
+    let ticker: Arc<OnceLock<TimerId>> = Arc::new(OnceLock::new());
+    let mut fired = None;
+    let mut ticks = None;
+    let (x, y, _) = xy(
+        |x| {
+            x.bind(b"^after (\\d+)$", |bus, _, args| {
+                let n = String::from_utf8_lossy(args[0]).into_owned();
+                let b = bus.clone();
+                bus.event_loop().add_timer(
+                    1,
+                    5,
+                    Box::new(move |_, _, _| {
+                        assert_eq!(b.send(format!("fired {n}").as_bytes()), 1);
+                    }),
+                );
+            });
+            let t = ticker.clone();
+            x.bind(b"^untick$", move |bus, _, _| {
+                bus.event_loop().remove_timer(*t.get().expect("ticker"));
+            });
+        },
+        |y| {
+            fired = Some(forward(y, "^fired (\\d+)$"));
+            ticks = Some(forward(y, "^tick$"));
+        },
+    );
+    let (fired, ticks) = (fired.expect("bound"), ticks.expect("bound"));
+    let b = x.bus.clone();
+    let id = x.event_loop().add_timer(
+        0,
+        5,
+        Box::new(move |_, _, _| {
+            let _ = b.send(b"tick");
+        }),
+    );
+    ticker.set(id).expect("once");
+
+    for i in 1..=3 {
+        assert_eq!(y.send(format!("after {i}").as_bytes()), 1);
+        assert_eq!(recv(&fired, "a one-shot timer's message"), strs(&[&i.to_string()]));
+    }
+    assert_no_recv(&fired, 50, "second firing of a one-shot timer");
+    for _ in 0..3 {
+        recv(&ticks, "tick");
+    }
+    assert_eq!(y.send(b"untick"), 1);
+    // Ticks already on the wire may still arrive; then they stop for good.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while ticks.recv_timeout(Duration::from_millis(150)).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "ticks never stopped");
+    }
+    assert_no_recv(&ticks, 100, "tick after removal");
+}
+
+#[test]
+fn timer_callback_modifies_and_removes_itself_and_binds() {
+    // A timer of X binds from its own callback, then removes itself on its 3rd firing.
+    let mut y_binds = None;
+    let (x, _y, _) = xy(|_| {}, |y| y_binds = Some(bind_events(y)));
+    let y_binds = y_binds.expect("set");
+    let fired = Arc::new(Mutex::new(0));
+    let f = fired.clone();
+    let b = x.bus.clone();
+    x.event_loop().add_timer(
+        0,
+        5,
+        Box::new(move |lp, id, _| {
+            let mut n = f.lock().unwrap();
+            *n += 1;
+            b.bind(format!("^timer{n}$").as_bytes(), |_, _, _| {});
+            if *n == 1 {
+                lp.modify_timer(id, 10);
+            }
+            if *n == 3 {
+                lp.remove_timer(id);
+            }
+        }),
+    );
+    for i in 1..=3 {
+        assert_eq!(recv(&y_binds, "binding from timer"), (BindEvent::Added, i - 1, format!("^timer{i}$").into_bytes()));
+    }
+    assert_no_recv(&y_binds, 100, "binding after the timer removed itself");
+    assert_eq!(*fired.lock().unwrap(), 3);
+}
+
+#[test]
+fn stop_from_message_callback() {
+    let (mut x, y, y_apps) = xy(
+        |x| {
+            x.bind(b"^quit$", |bus, _, _| bus.stop());
+        },
+        |_| {},
+    );
+    assert_eq!(y.send(b"quit"), 1);
+    x.wait_finished();
+    let (_, name) = next_app_event(&y_apps, AppEvent::Disconnected);
+    assert_eq!(name, b"X");
+    wait_peers(&y, 0);
+}
+
+#[test]
+fn send_from_application_and_direct_callbacks() {
+    // X greets each connected peer with a direct message and answers direct messages
+    // with a direct message and a routed one.
+    let (dtx, directs) = mpsc::channel();
+    let mut echoes = None;
+    let (_x, y, _) = xy(
+        |x| {
+            x.on_application(|bus, peer, event| {
+                if event == AppEvent::Connected {
+                    let name = bus.peer_name(peer).unwrap_or_default();
+                    let mut text = b"welcome ".to_vec();
+                    text.extend_from_slice(&name);
+                    assert!(bus.send_direct(peer, 1, &text));
+                }
+            });
+            x.on_direct(|bus, peer, id, text| {
+                assert!(bus.send_direct(peer, id + 1, text));
+                let mut msg = b"echo ".to_vec();
+                msg.extend_from_slice(text);
+                assert_eq!(bus.send(&msg), 1);
+            });
+        },
+        |y| {
+            y.on_direct(move |bus, peer, id, text| {
+                let _ = dtx.send((bus.peer_name(peer).unwrap_or_default(), id, text.to_vec()));
+            });
+            echoes = Some(forward(y, "^echo (.*)$"));
+        },
+    );
+    let echoes = echoes.expect("bound");
+    assert_eq!(recv(&directs, "welcome"), (b"X".to_vec(), 1, b"welcome Y".to_vec()));
+    let x_peer = y.peer_by_name(b"X").expect("X listed");
+    assert!(y.send_direct(x_peer, 41, b"hi"));
+    assert_eq!(recv(&directs, "direct reply"), (b"X".to_vec(), 42, b"hi".to_vec()));
+    assert_eq!(recv(&echoes, "echo"), strs(&["hi"]));
+}
+
+#[test]
+fn send_from_bind_change_callback() {
+    // X announces each subscription it learns about: "learned <id>".
+    let mut learned = None;
+    let (_x, _y, _) = xy(
+        |x| {
+            x.on_bind_change(|bus, _, id, _, event| {
+                if event == BindEvent::Added {
+                    bus.send(format!("learned {id}").as_bytes());
+                }
+            });
+        },
+        |y| learned = Some(forward(y, "^learned (\\d+)$")),
+    );
+    let learned = learned.expect("bound");
+    assert_eq!(recv(&learned, "learned"), strs(&["0"]));
+}
+
+/// X's loop sends `text` (through `arm`) at a moment outside any delivery of X; Y,
+/// which never writes to X afterwards, must get it without anything else waking
+/// X's loop.
+fn sent_outside_a_delivery(arm: impl FnOnce(&Bus)) {
+    let mut got = None;
+    let (x, _y, _) = xy(|_| {}, |y| got = Some(forward(y, "^outside (.*)$")));
+    let got = got.expect("bound");
+    // Let X's loop go to sleep first.
+    std::thread::sleep(Duration::from_millis(50));
+    arm(&x.bus);
+    assert_eq!(recv(&got, "the message sent outside a delivery"), strs(&["done"]));
+}
+
+#[test]
+fn send_from_the_before_poll_hook_is_written() {
+    sent_outside_a_delivery(|x| {
+        let (bus, armed) = (x.clone(), Arc::new(std::sync::atomic::AtomicBool::new(true)));
+        x.event_loop().set_before_hook(Some(Box::new(move || {
+            if armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                bus.send(b"outside done");
+            }
+        })));
+        x.event_loop().wake();
+    });
+}
+
+#[test]
+fn send_from_a_channel_delete_handler_is_written() {
+    sent_outside_a_delivery(|x| {
+        let (mine, _theirs) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+        let bus = x.clone();
+        let lp = x.event_loop();
+        let id = lp.add_channel(
+            std::os::fd::AsRawFd::as_raw_fd(&mine),
+            Box::new(|_, _, _| {}),
+            None,
+            Some(Box::new(move || {
+                bus.send(b"outside done");
+            })),
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        lp.remove_channel(id);
+        // The delete handler has run once the channel is gone from the loop.
+        std::thread::sleep(Duration::from_millis(50));
+        drop(mine);
+    });
+}
+
+/// A callback that runs the loop again (IvyIdle) starts a nested delivery; when a
+/// callback of that nested delivery panics, the events after it are not lost: once
+/// the loop runs again they are delivered, in order.
+#[test]
+fn events_after_a_panic_in_a_nested_delivery_are_kept() {
+    let port = bus_port();
+    let x = agent("X", None);
+    let (in_a, go) = (mpsc::channel(), mpsc::channel::<()>());
+    let (in_a_tx, go_rx) = (in_a.0, Mutex::new(go.1));
+    x.bind(b"^a (.*)$", move |bus, _, _| {
+        let _ = in_a_tx.send(());
+        let _ = go_rx.lock().expect("go").recv_timeout(TIMEOUT);
+        bus.event_loop().run_once();
+    });
+    x.bind(b"^b (.*)$", |_, _, _| panic!("b's callback panics"));
+    let (c_tx, c_rx) = mpsc::channel();
+    x.bind(b"^c (.*)$", move |_, _, args| {
+        let _ = c_tx.send(owned(args));
+    });
+    x.start(Some(&bus_addr(port))).expect("start X");
+    let (lp_bus, panicked) = (x.clone(), mpsc::channel());
+    let loop_thread = std::thread::spawn(move || {
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp_bus.run()));
+        let _ = panicked.0.send(first.is_err());
+        lp_bus.run();
+    });
+    let x_port = x.tcp_port().expect("X's port");
+    let mut raw = Raw::connect(x_port);
+    raw.expect(&handshake(x_port, "X", &[(0, "^a (.*)$"), (1, "^b (.*)$"), (2, "^c (.*)$")]));
+    raw.send(&handshake(raw.local_port(), "R", &[]));
+    raw.send(b"2 0\x021\x03\n");
+    recv(&in_a.1, "a's callback");
+    // b and c arrive while a's callback runs: its run_once delivers them, nested.
+    raw.send(b"2 1\x022\x03\n2 2\x023\x03\n");
+    std::thread::sleep(Duration::from_millis(100));
+    go.0.send(()).expect("go");
+    assert!(recv(&panicked.1, "the loop to unwind"), "b's panic unwinds out of run");
+    assert_eq!(recv(&c_rx, "c, kept and delivered once the loop runs again"), strs(&["3"]));
+    x.stop();
+    loop_thread.join().expect("loop thread");
+}

@@ -1,0 +1,94 @@
+//! `Ivy/ivychannel.h`: user file descriptors watched by the loop (§8.2).
+
+use std::ffi::c_void;
+
+use super::{_channel, IVY_HANDLE, SendPtr, global, guard, handle_addr, handle_ptr};
+use ::ivy::api::ChannelId;
+
+/// A watched file descriptor, as returned by `IvyChannelAdd`.
+pub type Channel = *mut _channel;
+/// Called when the channel is removed (and on an error condition of its fd).
+pub type ChannelHandleDelete = Option<unsafe extern "C" fn(data: *mut c_void)>;
+/// Called when the fd is readable.
+pub type ChannelHandleRead = Option<unsafe extern "C" fn(channel: Channel, fd: IVY_HANDLE, data: *mut c_void)>;
+/// Called when the fd is writable and a writable watch is on.
+pub type ChannelHandleWrite = Option<unsafe extern "C" fn(channel: Channel, fd: IVY_HANDLE, data: *mut c_void)>;
+
+pub(crate) fn channel_ptr(id: ChannelId) -> Channel {
+    handle_ptr(id.to_raw())
+}
+
+pub(crate) fn channel_of(c: Channel) -> Option<ChannelId> {
+    ChannelId::from_raw(handle_addr(c))
+}
+
+/// ivy-c's `IvyChannelInit`: the loop may run again after a stop, and SIGPIPE
+/// is ignored process-wide (ivy-c documents and does this; C programs writing
+/// to their own sockets may rely on it).
+pub(crate) fn channel_init() {
+    // SAFETY: setting SIGPIPE's disposition to SIG_IGN has no memory-safety
+    // requirement; it is what ivy-c's IvyChannelInit does.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    global().lp.reset_stop();
+}
+
+/// Prepares the loop (called by `IvyInit`; rarely needed by programs).
+#[unsafe(no_mangle)]
+pub extern "C" fn IvyChannelInit() {
+    guard((), channel_init)
+}
+
+/// Makes `IvyMainLoop` return after the current iteration.
+#[unsafe(no_mangle)]
+pub extern "C" fn IvyChannelStop() {
+    guard((), || global().lp.stop())
+}
+
+/// Watches `fd` (any fd, 0 included); the loop never closes it. `handle_read`
+/// must not be NULL (NULL is refused: NULL is returned).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IvyChannelAdd(
+    fd: IVY_HANDLE,
+    data: *mut c_void,
+    handle_delete: ChannelHandleDelete,
+    handle_read: ChannelHandleRead,
+    handle_write: ChannelHandleWrite,
+) -> Channel {
+    guard(std::ptr::null_mut(), || {
+        let Some(read) = handle_read else {
+            return std::ptr::null_mut();
+        };
+        let data = SendPtr::new(data);
+        let read_cb = Box::new(move |_: &::ivy::api::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
+            // SAFETY: C callback with the ivy-c signature, on the loop thread,
+            // with the user data it was registered with.
+            unsafe { read(channel_ptr(id), fd, data.get()) }
+        });
+        let write_cb = handle_write.map(|w| {
+            Box::new(move |_: &::ivy::api::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
+                // SAFETY: as above.
+                unsafe { w(channel_ptr(id), fd, data.get()) }
+            }) as Box<dyn FnMut(&::ivy::api::EventLoop, ChannelId, IVY_HANDLE) + Send>
+        });
+        let delete_cb = handle_delete.map(|d| {
+            Box::new(move || {
+                // SAFETY: as above.
+                unsafe { d(data.get()) }
+            }) as Box<dyn FnMut() + Send>
+        });
+        channel_ptr(global().lp.add_channel(fd, read_cb, write_cb, delete_cb))
+    })
+}
+
+/// Stops watching the channel: its delete handler runs at the start of the next
+/// loop iteration. NULL or stale: nothing.
+#[unsafe(no_mangle)]
+pub extern "C" fn IvyChannelRemove(channel: Channel) {
+    guard((), || {
+        if let Some(id) = channel_of(channel) {
+            global().lp.remove_channel(id);
+        }
+    })
+}
