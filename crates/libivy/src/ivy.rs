@@ -11,7 +11,7 @@ use super::{
     _clnt_lst_dict, _msg_rcv, FilterWords, Ring, SendPtr, bytes, c_stderr, c_stdout, cstring, global, guard,
     handle_addr, handle_ptr, intern_in,
 };
-use ::ivy::api::{AppEvent, BindEvent, BindingId, Bus, PeerId};
+use ::ivy::{AppEvent, BindEvent, BindingId, Bus, PeerId, SendError};
 
 /// A peer, as handed to callbacks (writable form).
 pub type RWIvyClientPtr = *mut _clnt_lst_dict;
@@ -259,8 +259,9 @@ pub unsafe extern "C" fn IvyInit(
                 // SAFETY: as above.
                 unsafe { cb(client_ptr(peer), die_data.get(), id) }
             }
+            super::obeyed_die();
         });
-        g.bus.set_debug_binary(std::env::var_os("IVY_DEBUG_BINARY").is_some());
+        g.bus.set_debug_binary(g.env.debug_binary);
         super::ivychannel::channel_init();
     })
 }
@@ -313,8 +314,8 @@ pub unsafe extern "C" fn IvyStart(bus: *const c_char) {
     guard((), || {
         // SAFETY: NULL or a NUL-terminated string.
         let spec = unsafe { bytes(bus) }.map(|b| String::from_utf8_lossy(b).into_owned());
-        let spec = spec.filter(|s| !s.is_empty());
-        if let Err(e) = global().bus.start(spec.as_deref()) {
+        let g = global();
+        if let Err(e) = g.bus.start(g.env.bus_or(spec.as_deref())) {
             c_stderr(&format!("IvyStart: cannot start the bus: {e}\n"));
         }
     })
@@ -323,7 +324,10 @@ pub unsafe extern "C" fn IvyStart(bus: *const c_char) {
 /// Leaves the bus (peers see us go) and makes `IvyMainLoop` return.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyStop() {
-    guard((), || global().bus.stop())
+    guard((), || {
+        global().bus.stop();
+        global().lp.stop();
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -454,7 +458,7 @@ pub unsafe extern "C" fn ivy_rs_change_msg(msg: MsgRcvPtr, regexp: *const c_char
     guard(msg, || {
         // SAFETY: NULL or a NUL-terminated string (from the C shim).
         if let (Some(id), Some(re)) = (binding_of(msg), unsafe { bytes(regexp) }) {
-            global().bus.change(id, re);
+            let _ = global().bus.change(id, re);
         }
         msg
     })
@@ -465,7 +469,7 @@ pub unsafe extern "C" fn ivy_rs_change_msg(msg: MsgRcvPtr, regexp: *const c_char
 pub extern "C" fn IvyUnbindMsg(id: MsgRcvPtr) {
     guard((), || {
         if let Some(b) = binding_of(id) {
-            global().bus.unbind(b);
+            let _ = global().bus.unbind(b);
         }
     })
 }
@@ -476,7 +480,7 @@ pub unsafe extern "C" fn ivy_rs_send_msg(message: *const c_char) -> c_int {
     guard(0, || {
         // SAFETY: NULL or a NUL-terminated string (from the C shim).
         match unsafe { bytes(message) } {
-            Some(m) => c_int::try_from(global().bus.send(m)).unwrap_or(c_int::MAX),
+            Some(m) => global().bus.send(m).map_or(0, |n| c_int::try_from(n).unwrap_or(c_int::MAX)),
             None => 0,
         }
     })
@@ -488,7 +492,7 @@ pub unsafe extern "C" fn ivy_rs_send_error(app: IvyClientPtr, id: c_int, text: *
     guard((), || {
         // SAFETY: NULL or a NUL-terminated string (from the C shim).
         if let (Some(p), Some(t)) = (peer_of(app), unsafe { bytes(text) }) {
-            global().bus.send_error(p, id, t);
+            let _ = global().bus.send_error(p, id, t);
         }
     })
 }
@@ -498,7 +502,7 @@ pub unsafe extern "C" fn ivy_rs_send_error(app: IvyClientPtr, id: c_int, text: *
 pub extern "C" fn IvySendDieMsg(app: IvyClientPtr) {
     guard((), || {
         if let Some(p) = peer_of(app) {
-            global().bus.send_die(p);
+            let _ = global().bus.send_die(p);
         }
     })
 }
@@ -525,7 +529,7 @@ pub unsafe extern "C" fn IvySendDirectMsg(app: IvyClientPtr, id: c_int, msg: *mu
     guard((), || {
         // SAFETY: NULL or a NUL-terminated string.
         if let (Some(p), Some(m)) = (peer_of(app), unsafe { bytes(msg) }) {
-            global().bus.send_direct(p, id, m);
+            let _ = global().bus.send_direct(p, id, m);
         }
     })
 }
@@ -534,8 +538,12 @@ pub unsafe extern "C" fn IvySendDirectMsg(app: IvyClientPtr, id: c_int, msg: *mu
 #[unsafe(no_mangle)]
 pub extern "C" fn IvySendPing(app: IvyClientPtr) {
     guard((), || {
-        if let Some(p) = peer_of(app) {
-            global().bus.ping(p);
+        let bus = &global().bus;
+        if let Some(p) = peer_of(app)
+            && bus.ping(p) == Err(SendError::NoPongCallback)
+        {
+            let name = String::from_utf8_lossy(&bus.peer_name(p).unwrap_or_else(|| b"Unknown".to_vec())).into_owned();
+            c_stderr(&format!("Application: {name} useless IvySendPing issued since no pong callback defined\n"));
         }
     })
 }

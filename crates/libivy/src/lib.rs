@@ -43,7 +43,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
-use ::ivy::api::{Bus, EventLoop};
+use ::ivy::{Bus, Environment, EventLoop, PrintLogger, Stream};
 
 /// ivy-c's `IVY_HANDLE` (a macro for `int` on Unix). Declared here, outside the
 /// header sources, so cbindgen writes the name and the header's macro gives it
@@ -87,6 +87,8 @@ impl SendPtr {
 pub(crate) struct Global {
     pub lp: EventLoop,
     pub bus: Bus,
+    /// The environment, read once.
+    pub env: Environment,
     /// The filter words (`IvySetFilter` / `IvyBindingSetFilter` share them).
     pub filter: Mutex<FilterWords>,
 }
@@ -98,10 +100,31 @@ pub(crate) struct FilterWords {
 }
 
 static GLOBAL: Lazy<Global> = Lazy::new(|| {
+    let env = Environment::read();
+    PrintLogger::install(env.log_level(), print);
     let lp = EventLoop::new();
     let bus = Bus::with_loop(&lp, b"(null)", None);
-    Global { lp, bus, filter: Mutex::new(FilterWords::default()) }
+    env.apply(&bus);
+    bus.on_die(|_, _, _| obeyed_die());
+    Global { lp, bus, env, filter: Mutex::new(FilterWords::default()) }
 });
+
+/// After the die callback: unless `IVY_IGNORE_DIE` says otherwise, the bus leaves
+/// (its driver sees to that) and `IvyMainLoop` returns, as after `IvyStop`.
+pub(crate) fn obeyed_die() {
+    let g = global();
+    if !g.env.ignore_die {
+        g.lp.stop();
+    }
+}
+
+/// Prints a line the library logs, as ivy-c prints it: through C's stdio.
+fn print(stream: Stream, line: &str) {
+    match stream {
+        Stream::Stdout => c_stdout(line),
+        Stream::Stderr => c_stderr(line),
+    }
+}
 
 pub(crate) fn global() -> &'static Global {
     &GLOBAL

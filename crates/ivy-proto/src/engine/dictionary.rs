@@ -2,7 +2,6 @@
 //! compiled once and run once per message, whoever subscribed it (§5.1).
 
 use super::budget::{Admit, SearchBudget};
-use super::diag;
 use super::idmap::IdMap;
 use super::limits::Limits;
 use super::types::PeerId;
@@ -178,10 +177,11 @@ impl Dictionary {
             deliver((!lf).then_some(&self.params), subs);
         }
         self.candidates = candidates;
-        let refused = self.budget.refused();
-        if refused > 0 {
-            diag::log(|| format!("{refused} regexps not run on a message of {} bytes (search budget)", message.len()));
-        }
+    }
+
+    /// How many searches the budget refused on the last message.
+    pub fn refused(&self) -> usize {
+        self.budget.refused()
     }
 }
 

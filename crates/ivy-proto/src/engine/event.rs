@@ -2,6 +2,7 @@
 
 use super::types::{AppEvent, BindEvent, PeerId};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Something to deliver to the user's callbacks, in order, on the loop thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +18,20 @@ pub enum Event {
     Direct { peer: PeerId, id: i32, text: Vec<u8> },
     /// The peer asks us to die.
     Die { peer: PeerId, id: i32 },
-    /// Round trip of a ping in µs, negative when the Pong id was not the last ping's.
-    Pong { peer: PeerId, micros: i32 },
+    /// A Pong: it answers the ping sent at `sent_at` (the `now` given to
+    /// [`super::Engine::ping`]); `latest` when its id is the last ping's (§6.4).
+    Pong { peer: PeerId, sent_at: Duration, latest: bool },
+}
+
+/// The round trip of a Pong in µs as ivy-c reports it (§6.4): `now` minus the
+/// ping's `sent_at`, negative when the Pong does not answer the latest ping. Whole
+/// seconds count up to 2 000; the value is at least 1 µs either way, so that the
+/// sign always tells.
+pub fn pong_micros(sent_at: Duration, now: Duration, latest: bool) -> i32 {
+    let rtt = now.saturating_sub(sent_at);
+    let micros = rtt.as_secs().min(2000) * 1_000_000 + u64::from(rtt.subsec_micros());
+    let micros = i32::try_from(micros.max(1)).unwrap_or(i32::MAX);
+    if latest { micros } else { -micros }
 }
 
 /// Something the runtime must do with sockets.
@@ -65,6 +78,20 @@ impl SparePool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pong_round_trips_keep_their_sign() {
+        let at = |ms| Duration::from_millis(ms);
+        assert_eq!(pong_micros(at(5), at(7), true), 2000);
+        assert_eq!(pong_micros(at(5), at(7), false), -2000);
+        // No time measured: still 1 µs, so that a stale Pong reads negative.
+        assert_eq!(pong_micros(at(5), at(5), true), 1);
+        assert_eq!(pong_micros(at(5), at(5), false), -1);
+        assert_eq!(pong_micros(at(9), at(5), false), -1);
+        assert_eq!(pong_micros(at(1000), Duration::from_micros(1_250_123), true), 250_123);
+        // Whole seconds count up to 2 000.
+        assert_eq!(pong_micros(Duration::from_secs(10), Duration::from_micros(3_010_500_000), true), 2_000_500_000);
+    }
 
     #[test]
     fn spare_pool_reuses_within_its_budget() {

@@ -32,6 +32,8 @@ pub struct Peer {
     pub ready_sent: bool,
     pub ping_seq: i32,
     pub ping_sent_at: Option<Duration>,
+    /// Closed because we leave the bus ([`super::Engine::leave`]).
+    pub left: bool,
     pub state: PeerState,
     /// Connection order, for newest-first listings.
     pub seq: u64,
@@ -138,6 +140,7 @@ mod tests {
             ready_sent: false,
             ping_seq: 0,
             ping_sent_at: None,
+            left: false,
             state: PeerState::Open,
             seq: 0,
         }

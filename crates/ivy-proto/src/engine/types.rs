@@ -31,6 +31,13 @@ impl BindingId {
     }
 }
 
+/// The wire id.
+impl std::fmt::Display for BindingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Application events, numbered as ivy-c's `IvyApplicationEvent`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
@@ -50,14 +57,4 @@ pub enum BindEvent {
     Removed = 1,
     Filtered = 2,
     Changed = 3,
-}
-
-/// What to do when a peer sends Die.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum DiePolicy {
-    /// Run the die callback, say Bye to every peer, close, and stop the loop (ivy-c, minus `exit`).
-    #[default]
-    Obey,
-    /// Run the die callback and otherwise ignore the request.
-    Ignore,
 }

@@ -204,6 +204,62 @@ impl Waker {
     }
 }
 
+/// Returns the free memory at the top of the heap, and free pages inside it, to
+/// the system (glibc keeps them otherwise): after a peer that held thousands of
+/// regexps leaves, the agent's RSS comes back down.
+pub fn give_back_memory() {
+    // SAFETY: malloc_trim has no pointer arguments and only walks the allocator's
+    // own structures, under its own locks.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A timerfd on the monotonic clock: readable once its deadline passed, until
+/// drained or set again.
+#[derive(Debug)]
+pub struct TimerFd {
+    fd: OwnedFd,
+}
+
+impl TimerFd {
+    pub fn new() -> io::Result<TimerFd> {
+        // SAFETY: timerfd_create has no pointer arguments; the result is checked before use.
+        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        Ok(TimerFd { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+    }
+
+    /// Fires `after` from now (at once for zero), or never (`None`).
+    pub fn set(&self, after: Option<Duration>) -> io::Result<()> {
+        // A zero it_value disarms: the earliest expiry is 1 ns.
+        let after = after.map(|d| d.max(Duration::from_nanos(1)));
+        let value = after.map_or(libc::timespec { tv_sec: 0, tv_nsec: 0 }, |d| libc::timespec {
+            tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        });
+        let spec = libc::itimerspec { it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 }, it_value: value };
+        // SAFETY: `spec` is a live itimerspec for the call; no old value is asked for.
+        let rc = unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+
+    /// Clears the expiry, so that the descriptor is no longer readable.
+    pub fn drain(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64 from our own non-blocking timerfd.
+        unsafe { libc::read(self.fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +330,25 @@ mod tests {
         ep.add(c.as_raw_fd(), POLLIN, 2).unwrap();
         b.write_all(b"x").unwrap_or_default();
         assert_eq!(ready(&ep, &mut events), vec![]);
+    }
+
+    #[test]
+    fn a_timerfd_is_readable_once_due() {
+        let t = TimerFd::new().unwrap();
+        let readable = |t: &TimerFd| {
+            let mut p = [entry(t.fd(), POLLIN)];
+            poll(&mut p, Some(Duration::ZERO)).unwrap() == 1
+        };
+        assert!(!readable(&t));
+        t.set(Some(Duration::ZERO)).unwrap();
+        let mut p = [entry(t.fd(), POLLIN)];
+        assert_eq!(poll(&mut p, Some(Duration::from_secs(5))).unwrap(), 1, "zero fires at once");
+        t.drain();
+        assert!(!readable(&t));
+        t.set(Some(Duration::from_secs(3600))).unwrap();
+        assert!(!readable(&t));
+        t.set(None).unwrap();
+        assert!(!readable(&t));
     }
 
     #[test]
