@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar};
 use std::time::Duration;
 
 /// Kills the process after `secs` seconds with an error result line.
-pub fn watchdog(role: &'static str, secs: u64) {
+pub(crate) fn watchdog(role: &'static str, secs: u64) {
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(secs));
         Line::new(role).kv("error", format!("timeout-after-{secs}s")).emit();
@@ -74,7 +74,7 @@ struct SubState {
 
 /// `sub --bus B --index I --count N --regexps R --ack A`: binds `^topicNNNN (.*)` for
 /// NNNN in 0..R; only the last one (`topic{R-1}`) is sent to.
-pub fn subscriber(a: &Args) -> Result<(), String> {
+pub(crate) fn subscriber(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let index = a.u64("index")?;
     let count = a.u64("count")?;
@@ -230,7 +230,7 @@ impl SendPlan {
 }
 
 /// `send --bus B --subs K --count N --size S --regexps R --window W --mode thread|loop`.
-pub fn sender(a: &Args) -> Result<(), String> {
+pub(crate) fn sender(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let subs = a.u64("subs")? as usize;
     let regexps = a.u64_or("regexps", 1)?.max(1);
@@ -381,7 +381,7 @@ struct RttState {
 
 /// `rtt-req --bus B --count N --warmup W`: request/reply round trips, each started
 /// from the reply callback of the previous one.
-pub fn rtt_requester(a: &Args) -> Result<(), String> {
+pub(crate) fn rtt_requester(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let count = a.u64("count")?;
     let warmup = a.u64_or("warmup", 1000)?;
@@ -439,7 +439,7 @@ pub fn rtt_requester(a: &Args) -> Result<(), String> {
 }
 
 /// Adds count, min, mean and percentiles (ns) of sorted samples.
-pub fn push_latency(line: &mut Line, sorted: &[u64]) {
+pub(crate) fn push_latency(line: &mut Line, sorted: &[u64]) {
     use crate::util::percentile;
     let mean = if sorted.is_empty() { 0 } else { sorted.iter().sum::<u64>() / sorted.len() as u64 };
     line.kv("count", sorted.len())
@@ -453,7 +453,7 @@ pub fn push_latency(line: &mut Line, sorted: &[u64]) {
 
 /// `rtt-echo --bus B`: answers `ping X` with `pong X`; says `pong hello` to each new
 /// peer; leaves on `ping quit`.
-pub fn rtt_echo(a: &Args) -> Result<(), String> {
+pub(crate) fn rtt_echo(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     watchdog("rtt-echo", a.u64_or("timeout", 60)?);
     let bus = Bus::new(b"bench-rtt-echo", None);
@@ -486,7 +486,7 @@ pub fn rtt_echo(a: &Args) -> Result<(), String> {
 
 /// `idle --bus B --index I`: one binding, nothing else; prints
 /// `IVYBENCH-EVENT connected` on each connection; leaves at end of stdin.
-pub fn idle(a: &Args) -> Result<(), String> {
+pub(crate) fn idle(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let index = a.u64_or("index", 0)?;
     let bus = Bus::new(format!("bench-idle-{index}").as_bytes(), None);
@@ -532,7 +532,7 @@ impl MeshState {
 /// next input line reports its peer list (duplicates are peers beyond one per name,
 /// `missing` the agents it has no link with, `unready` listed peers that never got
 /// their Connected event); leaves at end of stdin.
-pub fn mesh(a: &Args) -> Result<(), String> {
+pub(crate) fn mesh(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let index = a.u64("index")?;
     let agents = a.u64("agents")?;

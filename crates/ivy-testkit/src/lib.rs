@@ -113,6 +113,7 @@ pub fn next_app_event(rx: &Receiver<AppRecord>, event: AppEvent) -> (PeerId, Vec
 /// A bus whose loop runs on a background thread; dropping it stops the bus and
 /// joins the thread (bounded), so a failing test leaves no thread behind.
 pub struct Running {
+    /// The agent.
     pub bus: Bus,
     handle: Option<JoinHandle<()>>,
 }
@@ -205,11 +206,13 @@ pub fn peer_names(bus: &Bus) -> Vec<Vec<u8>> {
 
 /// A TCP connection driven by hand: exact-byte expectations, bounded reads.
 pub struct Raw {
+    /// The connection.
     pub stream: TcpStream,
     pending: Vec<u8>,
 }
 
 impl Raw {
+    /// A peer on `stream`, with bounded reads.
     pub fn new(stream: TcpStream) -> Raw {
         stream.set_nodelay(true).expect("nodelay");
         stream.set_nonblocking(false).expect("blocking");
@@ -338,11 +341,14 @@ impl Raw {
 
 /// A raw peer's listening socket, announced to agents through hello datagrams.
 pub struct RawListener {
+    /// The listening socket.
     pub listener: TcpListener,
+    /// Its port.
     pub port: u16,
 }
 
 impl RawListener {
+    /// A listener on an ephemeral loopback port.
     pub fn new() -> RawListener {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind raw listener");
         listener.set_nonblocking(true).expect("nonblocking");

@@ -225,12 +225,12 @@ impl Bus {
 
     /// The peer's name (from its hello, then its StartRegexp).
     pub fn peer_name(&self, peer: PeerId) -> Option<Vec<u8>> {
-        self.driver.read(|e| e.peer(peer).map(|p| p.name.clone()))
+        self.driver.read(|e| e.peer(peer).map(|p| p.name().to_vec()))
     }
 
     /// The peer's address as seen by this agent.
     pub fn peer_addr(&self, peer: PeerId) -> Option<SocketAddr> {
-        self.driver.read(|e| e.peer(peer).map(|p| p.remote))
+        self.driver.read(|e| e.peer(peer).map(|p| p.remote()))
     }
 
     /// The peer's host name (reverse DNS, short form; the address when unnamed).

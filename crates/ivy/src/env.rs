@@ -92,7 +92,9 @@ impl Environment {
 /// on stderr; diagnostics go to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
+    /// The standard output.
     Stdout,
+    /// The standard error.
     Stderr,
 }
 

@@ -23,10 +23,15 @@ pub type IvyClientPtr = *const _clnt_lst_dict;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IvyApplicationEvent {
+    /// The peer finished its handshake.
     IvyApplicationConnected,
+    /// The peer left.
     IvyApplicationDisconnected,
+    /// The peer's socket refused bytes: they wait in its queue.
     IvyApplicationCongestion,
+    /// The peer's queue was written out.
     IvyApplicationDecongestion,
+    /// A message to the peer was dropped at its queue's cap.
     IvyApplicationFifoFull,
 }
 
@@ -34,14 +39,20 @@ pub enum IvyApplicationEvent {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IvyBindEvent {
+    /// The peer subscribed a regexp.
     IvyAddBind,
+    /// The peer withdrew a subscription.
     IvyRemoveBind,
+    /// The filter words refused the peer's regexp.
     IvyFilterBind,
+    /// The peer changed the regexp of a subscription.
     IvyChangeBind,
 }
 
+/// Told about a peer's connection events (`IvyInit`).
 pub type IvyApplicationCallback =
     Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, event: IvyApplicationEvent)>;
+/// Told about a peer's subscriptions (`IvySetBindCallback`).
 pub type IvyBindCallback = Option<
     unsafe extern "C" fn(
         app: IvyClientPtr,
@@ -51,10 +62,14 @@ pub type IvyBindCallback = Option<
         event: IvyBindEvent,
     ),
 >;
+/// Run when a peer asks us to die (`IvyInit`).
 pub type IvyDieCallback = Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, id: c_int)>;
+/// Given a Pong's round trip in microseconds (`IvySetPongCallback`).
 pub type IvyPongCallback = Option<unsafe extern "C" fn(app: IvyClientPtr, round_trip_delay: c_int)>;
+/// Given the captured groups of a message that matched a binding (`IvyBindMsg`).
 pub type MsgCallback =
     Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, argc: c_int, argv: *mut *mut c_char)>;
+/// Given a direct message (`IvyBindDirectMsg`).
 pub type MsgDirectCallback =
     Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, id: c_int, msg: *mut c_char)>;
 

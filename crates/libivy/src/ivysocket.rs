@@ -11,12 +11,19 @@ use super::{_client, _server, guard};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendState {
+    /// Sent.
     SendOk,
+    /// Queued: the socket was already congested.
     SendStillCongestion,
+    /// Queued: the socket just became congested.
     SendStateChangeToCongestion,
+    /// Sent: the congestion ended.
     SendStateChangeToDecongestion,
+    /// Dropped: the queue is full.
     SendStateFifoFull,
+    /// Not sent: the socket failed.
     SendError,
+    /// Not sent: bad arguments.
     SendParamError,
 }
 

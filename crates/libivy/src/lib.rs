@@ -53,11 +53,17 @@ pub type IVY_HANDLE = c_int;
 /// Opaque tags of the C handle types. They are never defined: cbindgen writes
 /// them as `struct _tag` (see `[export.rename]` in `cbindgen.toml`).
 pub enum _clnt_lst_dict {}
+/// Tag of `MsgRcvPtr`.
 pub enum _msg_rcv {}
+/// Tag of `Channel`.
 pub enum _channel {}
+/// Tag of `TimerId`.
 pub enum _timer {}
+/// Tag of `IvyBinding`.
 pub enum _binding {}
+/// Tag of `Client` (ivysocket.h).
 pub enum _client {}
+/// Tag of `Server` (ivysocket.h).
 pub enum _server {}
 
 /// A user data pointer handed to us by C and given back, untouched, to C

@@ -6,18 +6,18 @@ use std::net::{IpAddr, SocketAddr};
 
 /// Peers counted against [`super::Limits::max_peers`], and how many were turned away.
 #[derive(Debug, Default)]
-pub struct Admission {
+pub(super) struct Admission {
     /// Peers whose connection is still held (open or closing).
     held: usize,
     refused: u64,
 }
 
 impl Admission {
-    pub fn opened(&mut self) {
+    pub(super) fn opened(&mut self) {
         self.held += 1;
     }
 
-    pub fn closed(&mut self) {
+    pub(super) fn closed(&mut self) {
         self.held = self.held.saturating_sub(1);
     }
 }

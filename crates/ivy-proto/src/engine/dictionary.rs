@@ -63,7 +63,7 @@ fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern) {
 
 /// Every peer subscription, iterated in insertion order of the texts.
 #[derive(Debug, Default)]
-pub struct Dictionary {
+pub(super) struct Dictionary {
     entries: IdMap<u64, Entry>,
     by_text: HashMap<Vec<u8>, u64>,
     index: PrefixIndex,
@@ -81,7 +81,7 @@ impl Dictionary {
     /// compile error when the text cannot be compiled: the subscription is kept
     /// (listed, never matching), as ivy-c does. A text past the peer's
     /// [`Limits`] on states or backtracking is not kept; the error says which.
-    pub fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Option<CompileError> {
+    pub(super) fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Option<CompileError> {
         let key = match self.by_text.get(text) {
             Some(&key) => key,
             None => self.insert_text(text),
@@ -112,7 +112,7 @@ impl Dictionary {
     }
 
     /// Removes every (peer, id) pair under `text`; drops the text when nobody is left.
-    pub fn unsubscribe(&mut self, peer: PeerId, id: i32, text: &[u8]) {
+    pub(super) fn unsubscribe(&mut self, peer: PeerId, id: i32, text: &[u8]) {
         let Some(&key) = self.by_text.get(text) else { return };
         let Some(entry) = self.entries.get_mut(&key) else { return };
         let before = entry.subs.len();
@@ -138,7 +138,7 @@ impl Dictionary {
     /// params of the Msg line (the argv of §5.3, each argument followed by ETX),
     /// or `None` when an argument holds LF (no line can carry it). A pattern
     /// the [`SearchBudget`] refuses does not run (no match).
-    pub fn for_each_match(&mut self, message: &[u8], mut deliver: impl FnMut(Option<&[u8]>, &[(PeerId, i32)])) {
+    pub(super) fn for_each_match(&mut self, message: &[u8], mut deliver: impl FnMut(Option<&[u8]>, &[(PeerId, i32)])) {
         let mut candidates = std::mem::take(&mut self.candidates);
         self.index.candidates(message, &mut candidates);
         self.budget.start();
@@ -180,7 +180,7 @@ impl Dictionary {
     }
 
     /// How many searches the budget refused on the last message.
-    pub fn refused(&self) -> usize {
+    pub(super) fn refused(&self) -> usize {
         self.budget.refused()
     }
 }

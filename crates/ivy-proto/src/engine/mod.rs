@@ -102,19 +102,23 @@ impl Engine {
         }
     }
 
+    /// Changes our name and ready message (for the next hellos and handshakes).
     pub fn set_identity(&mut self, name: &[u8], ready: Option<&[u8]>) {
         self.name = no_lf(name);
         self.ready = ready.map(<[u8]>::to_vec);
     }
 
+    /// Our name, as sent in hellos and handshakes.
     pub fn name(&self) -> &[u8] {
         &self.name
     }
 
+    /// Sets the limits on what peers may make us hold.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }
 
+    /// The limits in force.
     pub fn limits(&self) -> Limits {
         self.limits
     }
@@ -140,6 +144,7 @@ impl Engine {
         self.app_id = app_id.to_vec();
     }
 
+    /// Our application id (empty before [`Engine::set_local`]).
     pub fn app_id(&self) -> &[u8] {
         &self.app_id
     }
@@ -323,6 +328,7 @@ impl Engine {
         }
     }
 
+    /// Whether events wait for [`Engine::poll_events`].
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
     }
@@ -342,6 +348,7 @@ impl Engine {
         self.peers.newest_first()
     }
 
+    /// A peer, while it is connected or its `Disconnected` is not yet reaped.
     pub fn peer(&self, id: PeerId) -> Option<&Peer> {
         self.peers.get(id)
     }

@@ -41,33 +41,102 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     /// A peer sent a line that is not `TYPE ID\x02...`: it is dropped.
-    BadFormat { peer: PeerId, line: Vec<u8> },
+    BadFormat {
+        /// The peer.
+        peer: PeerId,
+        /// The line.
+        line: Vec<u8>,
+    },
     /// A peer sent a message type we do not know: the line is ignored.
-    UnknownType { peer: PeerId, line: Vec<u8> },
+    UnknownType {
+        /// The peer.
+        peer: PeerId,
+        /// The line.
+        line: Vec<u8>,
+    },
     /// A peer sent an Error message.
-    ErrorReceived { peer: PeerId, id: i32, text: Vec<u8> },
+    ErrorReceived {
+        /// The peer.
+        peer: PeerId,
+        /// The Error's id.
+        id: i32,
+        /// Its text.
+        text: Vec<u8>,
+    },
     /// A peer sent a Msg for a subscription id of ours that does not exist.
-    UnknownBinding { peer: PeerId, id: i32 },
+    UnknownBinding {
+        /// The peer.
+        peer: PeerId,
+        /// The id.
+        id: i32,
+    },
     /// A peer's regexp does not compile: it was answered with an Error.
-    BadRegexp { peer: PeerId, id: i32, regexp: Vec<u8>, error: String },
+    BadRegexp {
+        /// The peer.
+        peer: PeerId,
+        /// Its subscription id.
+        id: i32,
+        /// The regexp.
+        regexp: Vec<u8>,
+        /// Why it does not compile.
+        error: String,
+    },
     /// A second connection to an agent we already reach: it is closed.
-    AlreadyConnected { peer: PeerId },
+    AlreadyConnected {
+        /// The connection closed.
+        peer: PeerId,
+    },
     /// A limit of [`super::Limits`] was passed: the peer is dropped.
-    LimitPassed { peer: PeerId, limit: &'static str, value: usize, max: usize },
+    LimitPassed {
+        /// The peer.
+        peer: PeerId,
+        /// Which limit.
+        limit: &'static str,
+        /// What the peer reached.
+        value: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A hello that does not parse.
-    BadHello { from: SocketAddr, error: HelloError },
+    BadHello {
+        /// Its sender.
+        from: SocketAddr,
+        /// Why.
+        error: HelloError,
+    },
     /// A hello or a connection from a host outside the allow-list.
-    NotAllowed { from: IpAddr },
+    NotAllowed {
+        /// The host.
+        from: IpAddr,
+    },
     /// A connection refused, or a hello not followed, for lack of room under
-    /// `max_peers`: `held` of at most `max` (peer connections, or connects under
-    /// way, as `limit` says); `refused` counts such refusals.
-    NoRoom { turned_away: TurnedAway, limit: &'static str, held: usize, max: usize, refused: u64 },
+    /// `max_peers`.
+    NoRoom {
+        /// What was turned away.
+        turned_away: TurnedAway,
+        /// Which count is full (peer connections, or connects under way).
+        limit: &'static str,
+        /// How many are held.
+        held: usize,
+        /// How many may be.
+        max: usize,
+        /// Refusals so far.
+        refused: u64,
+    },
     /// Regexps not run on a message, for the search budget.
-    SearchesRefused { count: usize, message_len: usize },
+    SearchesRefused {
+        /// How many.
+        count: usize,
+        /// The message's length.
+        message_len: usize,
+    },
     /// A message with bytes outside 0x20..0x80 while debug-binary is on.
     BinaryRefused,
     /// A line that would carry a line feed, which framing cannot: not sent.
-    LineFeedRefused { what: &'static str },
+    LineFeedRefused {
+        /// What held it.
+        what: &'static str,
+    },
 }
 
 impl Notice {

@@ -3,7 +3,7 @@
 
 /// What happened to a line handed to [`OutQueue::push_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Push {
+pub(crate) enum Push {
     Queued,
     /// Dropped whole because the queue is at its cap.
     Full,
@@ -11,7 +11,7 @@ pub enum Push {
 
 /// What becomes of a line that does not fit under a peer's queue cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WhenFull {
+pub(super) enum WhenFull {
     /// Dropped, and FifoFull reported (the user's sends).
     Report,
     /// Dropped silently (the ready message, replies, Bye).
@@ -26,7 +26,7 @@ pub enum WhenFull {
 /// ([`OutQueue::lend`]) and says how many it wrote ([`OutQueue::settle`]); until
 /// then they still count against the cap, ahead of the bytes queued meanwhile.
 #[derive(Debug, Default)]
-pub struct OutQueue {
+pub(crate) struct OutQueue {
     buf: Vec<u8>,
     /// Bytes lent to the driver and not yet written.
     lent: usize,
@@ -41,18 +41,18 @@ const KEEP_CAPACITY: usize = 64 << 10;
 const SHRINK_ABOVE: usize = 4 * KEEP_CAPACITY;
 
 impl OutQueue {
-    pub fn new(cap: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         OutQueue { cap, ..Default::default() }
     }
 
     /// Appends one or more whole lines written by `write`; if the result would exceed
     /// the cap, everything `write` added is removed again and `Full` is returned.
-    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Push {
+    pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Push {
         self.push(true, write)
     }
 
     /// Appends whole lines past the cap too (see [`WhenFull::Keep`]).
-    pub fn push_uncapped(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+    pub(crate) fn push_uncapped(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         self.push(false, write);
     }
 
@@ -67,23 +67,23 @@ impl OutQueue {
     }
 
     /// Bytes not yet written: lent and queued.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lent + self.buf.len()
     }
 
     /// Bytes queued and not lent.
-    pub fn queued(&self) -> usize {
+    pub(crate) fn queued(&self) -> usize {
         self.buf.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Moves the queued bytes into `into` (empty, its allocation taken in
     /// exchange, so that two buffers take turns and none is allocated per
     /// write). They stay counted until [`OutQueue::settle`].
-    pub fn lend(&mut self, into: &mut Vec<u8>) {
+    pub(crate) fn lend(&mut self, into: &mut Vec<u8>) {
         into.clear();
         if into.capacity() > SHRINK_ABOVE {
             into.shrink_to(KEEP_CAPACITY);
@@ -93,17 +93,17 @@ impl OutQueue {
     }
 
     /// `n` lent bytes were written.
-    pub fn settle(&mut self, n: usize) {
+    pub(crate) fn settle(&mut self, n: usize) {
         self.lent = self.lent.saturating_sub(n);
     }
 
     /// Records that the socket refused some bytes; true when this starts a congestion.
-    pub fn note_blocked(&mut self) -> bool {
+    pub(crate) fn note_blocked(&mut self) -> bool {
         !std::mem::replace(&mut self.congested, true)
     }
 
     /// After a write: true when a congestion just ended (queue drained).
-    pub fn note_drained(&mut self) -> bool {
+    pub(crate) fn note_drained(&mut self) -> bool {
         if self.congested && self.is_empty() {
             self.congested = false;
             return true;
@@ -112,7 +112,7 @@ impl OutQueue {
     }
 
     /// Bytes of memory held.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.buf.capacity()
     }
 }

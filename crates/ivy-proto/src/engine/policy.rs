@@ -19,7 +19,7 @@ pub enum AllowListError {
 
 /// One address or network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
+pub(super) struct Network {
     addr: IpAddr,
     prefix: u8,
 }
@@ -77,6 +77,7 @@ impl AllowList {
         Ok(AllowList { networks })
     }
 
+    /// Whether `ip` may join.
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.networks.is_empty() || self.networks.iter().any(|n| n.contains(ip))
     }

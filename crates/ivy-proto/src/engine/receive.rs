@@ -5,7 +5,7 @@ use crate::wire::{self, MsgType};
 use std::net::SocketAddr;
 
 /// The bad-format reply of ivy-c (§2): sent with Error id 3, then Bye, then close.
-pub const BAD_FORMAT: &[u8] = b"bad format request expected 'type id ...'";
+pub(super) const BAD_FORMAT: &[u8] = b"bad format request expected 'type id ...'";
 
 /// After a line: go on with the next one, or stop reading this peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -42,10 +42,15 @@ impl std::fmt::Display for BindingId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
 pub enum AppEvent {
+    /// The peer finished its handshake (again, for each EndRegexp).
     Connected = 0,
+    /// The peer's connection is gone (not for our own leaving).
     Disconnected = 1,
+    /// The peer's socket refused bytes: they wait in its queue.
     Congestion = 2,
+    /// The peer's queue was written out.
     Decongestion = 3,
+    /// A line was dropped at the peer's queue cap.
     FifoFull = 4,
 }
 
@@ -53,8 +58,12 @@ pub enum AppEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
 pub enum BindEvent {
+    /// The peer subscribed a regexp.
     Added = 0,
+    /// The peer withdrew a subscription.
     Removed = 1,
+    /// Our filter words refused the peer's regexp.
     Filtered = 2,
+    /// The peer replaced the regexp of a subscription id.
     Changed = 3,
 }

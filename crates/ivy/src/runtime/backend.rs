@@ -77,21 +77,21 @@ pub type MakeSocketLoop = Box<dyn FnOnce(SocketEvents) -> Arc<dyn SocketLoop>>;
 /// of the bus's source id (high half) and the descriptor (low half); id 0 is the
 /// loop's own wake-up fd.
 #[derive(Debug)]
-pub struct EpollSockets {
+pub(super) struct EpollSockets {
     epoll: Arc<Epoll>,
     source: u32,
 }
 
 /// The key of the loop's wake-up fd.
-pub const WAKER_KEY: u64 = 0;
+pub(super) const WAKER_KEY: u64 = 0;
 
 /// The epoll key of descriptor `fd` of source `source`.
-pub fn key(source: u32, fd: RawFd) -> u64 {
+pub(super) fn key(source: u32, fd: RawFd) -> u64 {
     u64::from(source) << 32 | u64::from(fd as u32)
 }
 
 /// (source id, descriptor) of a key.
-pub fn split(key: u64) -> (u32, RawFd) {
+pub(super) fn split(key: u64) -> (u32, RawFd) {
     ((key >> 32) as u32, key as u32 as RawFd)
 }
 
@@ -120,34 +120,34 @@ impl SocketLoop for EpollSockets {
 /// A socket watched by a [`SocketLoop`]. Dropping it stops the watch, then closes
 /// the socket (unless a writer still holds it: see [`Watched::shared`]), so that no
 /// watch outlives its descriptor number.
-pub struct Watched<S: AsRawFd> {
+pub(super) struct Watched<S: AsRawFd> {
     sock: Arc<S>,
     writable: bool,
     sockets: Arc<dyn SocketLoop>,
 }
 
 impl<S: AsRawFd> Watched<S> {
-    pub fn new(sock: S, sockets: &Arc<dyn SocketLoop>) -> io::Result<Watched<S>> {
+    pub(super) fn new(sock: S, sockets: &Arc<dyn SocketLoop>) -> io::Result<Watched<S>> {
         sockets.watch(sock.as_raw_fd())?;
         Ok(Watched { sock: Arc::new(sock), writable: false, sockets: sockets.clone() })
     }
 
-    pub fn get(&self) -> &S {
+    pub(super) fn get(&self) -> &S {
         &self.sock
     }
 
     /// The socket, for a write made without the driver's lock: the descriptor stays
     /// open while the clone lives, even if the connection is dropped meanwhile.
-    pub fn shared(&self) -> Arc<S> {
+    pub(super) fn shared(&self) -> Arc<S> {
         self.sock.clone()
     }
 
-    pub fn fd(&self) -> RawFd {
+    pub(super) fn fd(&self) -> RawFd {
         self.sock.as_raw_fd()
     }
 
     /// Watches for writability too, or no longer (no call when unchanged).
-    pub fn set_writable(&mut self, on: bool) -> io::Result<()> {
+    pub(super) fn set_writable(&mut self, on: bool) -> io::Result<()> {
         if on != self.writable {
             self.sockets.set_writable(self.fd(), on)?;
             self.writable = on;

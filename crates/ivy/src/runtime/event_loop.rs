@@ -264,6 +264,7 @@ impl EventLoop {
         self.inner.stop.store(false, Ordering::SeqCst);
     }
 
+    /// Whether [`EventLoop::stop`] was called and not reset.
     pub fn is_stopped(&self) -> bool {
         self.inner.stop.load(Ordering::SeqCst)
     }
@@ -525,6 +526,7 @@ impl EventLoop {
         self.wake();
     }
 
+    /// Has the channel's write handler called whenever its descriptor is writable, or no longer.
     pub fn set_channel_writable(&self, id: ChannelId, on: bool) {
         self.inner.state.lock().channels.set_writable(id, on);
         self.wake();

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A small non-zero number naming the calling thread.
-pub fn thread_tag() -> u64 {
+pub(super) fn thread_tag() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local!(static TAG: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
     TAG.with(|t| *t)
@@ -13,28 +13,28 @@ pub fn thread_tag() -> u64 {
 
 /// The thread that runs something, 0 when none.
 #[derive(Debug, Default)]
-pub struct Runner(AtomicU64);
+pub(super) struct Runner(AtomicU64);
 
 impl Runner {
     /// Marks the calling thread as the runner until the mark is dropped, which
     /// restores the previous runner (a nested run on the same thread, or none).
-    pub fn enter(&self) -> Mark<'_> {
+    pub(super) fn enter(&self) -> Mark<'_> {
         Mark { runner: self, outer: self.0.swap(thread_tag(), Ordering::SeqCst) }
     }
 
     /// Whether some thread runs it.
-    pub fn is_running(&self) -> bool {
+    pub(super) fn is_running(&self) -> bool {
         self.0.load(Ordering::SeqCst) != 0
     }
 
     /// Whether the calling thread runs it.
-    pub fn is_this_thread(&self) -> bool {
+    pub(super) fn is_this_thread(&self) -> bool {
         self.0.load(Ordering::SeqCst) == thread_tag()
     }
 }
 
 /// See [`Runner::enter`].
-pub struct Mark<'a> {
+pub(super) struct Mark<'a> {
     runner: &'a Runner,
     outer: u64,
 }

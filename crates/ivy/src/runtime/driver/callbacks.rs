@@ -5,17 +5,17 @@ use ivy_proto::engine::{AppEvent, BindEvent, IdMap, PeerId};
 use std::sync::Arc;
 
 /// A binding's callback: the peer and the captured groups.
-pub type MsgFn = Arc<dyn Fn(&Bus, PeerId, &[&[u8]]) + Send + Sync>;
+pub(super) type MsgFn = Arc<dyn Fn(&Bus, PeerId, &[&[u8]]) + Send + Sync>;
 /// The application callback: a peer's connection events.
-pub type AppFn = Arc<dyn Fn(&Bus, PeerId, AppEvent) + Send + Sync>;
+pub(super) type AppFn = Arc<dyn Fn(&Bus, PeerId, AppEvent) + Send + Sync>;
 /// The bind-change callback: a peer's subscription events.
-pub type BindFn = Arc<dyn Fn(&Bus, PeerId, i32, &[u8], BindEvent) + Send + Sync>;
+pub(super) type BindFn = Arc<dyn Fn(&Bus, PeerId, i32, &[u8], BindEvent) + Send + Sync>;
 /// The die callback: a peer asks us to die.
-pub type DieFn = Arc<dyn Fn(&Bus, PeerId, i32) + Send + Sync>;
+pub(super) type DieFn = Arc<dyn Fn(&Bus, PeerId, i32) + Send + Sync>;
 /// The direct-message callback.
-pub type DirectFn = Arc<dyn Fn(&Bus, PeerId, i32, &[u8]) + Send + Sync>;
+pub(super) type DirectFn = Arc<dyn Fn(&Bus, PeerId, i32, &[u8]) + Send + Sync>;
 /// The pong callback: the round trip in µs.
-pub type PongFn = Arc<dyn Fn(&Bus, PeerId, i32) + Send + Sync>;
+pub(super) type PongFn = Arc<dyn Fn(&Bus, PeerId, i32) + Send + Sync>;
 
 /// Every callback of one bus.
 #[derive(Default, Clone)]

@@ -119,7 +119,7 @@ impl Source for LoopSource {
 impl Driver {
     /// A driver of the agent `engine` on the loop `lp`; its sockets are watched
     /// by the loop's epoll set, or by what `sockets` makes.
-    pub fn new(lp: &EventLoop, engine: Engine, sockets: Option<MakeSocketLoop>) -> Arc<Driver> {
+    pub(crate) fn new(lp: &EventLoop, engine: Engine, sockets: Option<MakeSocketLoop>) -> Arc<Driver> {
         let (source_id, epoll) = lp.epoll_sockets();
         let driver = Arc::new_cyclic(|this: &Weak<Driver>| {
             let watcher: Arc<dyn SocketLoop> = match sockets {
@@ -151,26 +151,26 @@ impl Driver {
         driver
     }
 
-    pub fn event_loop(&self) -> &EventLoop {
+    pub(crate) fn event_loop(&self) -> &EventLoop {
         &self.lp
     }
 
-    pub fn callbacks(&self) -> &RwLock<Callbacks> {
+    pub(crate) fn callbacks(&self) -> &RwLock<Callbacks> {
         &self.callbacks
     }
 
-    pub fn set_die_policy(&self, policy: DiePolicy) {
+    pub(crate) fn set_die_policy(&self, policy: DiePolicy) {
         *self.die_policy.lock() = policy;
     }
 
     /// Reads the engine (a query: nothing to write or deliver afterwards).
-    pub fn read<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
         f(&self.core.lock().engine)
     }
 
     /// Runs `f` on the engine (a send, a binding...), then has what it queued
     /// written and delivered as the module's documentation says.
-    pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
+    pub(crate) fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
         let mut core = self.core.lock();
         let r = f(&mut core.engine);
         self.after_call(core);
@@ -178,20 +178,20 @@ impl Driver {
     }
 
     /// Keepalive settings for connections opened from now on.
-    pub fn set_liveness(&self, liveness: Option<Liveness>) {
+    pub(crate) fn set_liveness(&self, liveness: Option<Liveness>) {
         self.core.lock().sockets.set_liveness(liveness);
     }
 
-    pub fn is_started(&self) -> bool {
+    pub(crate) fn is_started(&self) -> bool {
         self.core.lock().sockets.is_started()
     }
 
-    pub fn tcp_port(&self) -> Option<u16> {
+    pub(crate) fn tcp_port(&self) -> Option<u16> {
         self.core.lock().sockets.tcp_port()
     }
 
     /// Joins the bus `spec`: the listener, the bus socket, the hellos.
-    pub fn start(&self, spec: &BusSpec) -> io::Result<()> {
+    pub(crate) fn start(&self, spec: &BusSpec) -> io::Result<()> {
         let mut core = self.core.lock();
         let Core { engine, sockets, .. } = &mut *core;
         sockets.start(engine, spec)?;
@@ -205,7 +205,7 @@ impl Driver {
     /// Leaves the bus: Bye to every peer, written out, connections and sockets
     /// closed; the application hears of no disconnection for it. [`crate::Bus::run`]
     /// then returns.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let mut core = self.core.lock();
         core.engine.leave();
         self.write_dirty(&mut core, true);
@@ -219,12 +219,12 @@ impl Driver {
     }
 
     /// Whether the bus left since it last joined.
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)
     }
 
     /// A watched descriptor is ready: read, accept or write, then deliver.
-    pub fn ready(&self, fd: RawFd, readiness: Readiness) {
+    pub(crate) fn ready(&self, fd: RawFd, readiness: Readiness) {
         let _turn = self.turn.enter();
         let mut core = self.core.lock();
         let Core { engine, sockets, .. } = &mut *core;
@@ -382,7 +382,7 @@ impl Driver {
     }
 
     /// Runs the loop until this bus leaves (or the loop is stopped).
-    pub fn run(&self) {
+    pub(crate) fn run(&self) {
         self.lp.run_while(|| !self.is_stopped());
     }
 

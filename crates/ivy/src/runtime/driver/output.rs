@@ -48,17 +48,17 @@ pub(super) enum Wrote {
 
 impl Output {
     /// Whether a thread is writing to the peer right now.
-    pub fn is_writing(&self) -> bool {
+    pub(super) fn is_writing(&self) -> bool {
         self.writing
     }
 
     /// Whether a writer left a task for the loop.
-    pub fn needs_loop(&self) -> bool {
+    pub(super) fn needs_loop(&self) -> bool {
         self.for_loop.is_some()
     }
 
     /// The socket became writable again.
-    pub fn unblock(&mut self) {
+    pub(super) fn unblock(&mut self) {
         self.blocked = false;
     }
 }

@@ -81,7 +81,7 @@ pub(super) struct Sockets {
 
 impl Sockets {
     /// Sockets watched by `watcher`.
-    pub fn new(watcher: Arc<dyn SocketLoop>) -> Sockets {
+    pub(super) fn new(watcher: Arc<dyn SocketLoop>) -> Sockets {
         Sockets {
             watcher,
             udp: None,
@@ -95,16 +95,16 @@ impl Sockets {
     }
 
     /// Keepalive settings for connections opened from now on (`None`: off).
-    pub fn set_liveness(&mut self, liveness: Option<Liveness>) {
+    pub(super) fn set_liveness(&mut self, liveness: Option<Liveness>) {
         self.liveness = liveness;
     }
 
-    pub fn is_started(&self) -> bool {
+    pub(super) fn is_started(&self) -> bool {
         self.listener.is_some() || self.paused.is_some()
     }
 
     /// Our TCP port, once started.
-    pub fn tcp_port(&self) -> Option<u16> {
+    pub(super) fn tcp_port(&self) -> Option<u16> {
         let listener = self.listener.as_ref().map(Watched::get).or(self.paused.as_ref());
         listener.and_then(|l| l.local_addr().ok()).map(|a| a.port())
     }
@@ -112,7 +112,7 @@ impl Sockets {
     /// Opens the listener and the bus socket of `spec`, then says hello on every
     /// network (§1). Without a UDP socket (port taken, no permission) discovery is
     /// off but TCP works.
-    pub fn start(&mut self, engine: &mut Engine, spec: &BusSpec) -> io::Result<()> {
+    pub(super) fn start(&mut self, engine: &mut Engine, spec: &BusSpec) -> io::Result<()> {
         for bad in &spec.bad_elements {
             log::warn!(target: "ivy", "bad broadcast address {bad}");
         }
@@ -144,7 +144,7 @@ impl Sockets {
 
     /// Closes every connection (after the engine was told to leave and what it
     /// queued was written) and the bus's own sockets.
-    pub fn stop(&mut self, engine: &mut Engine) {
+    pub(super) fn stop(&mut self, engine: &mut Engine) {
         self.conns.retain(|c| match c {
             Conn::Dial { addr, .. } => {
                 engine.handle_connect_failed(*addr);
@@ -163,7 +163,7 @@ impl Sockets {
     /// Handles the readiness of descriptor `fd`. A stale report (the socket closed
     /// meanwhile, or its number reused) costs at most a read or write that would
     /// block. A peer's writability is the caller's ([`Sockets::peer_of`]).
-    pub fn ready(&mut self, engine: &mut Engine, fd: RawFd, readiness: Readiness) -> Option<Listening> {
+    pub(super) fn ready(&mut self, engine: &mut Engine, fd: RawFd, readiness: Readiness) -> Option<Listening> {
         if self.udp.as_ref().is_some_and(|u| u.fd() == fd) {
             self.read_datagrams(engine);
         } else if self.listener.as_ref().is_some_and(|l| l.fd() == fd) {
@@ -182,7 +182,7 @@ impl Sockets {
     }
 
     /// The peer whose connection is `fd`, if it is one.
-    pub fn peer_of(&self, fd: RawFd) -> Option<PeerId> {
+    pub(super) fn peer_of(&self, fd: RawFd) -> Option<PeerId> {
         match self.conns.get(fd) {
             Some(Conn::Peer(p)) => Some(p.id),
             _ => None,
@@ -245,7 +245,7 @@ impl Sockets {
     /// Watches the listener again after a pause: connections that came meanwhile
     /// are accepted, or the listener is paused again if descriptors still lack.
     /// False when it could not be watched: try again after [`ACCEPT_BACKOFF`].
-    pub fn resume_listener(&mut self) -> bool {
+    pub(super) fn resume_listener(&mut self) -> bool {
         let Some(listener) = self.paused.take() else { return true };
         match Watched::new(listener, &self.watcher) {
             Ok(listener) => {
@@ -277,7 +277,7 @@ impl Sockets {
     /// Does what the engine asked of sockets: a connect, or a close once what is
     /// queued is written (`false` while another thread still writes to that peer:
     /// ask again later).
-    pub fn act(&mut self, engine: &mut Engine, action: &Action) -> bool {
+    pub(super) fn act(&mut self, engine: &mut Engine, action: &Action) -> bool {
         match action {
             Action::Connect { addr, name } => {
                 self.dial(engine, *addr, name.clone());
@@ -355,7 +355,7 @@ impl Sockets {
     }
 
     /// The connection of a peer, with what is being written to it.
-    pub fn peer_mut(&mut self, id: PeerId) -> Option<&mut PeerConn> {
+    pub(super) fn peer_mut(&mut self, id: PeerId) -> Option<&mut PeerConn> {
         let fd = *self.fds.get(&id)?;
         match self.conns.get_mut(fd) {
             Some(Conn::Peer(p)) if p.id == id => Some(p),
@@ -365,7 +365,7 @@ impl Sockets {
 
     /// Peers whose writers, off the loop's thread, left something for the loop to
     /// do ([`Output::needs_loop`]).
-    pub fn peers_needing_loop(&self, out: &mut Vec<PeerId>) {
+    pub(super) fn peers_needing_loop(&self, out: &mut Vec<PeerId>) {
         out.clear();
         for (&id, &fd) in self.fds.iter() {
             if let Some(Conn::Peer(p)) = self.conns.get(fd)
@@ -390,7 +390,7 @@ impl Sockets {
 
     /// Forgets a peer's connection (closed once no writer holds it) and tells the
     /// engine.
-    pub fn drop_peer(&mut self, engine: &mut Engine, id: PeerId) {
+    pub(super) fn drop_peer(&mut self, engine: &mut Engine, id: PeerId) {
         if let Some(fd) = self.fds.remove(&id) {
             self.conns.remove(fd);
         }
