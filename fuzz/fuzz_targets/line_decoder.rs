@@ -14,7 +14,7 @@
 #![no_main]
 
 use ivy_proto::engine::{Engine, Event, Limits};
-use ivy_proto::testing::{actions, events, feed, receive};
+use ivy_proto::testing::{actions, events, feed, peer_memory, receive};
 use ivy_proto::wire::{LF, LineBuffer, LineTooLong, args, parse_line};
 use libfuzzer_sys::fuzz_target;
 use std::net::SocketAddr;
@@ -106,7 +106,7 @@ fn engine_input(chunks: &[&[u8]], max_line: usize) {
     let bound = 4 * (max_line + MAX_CHUNK) + 2 * limits.queue_cap + (64 << 10);
     for chunk in chunks {
         feed(&mut engine, peer, chunk);
-        let mem = engine.peer_memory(peer);
+        let mem = peer_memory(&engine, peer);
         assert!(mem <= bound, "peer holds {mem} bytes (bound {bound})");
         for event in events(&mut engine) {
             if let Event::Msg { params, .. } = event {
@@ -120,7 +120,7 @@ fn engine_input(chunks: &[&[u8]], max_line: usize) {
     // `pattern` target covers matching).
     for msg in [&b"cmd go 12"[..], b"\xff\xfe a\x03b"] {
         let _ = engine.send_msg(msg);
-        let mem = engine.peer_memory(peer);
+        let mem = peer_memory(&engine, peer);
         assert!(mem <= bound, "peer holds {mem} bytes after sends (bound {bound})");
     }
     events(&mut engine);

@@ -76,6 +76,11 @@ pub fn output_len(engine: &Engine, peer: PeerId) -> usize {
     engine.output_len(peer)
 }
 
+/// Memory held for one peer's buffers (input, and output not lent).
+pub fn peer_memory(engine: &Engine, peer: PeerId) -> usize {
+    engine.peer_memory(peer)
+}
+
 /// Every pending event, in order.
 pub fn events(engine: &mut Engine) -> Vec<Event> {
     let mut events = VecDeque::new();

@@ -1,5 +1,5 @@
 //! The memory one hostile peer makes the engine hold, measured through the library
-//! ([`Engine::peer_memory`]: the peer's input and output buffers), with no sockets:
+//! ([`ivy_proto::testing::peer_memory`]: the peer's input and output buffers), with no sockets:
 //! a line just under the limit, a stream past it, a queue filled to its cap and
 //! drained, thousands of lines split at every byte. It goes up only to the documented
 //! bounds and comes back down to a small constant.
@@ -8,7 +8,7 @@
 //! instead, see tests/hostile_probe.rs.)
 
 use ivy_proto::engine::{AppEvent, Engine, Event, Limits, PeerId};
-use ivy_proto::testing::{drain_output, events, feed, output_len};
+use ivy_proto::testing::{drain_output, events, feed, output_len, peer_memory};
 use ivy_proto::wire::{SHRINK_ABOVE, SHRUNK_CAPACITY};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -37,19 +37,19 @@ fn chunks(data: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
 fn a_line_under_the_limit_is_held_then_given_back() {
     let limits = Limits::default();
     let (mut e, p) = engine(limits);
-    let base = e.peer_memory(p);
+    let base = peer_memory(&e, p);
     let mut line = b"3 1\x02".to_vec();
     line.resize(limits.max_line, b'e');
     let mut peak = 0;
     for c in chunks(&line, 64 << 10) {
         feed(&mut e, p, c);
-        peak = peak.max(e.peer_memory(p));
+        peak = peak.max(peer_memory(&e, p));
     }
     feed(&mut e, p, b"\n9 1\x02\n");
     assert_eq!(drain_output(&mut e, p), b"10 1\x02\n", "the long line was taken, then the ping");
     // Read 64 KiB at a time, the buffer grows by doubling: at most twice the line.
     assert!(peak <= 2 * (limits.max_line + (64 << 10)), "held {peak} bytes for a {}-byte line", limits.max_line);
-    let after = e.peer_memory(p);
+    let after = peer_memory(&e, p);
     assert!(after <= base.max(SHRUNK_CAPACITY) + KEEP_CAPACITY, "kept {after} bytes (baseline {base})");
 }
 
@@ -62,7 +62,7 @@ fn a_stream_past_the_limit_is_cut_and_bounded() {
     // 100 MB offered; the engine stops reading at the limit.
     for _ in 0..(100 << 20) / chunk.len() {
         feed(&mut e, p, &chunk);
-        peak = peak.max(e.peer_memory(p));
+        peak = peak.max(peer_memory(&e, p));
         if output_len(&e, p) > 0 {
             break;
         }
@@ -70,7 +70,7 @@ fn a_stream_past_the_limit_is_cut_and_bounded() {
     assert_eq!(drain_output(&mut e, p), BAD);
     assert!(peak <= 2 * (limits.max_line + chunk.len()), "held {peak} bytes");
     e.handle_closed(p);
-    assert_eq!(e.peer_memory(p), 0, "a closed peer holds nothing");
+    assert_eq!(peer_memory(&e, p), 0, "a closed peer holds nothing");
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn queue_capped_then_drained() {
     for _ in 0..100 {
         assert_eq!(e.send_msg(&msg), Ok(1));
         assert!(output_len(&e, p) <= limits.queue_cap);
-        assert!(e.peer_memory(p) <= 2 * limits.queue_cap + (64 << 10), "held {}", e.peer_memory(p));
+        assert!(peer_memory(&e, p) <= 2 * limits.queue_cap + (64 << 10), "held {}", peer_memory(&e, p));
     }
     for ev in events(&mut e) {
         if ev == (Event::App { peer: p, event: AppEvent::FifoFull }) {
@@ -98,13 +98,13 @@ fn queue_capped_then_drained() {
     // Drained: whole lines, then the queue gives its memory back.
     let out = drain_output(&mut e, p);
     assert!(out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).all(|l| l.len() == msg.len() + 5));
-    assert!(e.peer_memory(p) <= KEEP_CAPACITY + SHRINK_ABOVE, "kept {} after the drain", e.peer_memory(p));
+    assert!(peer_memory(&e, p) <= KEEP_CAPACITY + SHRINK_ABOVE, "kept {} after the drain", peer_memory(&e, p));
 }
 
 #[test]
 fn lines_split_at_every_byte_hold_nothing() {
     let (mut e, p) = engine(Limits::default());
-    let base = e.peer_memory(p);
+    let base = peer_memory(&e, p);
     let mut stream = Vec::new();
     for i in 0..2000 {
         stream.extend_from_slice(format!("9 {i}\x02\n").as_bytes());
@@ -114,7 +114,7 @@ fn lines_split_at_every_byte_hold_nothing() {
     }
     let pongs = drain_output(&mut e, p);
     assert_eq!(pongs.iter().filter(|&&b| b == b'\n').count(), 2000);
-    assert!(e.peer_memory(p) <= base.max(SHRUNK_CAPACITY) + KEEP_CAPACITY, "kept {}", e.peer_memory(p));
+    assert!(peer_memory(&e, p) <= base.max(SHRUNK_CAPACITY) + KEEP_CAPACITY, "kept {}", peer_memory(&e, p));
 }
 
 /// The defaults docs/LIMITS.md documents are the code's.

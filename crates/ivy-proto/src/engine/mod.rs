@@ -266,11 +266,6 @@ impl Engine {
         self.peers.get(id).map_or(0, |p| p.out.len())
     }
 
-    /// Whether bytes are queued for the peer, not yet taken.
-    pub fn has_output(&self, id: PeerId) -> bool {
-        self.peers.get(id).is_some_and(|p| p.out.queued() > 0)
-    }
-
     /// The driver wrote `n` of the bytes it took; `blocked` when the socket would
     /// not take more. Congestion starts on the first refusal and ends when all
     /// is written (§7).
@@ -369,8 +364,9 @@ impl Engine {
         &self.own
     }
 
-    /// Memory held for one peer's buffers (for limits tests).
-    pub fn peer_memory(&self, id: PeerId) -> usize {
+    /// Memory held for one peer's buffers.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn peer_memory(&self, id: PeerId) -> usize {
         self.peers.get(id).map_or(0, |p| p.input.capacity() + p.out.capacity())
     }
 }
