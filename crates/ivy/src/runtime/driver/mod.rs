@@ -360,8 +360,9 @@ impl Driver {
         if peers == 0 || bytes >= SELF_FLUSH * peers {
             return false;
         }
-        let since = self.now_ns().saturating_sub(self.last_write.load(Ordering::Relaxed));
-        self.flush_scheduled.load(Ordering::SeqCst) || since < BURST_WINDOW.as_nanos() as u64
+        // The clock is read only when no burst is known yet.
+        self.flush_scheduled.load(Ordering::SeqCst)
+            || self.now_ns().saturating_sub(self.last_write.load(Ordering::Relaxed)) < BURST_WINDOW.as_nanos() as u64
     }
 
     /// Has the listener, paused for lack of descriptors, watched again after
