@@ -5,7 +5,9 @@
 
 use crate::runtime::driver::{DiePolicy, Driver};
 use crate::runtime::{EventLoop, Liveness, MakeSocketLoop, host_name};
-use ivy_proto::engine::{AllowList, AppEvent, BindEvent, BindingId, Engine, Limits, PeerId, SendError, UnknownBinding};
+use ivy_proto::engine::{
+    AllowList, AppEvent, BindEvent, BindingId, Engine, Limits, Matching, PeerId, SendError, UnknownBinding,
+};
 use ivy_proto::wire::{self, BusSpec};
 use std::io;
 use std::net::SocketAddr;
@@ -82,6 +84,12 @@ impl Bus {
     /// The limits in force.
     pub fn limits(&self) -> Limits {
         self.driver.read(Engine::limits)
+    }
+
+    /// How the peers' regexps read our messages: bytes as ivy-c (the default), or
+    /// text as ivy-python ([`Matching`]).
+    pub fn set_matching(&self, matching: Matching) {
+        self.driver.with_engine(|e| e.set_matching(matching));
     }
 
     /// Refuses messages with bytes < 0x20 or ≥ 0x80 (ivy-c's IVY_DEBUG_BINARY).

@@ -24,7 +24,7 @@ mod runtime;
 pub use bus::Bus;
 pub use env::{Environment, PrintLogger, Stream};
 pub use ivy_proto::engine::{
-    AllowList, AllowListError, AppEvent, BindEvent, BindingId, Limits, Notice, PeerId, SendError, Severity,
+    AllowList, AllowListError, AppEvent, BindEvent, BindingId, Limits, Matching, Notice, PeerId, SendError, Severity,
     UnknownBinding,
 };
 pub use runtime::{

@@ -13,7 +13,7 @@
 //! own bus port on loopback broadcast (never 2010), every wait is bounded by
 //! [`TIMEOUT`], and every child process is killed and reaped on drop.
 
-use ivy::{AppEvent, BindEvent, BindingId, Bus, DiePolicy, PeerId, SendError};
+use ivy::{AppEvent, BindEvent, BindingId, Bus, DiePolicy, Matching, PeerId, SendError};
 use ivy_testkit::logs;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -1143,13 +1143,25 @@ fn non_utf8_agent_name_ends_python_discovery() {
     py.log.refute("a connection", Duration::ZERO, |l| l.starts_with("connected"));
 }
 
-/// Our regexps work on bytes (as ivy-c's PCRE without UTF-8 mode), except on
-/// a valid UTF-8 message: there `.` takes a whole character, so no capture
-/// ends inside one (such a Msg would kill ivy-python's handler).
+/// Our regexps read bytes, as ivy-c's PCRE without UTF-8 mode (a message goes
+/// to the same subscribers whichever of the two sends it): `.` takes one byte, so
+/// a capture may end inside a character, and such a Msg kills ivy-python's
+/// handler as ivy-c's does.
 #[test]
-fn capture_never_splits_a_utf8_character() {
+fn byte_matching_splits_a_character_as_ivy_c() {
     let python = python();
     let (py, rust, _) = pair(python, &["^(.)(.*)$"], &[]);
+    assert_eq!(rust.send("é€ x"), Ok(1));
+    py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
+}
+
+/// With text matching (ivy-python's way, `Matching::Text`), `.` takes a whole
+/// character on a UTF-8 message: no capture ends inside one.
+#[test]
+fn text_matching_never_splits_a_character() {
+    let python = python();
+    let (py, rust, _) = pair(python, &["^(.)(.*)$"], &[]);
+    rust.bus.set_matching(Matching::Text);
     assert_eq!(rust.send("é€ x"), Ok(1));
     py.log.refute("handler death", QUIET, |l| l.starts_with("handler-error "));
     py.log.expect(&msg_line(0, "RUST", &["é", "€ x"]));

@@ -4,7 +4,7 @@
 use super::budget::{Admit, SearchBudget};
 use super::idmap::IdMap;
 use super::limits::Limits;
-use super::types::PeerId;
+use super::types::{Matching, PeerId};
 use crate::pattern::{CaptureSlots, CompileError, Pattern, PrefixIndex, Subject};
 use crate::wire::{ETX, LF};
 use std::collections::HashMap;
@@ -70,6 +70,7 @@ pub(super) struct Dictionary {
     next_key: u64,
     loads: IdMap<PeerId, Load>,
     budget: SearchBudget,
+    matching: Matching,
     /// Scratch of [`Dictionary::for_each_match`], kept to save allocations.
     candidates: Vec<u64>,
     spans: Vec<Option<(usize, usize)>>,
@@ -77,6 +78,11 @@ pub(super) struct Dictionary {
 }
 
 impl Dictionary {
+    /// How regexps read messages from now on.
+    pub(super) fn set_matching(&mut self, matching: Matching) {
+        self.matching = matching;
+    }
+
     /// Adds (peer, id) under `text`, compiling the text if it is new. Returns the
     /// compile error when the text cannot be compiled: the subscription is kept
     /// (listed, never matching), as ivy-c does. A text past the peer's
@@ -153,7 +159,7 @@ impl Dictionary {
                 Admit::Yes => None,
                 Admit::Timed(started) => Some(started),
             };
-            let subject = if pattern.reads_text() {
+            let subject = if self.matching == Matching::Text && pattern.reads_text() {
                 *checked.get_or_insert_with(|| Subject::new(message))
             } else {
                 Subject::bytes_only(message)

@@ -31,7 +31,7 @@ pub use notice::{Notice, Severity, TurnedAway};
 use outqueue::{Push, WhenFull};
 pub use peer::{Peer, PeerState};
 pub use policy::{AllowList, AllowListError};
-pub use types::{AppEvent, BindEvent, BindingId, PeerId};
+pub use types::{AppEvent, BindEvent, BindingId, Matching, PeerId};
 
 use crate::pattern::Filter;
 use crate::wire::{self, LineBuffer, MsgType};
@@ -131,6 +131,11 @@ impl Engine {
     /// Restricts which hosts may join (hellos ignored, connections refused).
     pub fn set_allow_list(&mut self, allow: AllowList) {
         self.allow = allow;
+    }
+
+    /// How the peers' regexps read our messages (default [`Matching::Bytes`]).
+    pub fn set_matching(&mut self, matching: Matching) {
+        self.dict.set_matching(matching);
     }
 
     /// With it on, messages holding bytes < 0x20 or ≥ 0x80 are refused (IVY_DEBUG_BINARY).

@@ -1082,3 +1082,31 @@ fn stale_peer_id_after_reap_is_harmless() {
     assert_eq!(e.send_msg(b"x"), Ok(1));
     expect_out(&mut e, q, b"2 0\x02x\x03\n");
 }
+
+// ---------------------------------------------------------------------------------
+// Matching: bytes, as ivy-c (issue 11), or text, as ivy-python
+
+#[test]
+fn matching_is_on_bytes_as_ivy_c() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])")]);
+    assert_eq!(e.send_msg("dot é".as_bytes()), Ok(0), "é is two bytes, . one");
+    assert_eq!(e.send_msg("two é".as_bytes()), Ok(1));
+    assert_eq!(e.send_msg("neg é".as_bytes()), Ok(1));
+    // Captures may end inside a character, as ivy-c's do.
+    expect_out(&mut e, p, b"2 1\x02\xc3\xa9\x03\n2 2\x02\xc3\x03\n");
+}
+
+#[test]
+fn text_matching_takes_whole_characters() {
+    let mut e = engine();
+    e.set_matching(Matching::Text);
+    let p = raw_with(&mut e, &[(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])")]);
+    assert_eq!(e.send_msg("dot é".as_bytes()), Ok(1));
+    assert_eq!(e.send_msg("two é".as_bytes()), Ok(0));
+    assert_eq!(e.send_msg("neg é".as_bytes()), Ok(1));
+    expect_out(&mut e, p, "2 0\x02é\x03\n2 2\x02é\x03\n".as_bytes());
+    // A message that is not UTF-8 is read as bytes.
+    assert_eq!(e.send_msg(b"dot \xe9"), Ok(1));
+    expect_out(&mut e, p, b"2 0\x02\xe9\x03\n");
+}

@@ -67,3 +67,17 @@ pub enum BindEvent {
     /// The peer replaced the regexp of a subscription id.
     Changed = 3,
 }
+
+/// How the peers' regexps read our messages (matching is the sender's, §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Matching {
+    /// Bytes, as ivy-c's PCRE: `.` takes one byte, so `^dot (.)$` does not match
+    /// `dot é` (two bytes in UTF-8). The default: a message reaches the subscribers
+    /// an ivy-c agent would send it to.
+    #[default]
+    Bytes,
+    /// Text, as ivy-python's `re`: on a message that is valid UTF-8, `.` and `[^…]`
+    /// take a whole character and no capture ends inside one (other meanings stay
+    /// ASCII: `\d`, `\w`, `\s`, `\b`, POSIX classes, `(?i)`).
+    Text,
+}
