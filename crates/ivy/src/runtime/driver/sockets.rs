@@ -114,7 +114,8 @@ impl Sockets {
     /// off but TCP works.
     pub(super) fn start(&mut self, engine: &mut Engine, spec: &BusSpec) -> io::Result<()> {
         for bad in &spec.bad_elements {
-            log::warn!(target: "ivy", "bad broadcast address {bad}");
+            log::warn!(target: "ivy", "bad broadcast address");
+            log::debug!(target: "ivy", "bad broadcast address: {bad}");
         }
         let listener = net::listener(spec.ipv6)?;
         let port = listener.local_addr()?.port();
