@@ -122,6 +122,7 @@ pub(crate) fn catalogue(ctx: &Ctx) -> Vec<(Vec<&'static str>, Spec)> {
             vec!["1to1-1KiB"],
             spec("1to1-1KiB", tp(&r, &r, 1, n / 2, 1024, 1, "thread"), vec![ge("msgs_per_s", 7e5, "≥ 700 000 msgs/s")]),
         ),
+        (vec!["1to1-1KiB-loop"], spec("1to1-1KiB-loop", tp(&r, &r, 1, n / 2, 1024, 1, "loop"), vec![])),
         (vec!["sweep-subscribers"], spec("subs-2", tp(&r, &r, 2, n, 20, 1, "thread"), vec![])),
         (vec!["sweep-subscribers"], spec("subs-5", tp(&r, &r, 5, n / 2, 20, 1, "thread"), vec![])),
         (
