@@ -1,0 +1,36 @@
+//! The GIL on the loop thread: taken by the first callback of a loop turn and kept
+//! for the rest of it, so that a turn delivering thousands of messages takes it
+//! once; given back before the loop waits (and when the loop ends), so that Python
+//! threads run while the bus is idle.
+
+use pyo3::Python;
+use pyo3::ffi;
+use std::cell::Cell;
+
+thread_local! {
+    /// The outermost `PyGILState_Ensure` of the current turn, on the loop thread.
+    static HELD: Cell<Option<ffi::PyGILState_STATE>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with the GIL, which stays held by this thread until [`release`].
+/// Returns `None`, running nothing, when the interpreter is gone or shutting down.
+pub fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    Python::try_attach(|py| {
+        HELD.with(|held| {
+            if held.get().is_none() {
+                // SAFETY: the GIL is held (inside try_attach); a nested Ensure only
+                // counts one more use of this thread's state, undone by `release`.
+                held.set(Some(unsafe { ffi::PyGILState_Ensure() }));
+            }
+        });
+        f(py)
+    })
+}
+
+/// Gives back the GIL kept by [`with_gil`], if this thread keeps it.
+pub fn release() {
+    if let Some(state) = HELD.with(Cell::take) {
+        // SAFETY: pairs the Ensure made by `with_gil` on this same thread.
+        unsafe { ffi::PyGILState_Release(state) };
+    }
+}
