@@ -20,7 +20,7 @@ struct Runner {
 }
 
 /// One agent on an Ivy bus (the native core of `ivy.ivy.IvyServer` and `ivy.Bus`).
-#[pyclass(module = "ivy._ivy", frozen)]
+#[pyclass(module = "ivy._ivy", frozen, weakref)]
 pub struct Agent {
     core: Core,
     state: Arc<State>,

@@ -34,7 +34,9 @@ pub fn install(core: &Core, state: &Arc<State>) {
     let st = state.clone();
     core.on_pong(move |view, peer, micros| {
         gil::with_gil(|py| {
-            st.fire(py, Slot::Pong, || PyTuple::new(py, [st.client(py, view, peer)?, micros.into_pyobject(py)?.into_any()]));
+            st.fire(py, Slot::Pong, || {
+                PyTuple::new(py, [st.client(py, view, peer)?, micros.into_pyobject(py)?.into_any()])
+            });
         });
     });
 }
@@ -69,18 +71,25 @@ fn on_peer_bind(py: Python<'_>, st: &State, view: &View<'_>, peer: Peer, id: i32
     let shown = st.peers().on_bind(peer, id, regexp, what);
     let event = what as i32;
     st.fire(py, Slot::PeerBind, || {
-        PyTuple::new(py, [client, event.into_pyobject(py)?.into_any(), id.into_pyobject(py)?.into_any(), text::to_str(py, &shown)?])
+        PyTuple::new(
+            py,
+            [client, event.into_pyobject(py)?.into_any(), id.into_pyobject(py)?.into_any(), text::to_str(py, &shown)?],
+        )
     });
 }
 
 /// Whether to leave the bus: yes unless the die callback returns `False`.
 fn on_die(py: Python<'_>, st: &State, view: &View<'_>, peer: Peer, id: i32) -> bool {
-    let answer = st.fire(py, Slot::Die, || PyTuple::new(py, [st.client(py, view, peer)?, id.into_pyobject(py)?.into_any()]));
+    let answer =
+        st.fire(py, Slot::Die, || PyTuple::new(py, [st.client(py, view, peer)?, id.into_pyobject(py)?.into_any()]));
     answer.is_none_or(|a| !a.bind(py).is(PyBool::new(py, false)))
 }
 
 /// The bus callback of a binding: `cb(client, *groups)`.
-pub fn message_handler(state: &Arc<State>, cb: Py<PyAny>) -> impl Fn(&View<'_>, Peer, &[&[u8]]) + Send + Sync + 'static {
+pub fn message_handler(
+    state: &Arc<State>,
+    cb: Py<PyAny>,
+) -> impl Fn(&View<'_>, Peer, &[&[u8]]) + Send + Sync + 'static {
     let st = state.clone();
     move |view, peer, args| {
         gil::with_gil(|py| {

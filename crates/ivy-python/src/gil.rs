@@ -15,16 +15,15 @@ thread_local! {
 /// Runs `f` with the GIL, which stays held by this thread until [`release`].
 /// Returns `None`, running nothing, when the interpreter is gone or shutting down.
 pub fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
-    Python::try_attach(|py| {
-        HELD.with(|held| {
-            if held.get().is_none() {
-                // SAFETY: the GIL is held (inside try_attach); a nested Ensure only
-                // counts one more use of this thread's state, undone by `release`.
-                held.set(Some(unsafe { ffi::PyGILState_Ensure() }));
-            }
-        });
-        f(py)
-    })
+    HELD.with(|held| {
+        // SAFETY: Py_IsInitialized may be called at any time; Ensure is then the
+        // outermost one of this thread (it returns "unlocked"), undone by `release`.
+        if held.get().is_none() && unsafe { ffi::Py_IsInitialized() } != 0 {
+            held.set(Some(unsafe { ffi::PyGILState_Ensure() }));
+        }
+    });
+    // Nested in the Ensure above: takes and gives back nothing.
+    Python::try_attach(f)
 }
 
 /// Gives back the GIL kept by [`with_gil`], if this thread keeps it.

@@ -46,7 +46,14 @@ impl Timers {
 }
 
 /// Adds a timer calling `cb()`; returns its id.
-pub fn add(core: &Core, timers: &Arc<Mutex<Timers>>, state: &Arc<State>, count: u32, delay_ms: i64, cb: Py<PyAny>) -> u64 {
+pub fn add(
+    core: &Core,
+    timers: &Arc<Mutex<Timers>>,
+    state: &Arc<State>,
+    count: u32,
+    delay_ms: i64,
+    cb: Py<PyAny>,
+) -> u64 {
     let id = {
         let mut t = timers.lock();
         t.last += 1;
