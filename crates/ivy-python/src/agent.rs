@@ -97,6 +97,7 @@ impl Agent {
             // A panic of the old loop thread has been printed already.
             let _ = py.detach(|| old.handle.join());
         }
+        self.state.set_leaving(false);
         py.detach(|| self.core.start(bus)).map_err(|e| PyOSError::new_err(e.to_string()))?;
         let (core, state) = (self.core.clone(), self.state.clone());
         let handle = thread::Builder::new()
@@ -119,6 +120,7 @@ impl Agent {
     /// Leaves the bus (Bye to every peer) and ends the loop; from another thread
     /// than the loop's, returns once the loop thread has ended.
     fn stop(&self, py: Python<'_>) {
+        self.state.set_leaving(true);
         py.detach(|| self.core.stop());
         let old = {
             let mut runner = self.runner.lock();

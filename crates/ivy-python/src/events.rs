@@ -42,6 +42,9 @@ pub fn install(core: &Core, state: &Arc<State>) {
 }
 
 fn on_link(py: Python<'_>, st: &State, view: &View<'_>, peer: Peer, link: Link) {
+    if st.is_leaving() {
+        return;
+    }
     let client = match st.client(py, view, peer) {
         Ok(client) => client,
         Err(err) => return st.report(py, "client factory", err),

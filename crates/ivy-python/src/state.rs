@@ -7,6 +7,7 @@ use crate::peers::Peers;
 use crate::text;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The Python callbacks of an agent's events (messages have one per binding).
 #[derive(Clone, Copy, Debug)]
@@ -34,11 +35,23 @@ pub struct State {
     /// `on_error(description, exception)` reports an exception raised by a callback.
     on_error: Py<PyAny>,
     slots: Mutex<[Option<Py<PyAny>>; SLOTS]>,
+    /// The agent is leaving the bus: its links closing are not reported (ivy-python
+    /// and ivy-c report no Disconnected for their own stop).
+    leaving: AtomicBool,
 }
 
 impl State {
     pub fn new(factory: Py<PyAny>, on_error: Py<PyAny>) -> State {
-        State { peers: Mutex::default(), factory, on_error, slots: Mutex::default() }
+        State { peers: Mutex::default(), factory, on_error, slots: Mutex::default(), leaving: AtomicBool::new(false) }
+    }
+
+    /// Marks the agent as leaving the bus (true) or joining it (false).
+    pub fn set_leaving(&self, leaving: bool) {
+        self.leaving.store(leaving, Ordering::SeqCst);
+    }
+
+    pub fn is_leaving(&self) -> bool {
+        self.leaving.load(Ordering::SeqCst)
     }
 
     /// The peers; never hold the lock while Python code runs.
