@@ -13,6 +13,9 @@ use pyo3::types::{PyBytes, PyTuple};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
 
+/// `[(id, regexp)]`, as Python gets a list of subscriptions.
+type Regexps<'py> = Vec<(i32, Bound<'py, PyAny>)>;
+
 /// The thread running an agent's loop.
 struct Runner {
     handle: JoinHandle<()>,
@@ -30,6 +33,10 @@ pub struct Agent {
 
 fn optional_bytes<'py>(value: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyBytes>>> {
     value.map(text::to_bytes).transpose()
+}
+
+fn regexps(py: Python<'_>, list: Vec<(i32, Vec<u8>)>) -> PyResult<Regexps<'_>> {
+    list.into_iter().map(|(id, re)| Ok((id, text::to_str(py, &re)?))).collect()
 }
 
 fn slot_named(name: &str) -> PyResult<Slot> {
@@ -176,8 +183,8 @@ impl Agent {
     }
 
     /// Our bindings, `[(id, regexp)]` by id.
-    fn bindings<'py>(&self, py: Python<'py>) -> PyResult<Vec<(i32, Bound<'py, PyAny>)>> {
-        self.core.bindings().into_iter().map(|(id, re)| Ok((id, text::to_str(py, &re)?))).collect()
+    fn bindings<'py>(&self, py: Python<'py>) -> PyResult<Regexps<'py>> {
+        regexps(py, self.core.bindings())
     }
 
     /// Sends a message; returns the number of matching subscriptions.
@@ -216,9 +223,9 @@ impl Agent {
     }
 
     /// A peer's subscriptions, `[(id, regexp)]` in the order it sent them.
-    fn peer_regexps<'py>(&self, py: Python<'py>, peer: u64) -> PyResult<Option<Vec<(i32, Bound<'py, PyAny>)>>> {
+    fn peer_regexps<'py>(&self, py: Python<'py>, peer: u64) -> PyResult<Option<Regexps<'py>>> {
         let Some(list) = self.state.peers().regexps(peer) else { return Ok(None) };
-        list.into_iter().map(|(id, re)| Ok((id, text::to_str(py, &re)?))).collect::<PyResult<_>>().map(Some)
+        regexps(py, list).map(Some)
     }
 
     /// Adds a filter word: peers' regexps `^WORD...` must start with one (ivy-c's IvyAddFilter).
