@@ -196,13 +196,18 @@ def test_wire_helpers_and_constants(monkeypatch):
 
 
 MAIN_LOOP_SCRIPT = """
-import sys
+import sys, threading
 from ivy.std_api import *
-IvyInit("Looper", None, 0, lambda c, e: print("event", c.agent_name, e, flush=True))
+lock = threading.Lock()
+def say(line):
+    with lock:
+        sys.stdout.write(line + "\\n")
+        sys.stdout.flush()
+IvyInit("Looper", None, 0, lambda c, e: say("event %s %d" % (c.agent_name, e)))
+say("started")
 IvyStart(sys.argv[1])
-print("started", flush=True)
 IvyMainLoop()
-print("main loop returned", flush=True)
+say("main loop returned")
 """
 
 
@@ -215,6 +220,7 @@ def test_ctrl_c_in_main_loop_stops_cleanly(bus, buses):
     try:
         assert proc.stdout.readline() == "started\n"
         assert proc.stdout.readline() == "event B 1\n"
+        time.sleep(0.5)  # into IvyMainLoop, which installs the SIGINT handler
         proc.send_signal(2)
         out, _ = proc.communicate(timeout=10)
     finally:

@@ -8,9 +8,10 @@
 See docs/PYTHON.md in the ivy-rs repository.
 """
 
+from __future__ import annotations
+
 from . import ivy, std_api
 from ._ivy import __version__
-from .bus import Bus, Subscription, SubscriptionEvent, Timer
 from .errors import (
     IvyError,
     IvyIllegalStateError,
@@ -21,6 +22,16 @@ from .errors import (
     UnknownTimerError,
 )
 from .peer import Peer
+
+
+def __getattr__(name: str) -> object:
+    """The Pythonic API (``Bus`` and its types), imported on first use: a program
+    that only uses ``ivy.std_api`` does not load it."""
+    if name in ("Bus", "Subscription", "SubscriptionEvent", "Timer"):
+        from . import bus
+
+        return getattr(bus, name)
+    raise AttributeError("module 'ivy' has no attribute %r" % name)
 
 __all__ = [
     "Bus", "Peer", "Subscription", "SubscriptionEvent", "Timer", "IvyError", "IvyIllegalStateError",

@@ -2,9 +2,14 @@
 threads are not Python threads, and must end before the interpreter does. Peers
 see them leave (Bye), as after an explicit stop."""
 
+from __future__ import annotations
+
 import atexit
 import weakref
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (memory)
+if TYPE_CHECKING:
+    from typing import Any
 
 _agents: "weakref.WeakSet[Any]" = weakref.WeakSet()
 

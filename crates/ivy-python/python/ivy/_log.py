@@ -1,16 +1,45 @@
 """The package's logger, ``Ivy`` (``ivy.ivy.ivylogger``): warnings and errors on
-stderr by default, one line each, with the time, the level and the thread."""
+stderr, one line each, with the time, the level and the thread. ``logging`` is
+imported on first use only (an agent that logs nothing does not pay for it)."""
 
-import logging
+from __future__ import annotations
 
-ivylogger = logging.getLogger("Ivy")
-ivy_loghdlr = logging.StreamHandler()
-ivy_logformatter = logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s")
-ivy_loghdlr.setFormatter(ivy_logformatter)
-ivylogger.addHandler(ivy_loghdlr)
-ivylogger.setLevel(logging.WARNING)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_made: "dict[str, Any]" = {}
+
+
+def logger() -> Any:
+    """The ``Ivy`` logger, set up on first use."""
+    if not _made:
+        import logging
+
+        log = logging.getLogger("Ivy")
+        handler = logging.StreamHandler()
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s")
+        handler.setFormatter(formatter)
+        log.addHandler(handler)
+        log.setLevel(logging.WARNING)
+        _made.update(ivylogger=log, ivy_loghdlr=handler, ivy_logformatter=formatter)
+    return _made["ivylogger"]
+
+
+def attribute(name: str) -> Any:
+    """``ivylogger``, ``ivy_loghdlr``, ``ivy_logformatter``, or a logging method
+    (``debug``, ``info``, ``warn``, ``error``, ``log``) of the logger."""
+    if name not in _NAMES:
+        raise AttributeError(name)
+    log = logger()
+    if name in _made:
+        return _made[name]
+    return getattr(log, "warning" if name == "warn" else name)
+
+
+_NAMES = ("ivylogger", "ivy_loghdlr", "ivy_logformatter", "debug", "info", "warn", "error", "log")
 
 
 def report_callback_error(what: str, exc: BaseException) -> None:
     """Logs an exception raised by an application callback; the bus goes on."""
-    ivylogger.error("%s raised %s: %s", what, type(exc).__name__, exc, exc_info=(type(exc), exc, exc.__traceback__))
+    logger().error("%s raised %s: %s", what, type(exc).__name__, exc, exc_info=(type(exc), exc, exc.__traceback__))

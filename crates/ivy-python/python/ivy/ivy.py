@@ -7,11 +7,12 @@ The server's loop runs on a thread of its own from :meth:`IvyServer.start` to
 GIL. Matching and routing are done by the engine, in Rust.
 """
 
-import threading
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from __future__ import annotations
 
-from . import _exit, _ivy
-from ._log import ivy_logformatter, ivy_loghdlr, ivylogger, report_callback_error
+import threading
+
+from . import _exit, _ivy, _log
+from ._log import report_callback_error
 from .errors import (
     IvyIllegalStateError,
     IvyMalformedMessage,
@@ -70,16 +71,21 @@ IvyRegexpRemoved = 4
 #: A die callback that returns this stays on the bus.
 IVY_SHOULD_NOT_DIE = "Ivy Application Should Not Die"
 
-debug = ivylogger.debug
-info = ivylogger.info
-warn = ivylogger.warning
-error = ivylogger.error
-log = ivylogger.log
+TYPE_CHECKING = False  # typing is not imported at run time (memory)
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+
+def __getattr__(name: str) -> Any:
+    """``ivylogger``, ``ivy_loghdlr``, ``ivy_logformatter`` and the logging
+    functions ``debug``, ``info``, ``warn``, ``error``, ``log`` (logging is
+    imported on first use)."""
+    return _log.attribute(name)
 
 
 def trace(*args: Any, **kw: Any) -> None:
     """Logs at debug level (ivy-python's tracing helper)."""
-    ivylogger.debug(*args, **kw)
+    _log.logger().debug(*args, **kw)
 
 
 def void_function(*arg: Any, **kw: Any) -> Any:
@@ -99,7 +105,7 @@ class IvyClient(Peer):
     clients are equal, and hash, by address.
     """
 
-    def __init__(self, agent: "_ivy.Agent", peer_id: int, agent_name: str, ip: str, port: int) -> None:
+    def __init__(self, agent: _ivy.Agent, peer_id: int, agent_name: str, ip: str, port: int) -> None:
         super().__init__(agent, peer_id, agent_name, ip, port)
         #: The peer's application id (not kept by this implementation: None).
         self.agent_id: Optional[str] = None
@@ -153,9 +159,9 @@ class IvyServer:
         self.ready_message = ready_msg
         self.app_callback = app_callback
         self.die_callback = die_callback
-        self.direct_callback: Callable = void_function
-        self.regexp_change_callback: Callable = void_function
-        self.pong_callback: Callable = void_function
+        self.direct_callback: Callable[..., Any] = void_function
+        self.regexp_change_callback: Callable[..., Any] = void_function
+        self.pong_callback: Callable[..., Any] = void_function
         #: Kept for compatibility: the loop thread never keeps the process alive.
         self.usesDaemons = usesDaemons
         self.ivybus: Optional[str] = None
@@ -200,7 +206,7 @@ class IvyServer:
         ``OSError`` if the sockets cannot be opened."""
         with self._lock:
             if self._agent.is_running():
-                ivylogger.error("Cannot start: IvyServer already started")
+                _log.logger().error("Cannot start: IvyServer already started")
                 raise IvyIllegalStateError("already started")
             self.ivybus = ivybus
             self.server_termination.clear()
@@ -213,7 +219,7 @@ class IvyServer:
         :class:`IvyIllegalStateError` if not running."""
         with self._lock:
             if not self._agent.is_running():
-                ivylogger.error("Cannot stop: not running")
+                _log.logger().error("Cannot stop: not running")
                 raise IvyIllegalStateError("not running")
             self._agent.stop()
 

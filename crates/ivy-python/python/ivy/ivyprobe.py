@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional
 
 from . import __version__
 from . import std_api as api
-from ._log import ivylogger
+from . import _log
 
 USAGE = """Usage: ivyprobe.py [options] regexps
 Options:
@@ -209,7 +209,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             show = True
         elif opt in ("-v", "--verbose"):
             verbose += 1
-    ivylogger.setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
+    _log.logger().setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
     if ready is None:
         ready = "%s Ready" % name
     probe = Probe(show)

@@ -1,9 +1,12 @@
 """Another agent on the bus, as callbacks receive it."""
 
-import socket
-from typing import List, Optional, Tuple
+from __future__ import annotations
 
-from . import _ivy
+TYPE_CHECKING = False  # typing is not imported at run time (memory)
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
+
+    from . import _ivy
 
 
 class Peer:
@@ -15,7 +18,7 @@ class Peer:
     the connection when it connected to us (as in ivy-python).
     """
 
-    def __init__(self, agent: "_ivy.Agent", peer_id: int, agent_name: str, ip: str, port: int) -> None:
+    def __init__(self, agent: _ivy.Agent, peer_id: int, agent_name: str, ip: str, port: int) -> None:
         self._agent = agent
         self._peer_id = peer_id
         self._fqdn: Optional[str] = None
@@ -35,6 +38,8 @@ class Peer:
     def fqdn(self) -> str:
         """The fully qualified name of the peer's host (looked up once)."""
         if self._fqdn is None:
+            import socket
+
             self._fqdn = socket.getfqdn(self.ip)
         return self._fqdn
 

@@ -14,9 +14,9 @@ numbers and exceptions, so that a program written for ivy-python runs unchanged.
 Where this differs from ivy-python is listed in docs/PYTHON.md.
 """
 
-import signal
+from __future__ import annotations
+
 import threading
-from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from .errors import IvyNotInitializedError, UnknownTimerError
 from .ivy import (
@@ -29,6 +29,10 @@ from .ivy import (
     IvyServer,
     void_function,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time (memory)
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 _IvyServer: Optional[IvyServer] = None
 
@@ -61,6 +65,8 @@ def IvyStart(ivybus: Optional[str] = None) -> None:  # noqa: N802
 def IvyMainLoop() -> None:  # noqa: N802
     """Waits until the agent leaves the bus (IvyStop, or a Die). In the main
     thread, Ctrl-C (SIGINT) meanwhile calls IvyStop."""
+    import signal
+
     server = _server()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda signum, frame: _interrupted(server)) if in_main else None

@@ -1,11 +1,16 @@
 """The text of the Ivy protocol (ivy-protocol.md §2, §3): message types, separators,
 and ivy-python 4.0's helpers to encode and decode one line and a bus string."""
 
-import os
-from typing import List, Optional, Sequence, Tuple, Union
+from __future__ import annotations
 
-from ._log import ivylogger
+import os
+
+from . import _log
 from .errors import IvyMalformedMessage
+
+TYPE_CHECKING = False  # typing is not imported at run time (memory)
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence, Tuple, Union
 
 #: Protocol version carried by the hello datagram.
 PROTOCOL_VERSION = 3
@@ -82,7 +87,7 @@ def decode_MSG_params(params: str) -> List[str]:  # noqa: N802 (ivy-python's nam
     if fields[-1] == "":
         fields.pop()
     else:
-        ivylogger.warning("Message parameters do not end with ETX: %r", params)
+        _log.logger().warning("Message parameters do not end with ETX: %r", params)
     return fields
 
 
