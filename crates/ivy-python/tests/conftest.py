@@ -72,3 +72,4 @@ def std() -> Iterator[object]:
     if server is not None and server.isAlive():
         server.stop()
     std_api._IvyServer = None
+    std_api._agent = None

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 _IvyServer: Optional[IvyServer] = None
+# The native agent of _IvyServer, for the functions called per message.
+_agent = None
 
 
 def _server() -> IvyServer:
@@ -51,10 +53,11 @@ def IvyInit(  # noqa: N802 (the names are ivy-python's)
     on_die_fct: Callable = void_function,
 ) -> None:
     """Creates the agent (once per process); the third argument is ignored."""
-    global _IvyServer
+    global _IvyServer, _agent
     if _IvyServer is not None:
         raise IvyNotInitializedError("IvyInit() was already called")
     _IvyServer = IvyServer(agent_name, ready_msg, on_cnx_fct, on_die_fct)
+    _agent = _IvyServer._agent
 
 
 def IvyStart(ivybus: Optional[str] = None) -> None:  # noqa: N802
@@ -122,7 +125,9 @@ def IvyBindRegexpChange(regexp_change_callback: Callable) -> None:  # noqa: N802
 
 def IvySendMsg(msg: str) -> int:  # noqa: N802
     """Sends `msg`; returns the number of matching subscriptions on the bus."""
-    return _server().send_msg(msg)
+    if _agent is None or _IvyServer is None:
+        _server()
+    return _agent.send(msg)
 
 
 def IvySendDirectMsg(client: IvyClient, num_id: int, msg: Union[str, Sequence[str]]) -> None:  # noqa: N802
