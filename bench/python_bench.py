@@ -21,13 +21,12 @@ Everything stays on loopback, on private bus ports (never 2010). Prints a
 Markdown table; `--json FILE` also writes every run.
 """
 
-import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
 import time
+
+# The roles import nothing else (argparse, json, statistics, subprocess are the
+# orchestrator's), so that an idle agent's memory is the package's.
 
 TOPIC = "topic0000 "
 
@@ -37,8 +36,15 @@ def now() -> float:
 
 
 def report(**fields) -> None:
-    sys.stdout.write("RESULT " + json.dumps(fields) + "\n")
+    """One line: RESULT key=value ... (numbers and booleans)."""
+    sys.stdout.write("RESULT " + " ".join("%s=%r" % kv for kv in fields.items()) + "\n")
     sys.stdout.flush()
+
+
+def parse_report(line: str) -> dict:
+    import ast
+
+    return {k: ast.literal_eval(v) for k, v in (f.split("=", 1) for f in line.split()[1:])}
 
 
 # Roles (run with the interpreter of the package under test)
@@ -123,12 +129,14 @@ def role_mesh(bus: str, index: int, agents: int) -> None:
 # Orchestrator
 
 
-def spawn(python: str, *args: str, stdin=None) -> subprocess.Popen:
+def spawn(python: str, *args: str, stdin=None):
+    import subprocess
+
     return subprocess.Popen([python, os.path.abspath(__file__), "--role", *args], stdout=subprocess.PIPE,
                             stdin=stdin, stderr=subprocess.DEVNULL, text=True)
 
 
-def result(proc: subprocess.Popen, timeout: float = 150) -> dict:
+def result(proc, timeout: float = 150) -> dict:
     deadline = now() + timeout
     assert proc.stdout is not None
     while now() < deadline:
@@ -136,11 +144,11 @@ def result(proc: subprocess.Popen, timeout: float = 150) -> dict:
         if not line:
             break
         if line.startswith("RESULT "):
-            return json.loads(line[7:])
+            return parse_report(line)
     raise RuntimeError("no result from %s" % proc.args)
 
 
-def kill(*procs: subprocess.Popen) -> None:
+def kill(*procs) -> None:
     for p in procs:
         p.kill()
         p.wait(10)
@@ -186,6 +194,8 @@ def run_idle(python: str, bus: str, secs: float) -> dict:
 
 
 def run_mesh(python: str, bus: str, agents: int) -> dict:
+    import subprocess
+
     procs = [spawn(python, "mesh", bus, str(i), str(agents), stdin=subprocess.PIPE) for i in range(agents)]
     try:
         time.sleep(1.5)  # interpreters loaded, waiting for "go"
@@ -205,6 +215,8 @@ def run_mesh(python: str, bus: str, agents: int) -> dict:
 
 
 def median(runs: list, key: str):
+    import statistics
+
     values = [r[key] for r in runs if r.get(key) is not None]
     return statistics.median(values) if values else None
 
@@ -221,6 +233,8 @@ def main() -> None:
         elif role == "mesh":
             role_mesh(args[0], int(args[1]), int(args[2]))
         return
+    import argparse
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ours", required=True)
     ap.add_argument("--ref", required=True)
@@ -257,6 +271,8 @@ def main() -> None:
         print("| %s | %s | %s | %s |" % (label, show(ours), show(ref), ratio))
     failed = [k for k, v in runs.items() if k[1] == "ours" and not all(r["ok"] for r in v)]
     if a.json:
+        import json
+
         with open(a.json, "w") as f:
             json.dump({"%s/%s" % k: v for k, v in runs.items()}, f, indent=1)
     if failed:

@@ -98,12 +98,18 @@ pub fn message_handler(
         gil::with_gil(|py| {
             let call = || -> PyResult<()> {
                 let client = st.client(py, view, peer)?;
-                let mut items = Vec::with_capacity(args.len() + 1);
-                items.push(client);
-                for arg in args {
-                    items.push(text::to_str(py, arg)?);
-                }
-                cb.bind(py).call1(PyTuple::new(py, items)?)?;
+                let mut groups = Ok(());
+                // An exact-size iterator: the tuple is filled in place, no vector.
+                let items = (0..args.len() + 1).map(|i| match i.checked_sub(1).and_then(|i| args.get(i)) {
+                    None => client.clone(),
+                    Some(arg) => text::to_str(py, arg).unwrap_or_else(|e| {
+                        groups = Err(e);
+                        py.None().into_bound(py)
+                    }),
+                });
+                let tuple = PyTuple::new(py, items)?;
+                groups?;
+                cb.bind(py).call1(tuple)?;
                 Ok(())
             };
             if let Err(err) = call() {
