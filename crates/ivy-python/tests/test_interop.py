@@ -5,6 +5,7 @@ ivyprobe on our C library (IVYPROBE_C). The ivy-python agents run
 crates/ivyprobe/tests/python/peer.py, a program written for ivy-python 4.0; it
 also runs unchanged on our package."""
 
+import os
 import sys
 
 import pytest
@@ -99,3 +100,26 @@ def test_bus_with_ivyprobe(var, what, bus, buses, agents):
     assert wait_until(lambda: got == [("PROBE", "back")])
     us.peer("PROBE").send_direct(3, "direct text")
     probe.expect(lambda line: line == "US direct [3] 'direct text'")
+
+
+def test_ivy_python_own_ivyprobe_runs_on_ours(bus, buses, agents):
+    """ivy-python 4.0's own example, its installed ivyprobe.py, run unchanged by our package."""
+    theirs = os.path.join(os.path.dirname(required_path("IVY_REFERENCE_PYTHON", "ivy-python 4.0")), "ivyprobe.py")
+    probe = agents([sys.executable, theirs, "-b", bus, "-n", "THEIRS", "(.*)"])
+    us = buses("US", "US Ready")
+    got, directs = [], []
+    us.bind("(.*)", lambda p, *g: got.append((p.name,) + g))
+    us.on_direct(lambda p, i, t: directs.append((p.name, i, t)))
+    us.start(bus)
+    probe.expect(lambda line: line.endswith("(US) has connected"))
+    probe.expect(lambda line: line.endswith("(US): ('US Ready',)"))
+    assert wait_until(lambda: got == [("THEIRS", "THEIRS Ready")])
+    probe.send("hello from theirs")
+    probe.expect(lambda line: line == "Sent to 1 peers")
+    assert wait_until(lambda: got[-1] == ("THEIRS", "hello from theirs"))
+    probe.send(".direct US 4 hey")
+    assert wait_until(lambda: directs == [("THEIRS", 4, "hey")])
+    probe.send(".ping US")
+    probe.expect(lambda line: line.startswith("US@") and "answered to ping" in line)
+    probe.send(".quit")
+    assert probe.proc.wait(10) == 0
