@@ -8,6 +8,7 @@
 
 mod admission;
 mod budget;
+mod dedupe;
 mod dictionary;
 mod error;
 mod event;
@@ -162,6 +163,7 @@ impl Engine {
             remote,
             local,
             announced_port: None,
+            dialled: hello_name.is_some(),
             regexps: Vec::new(),
             input: LineBuffer::new(self.limits.max_line),
             out: OutQueue::new(self.limits.queue_cap),
@@ -182,6 +184,10 @@ impl Engine {
             }
             wire::encode_line(b, MsgType::EndRegexp, 0, b"");
         });
+        if hello_name.is_some() {
+            // A dial that completes while the agent's own connection to us is open.
+            self.drop_duplicate(id);
+        }
         id
     }
 

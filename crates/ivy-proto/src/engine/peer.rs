@@ -25,6 +25,9 @@ pub struct Peer {
     pub local: SocketAddr,
     /// The TCP port the peer announced in StartRegexp.
     pub announced_port: Option<u16>,
+    /// We opened this connection, to the port a hello named (`remote`): a
+    /// listening port only its agent can hold, so the identity is proven.
+    pub dialled: bool,
     /// The peer's subscriptions in arrival order (C lists them newest first).
     pub regexps: Vec<(i32, Vec<u8>)>,
     pub input: LineBuffer,
@@ -42,6 +45,17 @@ pub struct Peer {
 impl Peer {
     pub fn is_open(&self) -> bool {
         self.state == PeerState::Open
+    }
+
+    /// The listening port of the agent at the other end: the one we dialled,
+    /// else the one it announced (a claim anyone can make).
+    pub fn agent_port(&self) -> Option<u16> {
+        if self.dialled { Some(self.remote.port()) } else { self.announced_port }
+    }
+
+    /// Whether its handshake is still under way: no EndRegexp received yet.
+    pub fn in_handshake(&self) -> bool {
+        !self.ready_sent
     }
 }
 
@@ -134,6 +148,7 @@ mod tests {
             remote: a,
             local: a,
             announced_port: None,
+            dialled: false,
             regexps: vec![],
             input: LineBuffer::new(100),
             out: OutQueue::new(100),
