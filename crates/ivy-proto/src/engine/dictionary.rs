@@ -1,7 +1,7 @@
 //! The peers' subscriptions, keyed by exact regexp text: each distinct text is
 //! compiled once and run once per message, whoever subscribed it (§5.1).
 
-use super::budget::{Admit, SearchBudget};
+use super::budget::{Admit, SearchBudget, line_cost, search_cost};
 use super::idmap::IdMap;
 use super::limits::Limits;
 use super::types::PeerId;
@@ -136,33 +136,29 @@ impl Dictionary {
     /// Runs every candidate text against `message`; for each match calls
     /// `deliver(params, subscribers)` in dictionary order, `params` being the
     /// params of the Msg line (the argv of §5.3, each argument followed by ETX),
-    /// or `None` when an argument holds LF (no line can carry it). A pattern
-    /// the [`SearchBudget`] refuses does not run (no match).
+    /// or `None` when an argument holds LF (no line can carry it). The
+    /// [`SearchBudget`] decides which searches run, and for which subscribers.
     pub fn for_each_match(&mut self, message: &[u8], mut deliver: impl FnMut(Option<&[u8]>, &[(PeerId, i32)])) {
         let mut candidates = std::mem::take(&mut self.candidates);
         self.index.candidates(message, &mut candidates);
-        self.budget.start();
+        self.plan(message.len(), &candidates);
         // Checked for UTF-8 once, on the first candidate that needs it.
         let mut checked = None;
         for key in &candidates {
             let Some(Entry { compiled: Ok(pattern), subs, slots }) = self.entries.get_mut(key) else {
                 continue;
             };
-            let started = match self.budget.admit(pattern, message.len(), subs) {
+            let subs = match self.budget.admit(pattern, subs) {
                 Admit::No => continue,
-                Admit::Yes => None,
-                Admit::Timed(started) => Some(started),
+                Admit::All => &subs[..],
+                Admit::Some => self.budget.admitted(),
             };
             let subject = if pattern.reads_text() {
                 *checked.get_or_insert_with(|| Subject::new(message))
             } else {
                 Subject::bytes_only(message)
             };
-            let hit = pattern.capture_spans(subject, slots, &mut self.spans);
-            if let Some(started) = started {
-                self.budget.settle(started, subs);
-            }
-            if !hit {
+            if !pattern.capture_spans(subject, slots, &mut self.spans) {
                 continue;
             }
             self.params.clear();
@@ -177,6 +173,32 @@ impl Dictionary {
             deliver((!lf).then_some(&self.params), subs);
         }
         self.candidates = candidates;
+    }
+
+    /// Starts the budget of a message of `len` bytes with these candidates:
+    /// what they ask for in all, and, past the message's work, for each peer.
+    fn plan(&mut self, len: usize, candidates: &[u64]) {
+        let costs = candidates.iter().filter_map(|key| match self.entries.get(key) {
+            Some(Entry { compiled: Ok(pattern), subs, .. }) => Some((search_cost(pattern, len)?, subs)),
+            _ => None,
+        });
+        let line = line_cost(len);
+        let asked = costs.fold(0u64, |sum, (search, subs)| {
+            let lines = u64::try_from(subs.len()).unwrap_or(u64::MAX).saturating_mul(line);
+            sum.saturating_add(search).saturating_add(lines)
+        });
+        self.budget.start(len, asked);
+        if !self.budget.is_shared() {
+            return;
+        }
+        for key in candidates {
+            if let Some(Entry { compiled: Ok(pattern), subs, .. }) = self.entries.get(key)
+                && let Some(search) = search_cost(pattern, len)
+            {
+                self.budget.ask(search, subs);
+            }
+        }
+        self.budget.divide();
     }
 
     /// How many searches the budget refused on the last message.

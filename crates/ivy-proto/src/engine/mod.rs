@@ -22,7 +22,7 @@ mod receive;
 mod send;
 mod types;
 
-pub use budget::{ALWAYS_RUN_STATES, PEER_SEARCH_TIME, QUADRATIC_MAX_MESSAGE, SEARCH_MAX_COST, UNTIMED_COST};
+pub use budget::{LINE_BYTES_PER_UNIT, MESSAGE_WORK, QUADRATIC_MAX_MESSAGE, SEARCH_BASE};
 pub use error::{SendError, UnknownBinding};
 use event::SparePool;
 pub use event::{Action, Event, pong_micros};
