@@ -4,10 +4,12 @@
 //!   per dropped line and Decongestion once after draining, and another subscriber
 //!   gets every message;
 //! - a peer whose host vanishes without FIN: detected by TCP keepalive (idle
-//!   connection) or TCP_USER_TIMEOUT (unacknowledged data) within
-//!   [`Liveness::detection_time`] plus slack, and reported as Disconnected. The
-//!   vanished host is a network namespace this test creates (root only: skipped
-//!   with a message otherwise), whose packets back to us are black-holed.
+//!   connection) or by the driver's check of silent hosts (data waiting for it,
+//!   its window open or shut) within [`Liveness::detection_time`] plus slack, and
+//!   reported as Disconnected. The vanished host is a network namespace this
+//!   test creates (root only: skipped with a message otherwise), whose link we cut;
+//! - a peer whose window stays shut while its kernel answers is slow, not dead:
+//!   kept for several detection times, and served once it reads again.
 
 use ivy_testkit as common;
 
@@ -196,8 +198,9 @@ impl Netns {
         Ok(ns)
     }
 
-    /// A TCP connection to `port` on our side, opened from inside the namespace.
-    fn connect(&self, port: u16) -> TcpStream {
+    /// A TCP connection to `port` on our side, opened from inside the namespace
+    /// with a receive buffer of `rcvbuf` bytes (the system's when `None`).
+    fn connect(&self, port: u16, rcvbuf: Option<usize>) -> TcpStream {
         let path = format!("/var/run/netns/{}", self.name);
         let target: SocketAddr = format!("{}:{port}", self.host_ip).parse().expect("address");
         thread::spawn(move || {
@@ -206,16 +209,21 @@ impl Netns {
             // SAFETY: setns on a valid namespace fd; it only moves this short-lived thread.
             let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
             assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            TcpStream::connect_timeout(&target, TIMEOUT).expect("connect from the namespace")
+            let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+            if let Some(size) = rcvbuf {
+                sock.set_recv_buffer_size(size).expect("SO_RCVBUF");
+            }
+            sock.connect_timeout(&target.into(), TIMEOUT).expect("connect from the namespace");
+            TcpStream::from(sock)
         })
         .join()
         .expect("namespace thread")
     }
 
-    /// From now on, nothing the namespace sends reaches us: the host is gone,
-    /// without FIN or RST.
+    /// The link is cut: nothing goes either way, the host is gone without FIN
+    /// or RST.
     fn vanish(&self) {
-        ip(&["-n", &self.name, "route", "add", "blackhole", &format!("{}/32", self.host_ip)]).expect("black hole");
+        ip(&["-n", &self.name, "link", "set", &format!("{}p", self.veth), "down"]).expect("cut the link");
     }
 }
 
@@ -238,7 +246,7 @@ struct Ghost {
     x: Running,
     _y: Running,
     /// GHOST's end of the connection, kept open (no FIN) until the end.
-    _ghost: Raw,
+    ghost: Raw,
     /// X's id of GHOST.
     id: PeerId,
     /// X's application events.
@@ -249,6 +257,11 @@ struct Ghost {
 
 /// The [`Ghost`] fixture in namespace `n`; None (after saying why) without namespaces.
 fn ghost_fixture(n: u32) -> Option<Ghost> {
+    ghost_fixture_with(n, None)
+}
+
+/// [`ghost_fixture`] with GHOST's receive buffer of `rcvbuf` bytes.
+fn ghost_fixture_with(n: u32, rcvbuf: Option<usize>) -> Option<Ghost> {
     let ns = match Netns::create(n) {
         Ok(ns) => ns,
         Err(e) => {
@@ -268,14 +281,14 @@ fn ghost_fixture(n: u32) -> Option<Ghost> {
     let x = Running::start(x, port);
     let y = Running::start(y, port);
     next_app_event(&x_apps, AppEvent::Connected);
-    let mut ghost = Raw::new(ns.connect(x.port()));
+    let mut ghost = Raw::new(ns.connect(x.port(), rcvbuf));
     ghost.read_handshake();
     ghost.send(b"6 1\x02GHOST\n1 0\x02^ghost (.*)$\n5 0\x02\n");
     ghost.ping_pong(1);
     let (id, name) = next_app_event(&x_apps, AppEvent::Connected);
     assert_eq!(name, b"GHOST");
     assert_eq!(x.peer_addr(id).map(|a| a.ip().to_string()), Some(ns.peer_ip.clone()));
-    Some(Ghost { ns, x, _y: y, _ghost: ghost, id, apps: x_apps, at_y })
+    Some(Ghost { ns, x, _y: y, ghost, id, apps: x_apps, at_y })
 }
 
 /// Waits for GHOST's Disconnected; returns how long it took.
@@ -311,7 +324,7 @@ fn vanished_idle_peer_is_detected_by_keepalive() {
 }
 
 #[test]
-fn vanished_peer_with_unacknowledged_data_is_detected_by_user_timeout() {
+fn vanished_peer_with_unacknowledged_data_is_detected() {
     let Some(g) = ghost_fixture(1) else { return };
     let (x, id, apps, at_y) = (&g.x, g.id, &g.apps, &g.at_y);
     g.ns.vanish();
@@ -334,6 +347,44 @@ fn vanished_peer_with_unacknowledged_data_is_detected_by_user_timeout() {
     assert_eq!(x.send(b"ghost gone"), Ok(0), "the vanished peer's subscription is gone");
     assert_eq!(x.send(b"good after"), Ok(1));
     assert_eq!(recv(at_y, "Y's message"), "after");
+}
+
+#[test]
+fn shut_window_is_slow_not_dead_until_the_host_vanishes() {
+    // GHOST (a small receive buffer) stops reading: its window shuts, its kernel
+    // answers X's window probes. Kept for three detection times (TCP_USER_TIMEOUT
+    // would end it after one), then its link is cut: gone within the detection time.
+    let Some(mut g) = ghost_fixture_with(2, Some(4096)) else { return };
+    let (id, apps) = (g.id, &g.apps);
+    let chunk = format!("ghost {}", "g".repeat(16 << 10));
+    let mut sent = 0;
+    while g.x.peer_name(id).is_some() && sent < 400 {
+        assert_eq!(g.x.send(chunk.as_bytes()), Ok(1));
+        sent += 1;
+    }
+    let (p, _) = next_app_event(apps, AppEvent::Congestion);
+    assert_eq!(p, id, "the window shut");
+    let kept = 3 * LIVENESS.detection_time();
+    let until = Instant::now() + kept;
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if let Ok((p, _, e)) = apps.recv_timeout(left) {
+            assert!(!(p == id && e == AppEvent::Disconnected), "a live peer with a shut window was dropped");
+        }
+    }
+    assert_eq!(g.x.send(b"good still"), Ok(1));
+    assert_eq!(recv(&g.at_y, "Y's message"), "still");
+    // GHOST reads a little: what it reads is X's lines, whole.
+    let line = g.ghost.read_line();
+    assert_eq!(line, format!("2 0\x02{}\x03\n", &chunk[6..]).into_bytes());
+    g.ns.vanish();
+    let t0 = Instant::now();
+    let took = disconnected_after(apps, id, t0);
+    eprintln!("shut window kept {kept:?}; vanished peer detected after {took:?}");
+    assert!(
+        took <= LIVENESS.detection_time() + SLACK,
+        "detected after {took:?}, documented {:?}",
+        LIVENESS.detection_time()
+    );
 }
 
 /// The liveness default docs/LIMITS.md documents is the code's.

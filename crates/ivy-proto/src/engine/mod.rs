@@ -8,6 +8,7 @@
 
 mod admission;
 mod budget;
+mod dedupe;
 mod dictionary;
 mod error;
 mod event;
@@ -21,7 +22,7 @@ mod receive;
 mod send;
 mod types;
 
-pub use budget::{ALWAYS_RUN_STATES, PEER_SEARCH_TIME, QUADRATIC_MAX_MESSAGE, SEARCH_MAX_COST, UNTIMED_COST};
+pub use budget::{LINE_BYTES_PER_UNIT, MESSAGE_WORK, QUADRATIC_MAX_MESSAGE, SEARCH_BASE};
 pub use error::{SendError, UnknownBinding};
 use event::SparePool;
 pub use event::{Action, Event, pong_micros};
@@ -172,6 +173,7 @@ impl Engine {
             remote,
             local,
             announced_port: None,
+            dialled: hello_name.is_some(),
             regexps: Vec::new(),
             input: LineBuffer::new(self.limits.max_line),
             out: OutQueue::new(self.limits.queue_cap),
@@ -192,6 +194,10 @@ impl Engine {
             }
             wire::encode_line(b, MsgType::EndRegexp, 0, b"");
         });
+        if hello_name.is_some() {
+            // A dial that completes while the agent's own connection to us is open.
+            self.drop_duplicate(id);
+        }
         id
     }
 

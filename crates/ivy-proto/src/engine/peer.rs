@@ -27,6 +27,9 @@ pub struct Peer {
     pub(crate) local: SocketAddr,
     /// The TCP port the peer announced in StartRegexp.
     pub(crate) announced_port: Option<u16>,
+    /// We opened this connection, to the port a hello named (`remote`): a
+    /// listening port only its agent can hold, so the identity is proven.
+    pub(crate) dialled: bool,
     /// The peer's subscriptions in arrival order (C lists them newest first).
     pub(crate) regexps: Vec<(i32, Vec<u8>)>,
     pub(crate) input: LineBuffer,
@@ -55,6 +58,17 @@ impl Peer {
     /// Connected, and neither closing nor gone.
     pub fn is_open(&self) -> bool {
         self.state == PeerState::Open
+    }
+
+    /// The listening port of the agent at the other end: the one we dialled,
+    /// else the one it announced (a claim anyone can make).
+    pub fn agent_port(&self) -> Option<u16> {
+        if self.dialled { Some(self.remote.port()) } else { self.announced_port }
+    }
+
+    /// Whether its handshake is still under way: no EndRegexp received yet.
+    pub fn in_handshake(&self) -> bool {
+        !self.ready_sent
     }
 }
 
@@ -147,6 +161,7 @@ mod tests {
             remote: a,
             local: a,
             announced_port: None,
+            dialled: false,
             regexps: vec![],
             input: LineBuffer::new(100),
             out: OutQueue::new(100),

@@ -268,7 +268,6 @@ impl<'m> Subject<'m> {
 
     /// Whether the message is valid UTF-8 with at least one non-ASCII
     /// character, so that patterns match it character by character.
-    #[cfg(test)]
     pub(crate) fn is_text(&self) -> bool {
         self.text.is_some()
     }
@@ -334,7 +333,22 @@ fn compile_text(pattern: &str, backtracking: bool, groups: usize) -> Option<Engi
     (engine.captures_len() == groups + 1).then_some(engine)
 }
 
+/// What the backtracking engine, which keeps no count of its memory, is
+/// reckoned to hold per state of its pattern ([`Pattern::states`]).
+pub const BACKTRACK_BYTES_PER_STATE: usize = 64;
+
 impl Engine {
+    /// Heap bytes it holds: the linear engine's own count; for the backtracking
+    /// engine, [`BACKTRACK_BYTES_PER_STATE`] per state of `states`.
+    fn memory_usage(&self, states: u64) -> usize {
+        match self {
+            Engine::Linear(re) => re.memory_usage(),
+            Engine::Backtrack(_) => {
+                usize::try_from(states).unwrap_or(usize::MAX).saturating_mul(BACKTRACK_BYTES_PER_STATE)
+            }
+        }
+    }
+
     /// Number of groups, group 0 included.
     fn captures_len(&self) -> usize {
         match self {
@@ -488,6 +502,19 @@ impl Pattern {
             Engine::Linear(re) => linear_search(re, self.id, subject.bytes, &mut slots.bytes, groups, spans),
             Engine::Backtrack(re) => backtrack_search(re, subject.bytes, groups, spans),
         }
+    }
+
+    /// Heap bytes the compiled pattern holds, as its engines count them (see
+    /// `Engine::memory_usage`), its text version included once compiled; not
+    /// its search caches, which its owner keeps ([`CaptureSlots::memory_usage`]).
+    pub fn memory_usage(&self) -> usize {
+        let main = match &self.matcher {
+            Matcher::Shape(shape) => shape.literal.len(),
+            Matcher::Engine(engine) => engine.memory_usage(self.states),
+        };
+        let text = self.unicode.as_deref().and_then(|u| u.engine.get()).and_then(Option::as_ref);
+        let prefix = self.prefix.as_ref().map_or(0, |p| p.len());
+        main + prefix + text.map_or(0, |e| e.memory_usage(self.states))
     }
 
     /// About how many engine states the pattern compiles to (see [`super::cost`]).
