@@ -394,3 +394,50 @@ fn documented_liveness_default() {
     assert_eq!((l.idle, l.interval, l.retries), (Duration::from_secs(10), Duration::from_secs(5), 3));
     assert_eq!(l.detection_time(), Duration::from_secs(25));
 }
+
+/// A burst of small messages from a thread outside the loop (each handed to the
+/// loop, which writes them in batches) to a subscriber that stops reading: the
+/// socket fills up, Congestion is reported once, the queue fills to its cap, and
+/// once the subscriber reads again every line not dropped arrives, whole and in
+/// order (none is left in the queue without a writer), then Decongestion.
+#[test]
+fn burst_of_small_messages_to_a_subscriber_that_stops_reading() {
+    const SMALL: usize = 400_000;
+    let x = agent("X", None);
+    x.set_limits(Limits { queue_cap: QUEUE_CAP, ..Limits::default() });
+    let log = events(&x);
+    let port = bus_port();
+    let x = Running::start(x, port);
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let addr: SocketAddr = ([127, 0, 0, 1], x.port()).into();
+    sock.connect(&addr.into()).expect("connect");
+    let mut slow = Raw::new(sock.into());
+    slow.read_handshake();
+    slow.send(b"6 1\x02SLOW\n1 0\x02^m(.*)\n5 0\x02\n");
+    slow.ping_pong(1);
+    let slow_id = x.peer_by_name(b"SLOW").expect("SLOW listed");
+
+    for i in 0..SMALL {
+        assert_eq!(x.send(format!("m{i:07}").as_bytes()), Ok(1));
+    }
+    wait_until("Congestion", || count(&log, slow_id, AppEvent::Congestion) == 1);
+    wait_until("FifoFull", || count(&log, slow_id, AppEvent::FifoFull) > 0);
+    let dropped = count(&log, slow_id, AppEvent::FifoFull);
+
+    let mut reader = BufReader::new(slow.stream.try_clone().expect("clone"));
+    slow.stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut last = None;
+    let mut delivered = 0;
+    while delivered + dropped < SMALL {
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line).expect("a line");
+        assert_eq!((line.len(), &line[..4], &line[11..]), (13, &b"2 0\x02"[..], &b"\x03\n"[..]), "{}", show(&line));
+        let seq: usize = std::str::from_utf8(&line[4..11]).expect("digits").parse().expect("a number");
+        assert!(last.is_none_or(|l| seq > l), "out of order: {seq} after {last:?}");
+        last = Some(seq);
+        delivered += 1;
+    }
+    wait_until("Decongestion", || count(&log, slow_id, AppEvent::Decongestion) == 1);
+    assert_eq!(count(&log, slow_id, AppEvent::Congestion), 1);
+}
