@@ -154,7 +154,7 @@ impl Core {
     }
 
     pub(crate) fn send_die(&self, peer: Peer) -> bool {
-        peer_id(peer).is_some_and(|p| self.bus.send_die(p).is_ok())
+        peer_id(peer).is_some_and(|p| self.bus.send_die(p, 0, b"").is_ok())
     }
 
     /// Pings a peer; the answer goes to the pong callback (set one first).

@@ -930,7 +930,7 @@ fn ping_pong_both_ways() {
 fn our_die_stops_python_agent() {
     let python = python();
     let (mut py, rust, _) = pair(python, &[], &[]);
-    assert!(rust.bus.send_die(rust.peer("PY")).is_ok());
+    assert!(rust.bus.send_die(rust.peer("PY"), 0, b"").is_ok());
     py.log.expect("die =RUST 0");
     py.log.expect("terminated");
     rust.log.expect("disconnected =PY");
@@ -942,7 +942,7 @@ fn our_die_stops_python_agent() {
 fn our_die_vetoed_by_python() {
     let python = python();
     let (py, rust, _) = pair(python, &["--veto-die", "(.*)"], &[]);
-    assert!(rust.bus.send_die(rust.peer("PY")).is_ok());
+    assert!(rust.bus.send_die(rust.peer("PY"), 0, b"").is_ok());
     py.log.expect("die =RUST 0");
     assert_eq!(rust.send("still here"), Ok(1));
     py.log.expect(&msg_line(0, "RUST", &["still here"]));
@@ -1155,13 +1155,13 @@ fn byte_matching_splits_a_character_as_ivy_c() {
     py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
 }
 
-/// With text matching (ivy-python's way, `Matching::Text`), `.` takes a whole
+/// With ivy-python's matching (`Matching::IvyPython`), `.` takes a whole
 /// character on a UTF-8 message: no capture ends inside one.
 #[test]
 fn text_matching_never_splits_a_character() {
     let python = python();
     let (py, rust, _) = pair(python, &["^(.)(.*)$"], &[]);
-    rust.bus.set_matching(Matching::Text);
+    rust.bus.set_matching(Matching::IvyPython);
     assert_eq!(rust.send("é€ x"), Ok(1));
     py.log.refute("handler death", QUIET, |l| l.starts_with("handler-error "));
     py.log.expect(&msg_line(0, "RUST", &["é", "€ x"]));

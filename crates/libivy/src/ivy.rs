@@ -517,7 +517,7 @@ pub unsafe extern "C" fn ivy_rs_send_error(app: IvyClientPtr, id: c_int, text: *
 pub extern "C" fn IvySendDieMsg(app: IvyClientPtr) {
     guard((), || {
         if let Some(p) = peer_of(app) {
-            let _ = global().bus.send_die(p);
+            let _ = global().bus.send_die(p, 0, b"");
         }
     })
 }

@@ -190,10 +190,11 @@ impl Dictionary {
                 Admit::All => &subs[..],
                 Admit::Some => self.budget.admitted(),
             };
-            let subject = if self.matching == Matching::Text && pattern.reads_text() {
-                *checked.get_or_insert_with(|| Subject::new(message))
-            } else {
-                Subject::bytes_only(message)
+            let python = self.matching == Matching::IvyPython;
+            let subject = match (python, pattern.reads_text()) {
+                (true, true) => checked.get_or_insert_with(|| Subject::new(message)).anchored(),
+                (true, false) => Subject::bytes_only(message).anchored(),
+                (false, _) => Subject::bytes_only(message),
             };
             // Its text version may be compiled for this message: counted from then on.
             let before = subject.is_text().then(|| pattern.memory_usage());
@@ -204,6 +205,10 @@ impl Dictionary {
             }
             if !hit {
                 continue;
+            }
+            if python {
+                // Every group, an empty argument for one that did not take part.
+                self.spans.resize(pattern.group_count(), None);
             }
             self.params.clear();
             let check_lf = !pattern.captures_exclude_lf();

@@ -30,6 +30,9 @@ pub struct Peer {
     /// We opened this connection, to the port a hello named (`remote`): a
     /// listening port only its agent can hold, so the identity is proven.
     pub(crate) dialled: bool,
+    /// The application id of the hello that made us dial it (empty for an
+    /// accepted connection, which had no hello).
+    pub(crate) app_id: Vec<u8>,
     /// The peer's subscriptions in arrival order (C lists them newest first).
     pub(crate) regexps: Vec<(i32, Vec<u8>)>,
     pub(crate) input: LineBuffer,
@@ -48,6 +51,11 @@ impl Peer {
     /// Its name (see the field).
     pub fn name(&self) -> &[u8] {
         &self.name
+    }
+
+    /// The application id its hello announced (empty when it connected to us).
+    pub fn app_id(&self) -> &[u8] {
+        &self.app_id
     }
 
     /// Its address as we see it.
@@ -162,6 +170,7 @@ mod tests {
             local: a,
             announced_port: None,
             dialled: false,
+            app_id: Vec::new(),
             regexps: vec![],
             input: LineBuffer::new(100),
             out: OutQueue::new(100),

@@ -241,14 +241,14 @@ impl Engine {
             if self.knows(addr) || !self.room_to_dial(addr) {
                 continue;
             }
-            self.connecting.insert(addr);
+            self.connecting.insert(addr, hello.app_id.to_vec());
             self.actions.push_back(super::Action::Connect { addr, name: hello.app_name.to_vec() });
         }
     }
 
     /// Whether a connection to the agent listening at `addr` exists or is under way.
     fn knows(&self, addr: SocketAddr) -> bool {
-        self.connecting.contains(&addr)
+        self.connecting.contains_key(&addr)
             || self.peers.iter().any(|(_, p)| {
                 p.is_open()
                     && p.remote.ip() == addr.ip()

@@ -679,7 +679,7 @@ fn case38_die() {
     let mut e = engine();
     let q = raw_peer(&mut e);
     let p = raw_with(&mut e, &[]);
-    assert!(e.send_die(p).is_ok());
+    assert!(e.send_die(p, 0, b"").is_ok());
     expect_out(&mut e, p, b"8 0\x02\n");
     feed(&mut e, p, b"8 7\x02whatever\n");
     assert_eq!(events(&mut e), vec![Event::Die { peer: p, id: 7 }]);
@@ -1218,7 +1218,7 @@ fn stale_peer_id_after_reap_is_harmless() {
     assert_eq!(take_out(&mut e, p), b"");
     assert_eq!(e.send_direct(p, 1, b"x"), Err(SendError::NoPeer));
     assert_eq!(e.send_error(p, 1, b"x"), Err(SendError::NoPeer));
-    assert_eq!(e.send_die(p), Err(SendError::NoPeer));
+    assert_eq!(e.send_die(p, 0, b""), Err(SendError::NoPeer));
     assert_eq!(e.ping(p, ZERO), Err(SendError::NoPeer));
     assert_eq!(e.peer_regexps(p), None);
     e.handle_closed(p);
@@ -1247,10 +1247,12 @@ fn matching_is_on_bytes_as_ivy_c() {
 }
 
 #[test]
-fn text_matching_takes_whole_characters() {
+fn ivy_python_matching_takes_whole_characters_anchored_with_every_group() {
     let mut e = engine();
-    e.set_matching(Matching::Text);
-    let p = raw_with(&mut e, &[(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])")]);
+    e.set_matching(Matching::IvyPython);
+    let subs =
+        [(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])"), (3, "world"), (4, "(a)(b)?(c)?"), (5, "(?=p)peace")];
+    let p = raw_with(&mut e, &subs);
     assert_eq!(e.send_msg("dot é".as_bytes()), Ok(1));
     assert_eq!(e.send_msg("two é".as_bytes()), Ok(0));
     assert_eq!(e.send_msg("neg é".as_bytes()), Ok(1));
@@ -1258,4 +1260,40 @@ fn text_matching_takes_whole_characters() {
     // A message that is not UTF-8 is read as bytes.
     assert_eq!(e.send_msg(b"dot \xe9"), Ok(1));
     expect_out(&mut e, p, b"2 0\x02\xe9\x03\n");
+    // Anchored at the start (re.match), not at the end.
+    assert_eq!(e.send_msg(b"hello world"), Ok(0));
+    assert_eq!(e.send_msg(b"world peace"), Ok(1));
+    expect_out(&mut e, p, b"2 3\x02\n");
+    // The backtracking engine too (a look-ahead).
+    assert_eq!(e.send_msg(b"world peace"), Ok(1));
+    assert_eq!(e.send_msg(b"peace"), Ok(1));
+    expect_out(&mut e, p, b"2 3\x02\n2 5\x02\n");
+    // Every group, empty when it took no part (ivy-c omits trailing ones).
+    assert_eq!(e.send_msg(b"ac"), Ok(1));
+    assert_eq!(e.send_msg(b"a"), Ok(1));
+    expect_out(&mut e, p, b"2 4\x02a\x03\x03c\x03\n2 4\x02a\x03\x03\x03\n");
+}
+
+#[test]
+fn a_message_to_one_peer_a_die_with_text_and_what_is_known_of_peers() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(3, "^m (.*)"), (1, "^x")]);
+    let q = raw_peer(&mut e);
+    feed(&mut e, q, b"6 9998\x02OTHER\n1 0\x02^m (.*)\n5 0\x02\n");
+    take_out(&mut e, q);
+    assert_eq!(e.send_msg_to(p, b"m one"), Ok(1));
+    expect_out(&mut e, p, b"2 3\x02one\x03\n");
+    expect_out(&mut e, q, b"");
+    assert_eq!(e.send_die(q, 7, b"bye now"), Ok(()));
+    expect_out(&mut e, q, b"8 7\x02bye now\n");
+    assert_eq!(e.send_die(q, 7, b"two\nlines"), Err(SendError::LineFeed));
+    assert_eq!(e.peer_subscriptions(p), Some(vec![(3, b"^m (.*)".to_vec()), (1, b"^x".to_vec())]));
+    // An accepted peer sent no hello: no app id. A dialled one has its hello's.
+    assert_eq!(e.peer(p).map(|p| p.app_id().to_vec()), Some(vec![]));
+    e.handle_datagram(addr(2010), b"3 4567 9:9:4567 HELLO\n");
+    assert_eq!(actions(&mut e).len(), 1);
+    let d = e.handle_connected(addr(4567), addr(40999), Some(b"HELLO"));
+    assert_eq!(e.peer(d).map(|p| p.app_id().to_vec()), Some(b"9:9:4567".to_vec()));
+    e.handle_closed(p);
+    assert_eq!(e.send_msg_to(p, b"m two"), Err(SendError::NoPeer));
 }
