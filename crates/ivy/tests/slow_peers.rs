@@ -7,7 +7,8 @@
 //!   connection) or by the driver's check of silent hosts (data waiting for it,
 //!   its window open or shut) within [`Liveness::detection_time`] plus slack, and
 //!   reported as Disconnected. The vanished host is a network namespace this
-//!   test creates (root only: skipped with a message otherwise), whose link we cut;
+//!   test creates (root and iproute2 needed: the test fails without them), whose
+//!   link we cut;
 //! - a peer whose window stays shut while its kernel answers is slow, not dead:
 //!   kept for several detection times, and served once it reads again.
 
@@ -255,20 +256,15 @@ struct Ghost {
     at_y: Receiver<String>,
 }
 
-/// The [`Ghost`] fixture in namespace `n`; None (after saying why) without namespaces.
-fn ghost_fixture(n: u32) -> Option<Ghost> {
+/// The [`Ghost`] fixture in namespace `n` (a failure without namespaces).
+fn ghost_fixture(n: u32) -> Ghost {
     ghost_fixture_with(n, None)
 }
 
 /// [`ghost_fixture`] with GHOST's receive buffer of `rcvbuf` bytes.
-fn ghost_fixture_with(n: u32, rcvbuf: Option<usize>) -> Option<Ghost> {
-    let ns = match Netns::create(n) {
-        Ok(ns) => ns,
-        Err(e) => {
-            eprintln!("SKIPPED: cannot create a network namespace ({e}); run as root with iproute2");
-            return None;
-        }
-    };
+fn ghost_fixture_with(n: u32, rcvbuf: Option<usize>) -> Ghost {
+    let ns = Netns::create(n)
+        .unwrap_or_else(|e| panic!("cannot create a network namespace ({e}): this test needs root and iproute2"));
     let x = agent("X", None);
     x.set_liveness(Some(LIVENESS));
     let x_apps = app_events(&x);
@@ -288,7 +284,7 @@ fn ghost_fixture_with(n: u32, rcvbuf: Option<usize>) -> Option<Ghost> {
     let (id, name) = next_app_event(&x_apps, AppEvent::Connected);
     assert_eq!(name, b"GHOST");
     assert_eq!(x.peer_addr(id).map(|a| a.ip().to_string()), Some(ns.peer_ip.clone()));
-    Some(Ghost { ns, x, _y: y, ghost, id, apps: x_apps, at_y })
+    Ghost { ns, x, _y: y, ghost, id, apps: x_apps, at_y }
 }
 
 /// Waits for GHOST's Disconnected; returns how long it took.
@@ -306,7 +302,7 @@ fn disconnected_after(apps: &Receiver<AppRecord>, ghost: PeerId, since: Instant)
 
 #[test]
 fn vanished_idle_peer_is_detected_by_keepalive() {
-    let Some(g) = ghost_fixture(0) else { return };
+    let g = ghost_fixture(0);
     let (x, id, apps, at_y) = (&g.x, g.id, &g.apps, &g.at_y);
     g.ns.vanish();
     let t0 = Instant::now();
@@ -325,7 +321,7 @@ fn vanished_idle_peer_is_detected_by_keepalive() {
 
 #[test]
 fn vanished_peer_with_unacknowledged_data_is_detected() {
-    let Some(g) = ghost_fixture(1) else { return };
+    let g = ghost_fixture(1);
     let (x, id, apps, at_y) = (&g.x, g.id, &g.apps, &g.at_y);
     g.ns.vanish();
     let t0 = Instant::now();
@@ -354,7 +350,7 @@ fn shut_window_is_slow_not_dead_until_the_host_vanishes() {
     // GHOST (a small receive buffer) stops reading: its window shuts, its kernel
     // answers X's window probes. Kept for three detection times (TCP_USER_TIMEOUT
     // would end it after one), then its link is cut: gone within the detection time.
-    let Some(mut g) = ghost_fixture_with(2, Some(4096)) else { return };
+    let mut g = ghost_fixture_with(2, Some(4096));
     let (id, apps) = (g.id, &g.apps);
     let chunk = format!("ghost {}", "g".repeat(16 << 10));
     let mut sent = 0;

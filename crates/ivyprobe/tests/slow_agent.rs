@@ -48,7 +48,7 @@ fn a_stopped_agent_is_kept_and_served_after_it_resumes() {
     let port = bus_port();
     let x = common::Running::start(x, port);
     let child = Command::new(env!("CARGO_BIN_EXE_ivyprobe"))
-        .args(["-b", &format!("127.255.255.255:{port}"), "-n", "SLEEPER", "^tick (\\d+) "])
+        .args(["-b", &format!("127.255.255.255:{port}"), "-n", "SLEEPER", "^tick (\\d+) (.*)"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -85,14 +85,14 @@ fn a_stopped_agent_is_kept_and_served_after_it_resumes() {
     while k < sent {
         let line = lines.recv_timeout(TIMEOUT).unwrap_or_else(|_| panic!("message {k} of {sent} never printed"));
         if line.starts_with(b"X sent") {
-            assert_eq!(String::from_utf8_lossy(&line), format!("X sent [0] '{k}'\n"));
+            let filler = "z".repeat(MSG_LEN - format!("tick {k} ").len());
+            assert_eq!(String::from_utf8_lossy(&line), format!("X sent [0] '{k}' '{filler}'\n"));
             k += 1;
         }
     }
-    if congested.is_some() {
-        let (peer, _) = next_app_event(&apps, AppEvent::Decongestion);
-        assert_eq!(peer, sleeper);
-    }
+    assert!(congested.is_some(), "the window shut: X's socket refused bytes");
+    let (peer, _) = next_app_event(&apps, AppEvent::Decongestion);
+    assert_eq!(peer, sleeper);
     assert!(x.peers().contains(&sleeper));
     assert_eq!(x.send(b"tick 999999 after"), Ok(1));
 }
