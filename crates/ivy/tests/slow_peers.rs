@@ -58,6 +58,21 @@ fn count(log: &Mutex<Vec<(PeerId, AppEvent)>>, peer: PeerId, event: AppEvent) ->
     log.lock().expect("lock").iter().filter(|&&(p, e)| p == peer && e == event).count()
 }
 
+/// A raw peer of `x` named SLOW with a 4 KiB receive buffer, subscribed to
+/// `regexp`; it reads nothing unless the test reads it.
+fn slow_subscriber(x: &Running, regexp: &str) -> (Raw, PeerId) {
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let addr: SocketAddr = ([127, 0, 0, 1], x.port()).into();
+    sock.connect(&addr.into()).expect("connect");
+    let mut slow = Raw::new(sock.into());
+    slow.read_handshake();
+    slow.send(format!("6 1\x02SLOW\n1 0\x02{regexp}\n5 0\x02\n").as_bytes());
+    slow.ping_pong(1);
+    let id = x.peer_by_name(b"SLOW").expect("SLOW listed");
+    (slow, id)
+}
+
 #[test]
 fn subscriber_that_stops_reading() {
     let x = agent("X", None);
@@ -81,15 +96,7 @@ fn subscriber_that_stops_reading() {
     next_app_event(&y_apps, AppEvent::Connected);
 
     // The slow subscriber: a small receive window, `(.*)`, then it stops reading.
-    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
-    sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    let addr: SocketAddr = ([127, 0, 0, 1], x.port()).into();
-    sock.connect(&addr.into()).expect("connect");
-    let mut slow = Raw::new(sock.into());
-    slow.read_handshake();
-    slow.send(b"6 1\x02SLOW\n1 0\x02(.*)\n5 0\x02\n");
-    slow.ping_pong(1);
-    let slow_id = x.peer_by_name(b"SLOW").expect("SLOW listed");
+    let (slow, slow_id) = slow_subscriber(&x, "(.*)");
 
     // The sender never blocks.
     let mut longest = Duration::ZERO;
@@ -404,15 +411,7 @@ fn burst_of_small_messages_to_a_subscriber_that_stops_reading() {
     let log = events(&x);
     let port = bus_port();
     let x = Running::start(x, port);
-    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
-    sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    let addr: SocketAddr = ([127, 0, 0, 1], x.port()).into();
-    sock.connect(&addr.into()).expect("connect");
-    let mut slow = Raw::new(sock.into());
-    slow.read_handshake();
-    slow.send(b"6 1\x02SLOW\n1 0\x02^m(.*)\n5 0\x02\n");
-    slow.ping_pong(1);
-    let slow_id = x.peer_by_name(b"SLOW").expect("SLOW listed");
+    let (slow, slow_id) = slow_subscriber(&x, "^m(.*)");
 
     for i in 0..SMALL {
         assert_eq!(x.send(format!("m{i:07}").as_bytes()), Ok(1));
