@@ -409,16 +409,24 @@ fn burst_of_small_messages_to_a_subscriber_that_stops_reading() {
     let x = agent("X", None);
     x.set_limits(Limits { queue_cap: QUEUE_CAP, ..Limits::default() });
     let log = events(&x);
+    // X delivers its events in order: once SLOW's `sync` reached X, every event
+    // of the sends before it (FifoFull...) was delivered.
+    let (sync_tx, synced) = mpsc::channel();
+    x.bind(b"^sync$", move |_, _, _| {
+        let _ = sync_tx.send(());
+    });
     let port = bus_port();
     let x = Running::start(x, port);
-    let (slow, slow_id) = slow_subscriber(&x, "^m(.*)");
+    let (mut slow, slow_id) = slow_subscriber(&x, "^m(.*)");
 
     for i in 0..SMALL {
         assert_eq!(x.send(format!("m{i:07}").as_bytes()), Ok(1));
     }
-    wait_until("Congestion", || count(&log, slow_id, AppEvent::Congestion) == 1);
-    wait_until("FifoFull", || count(&log, slow_id, AppEvent::FifoFull) > 0);
+    slow.send(b"2 0\x02\n");
+    recv(&synced, "SLOW's sync");
+    assert_eq!(count(&log, slow_id, AppEvent::Congestion), 1);
     let dropped = count(&log, slow_id, AppEvent::FifoFull);
+    assert!(dropped > 0, "the queue never filled up");
 
     let mut reader = BufReader::new(slow.stream.try_clone().expect("clone"));
     slow.stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");

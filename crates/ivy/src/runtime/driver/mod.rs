@@ -336,7 +336,6 @@ impl Driver {
             self.lp.want_turn();
             return;
         }
-        let needs_loop = core.engine.has_actions() || core.engine.has_events();
         if !self.lp.is_driven() {
             // Nobody runs the loop: do now what can be done without it.
             self.run_actions(&mut core);
@@ -351,7 +350,17 @@ impl Driver {
             return;
         }
         self.write_dirty(&mut core, false);
-        let wake = needs_loop || core.loop_tasks;
+        // What only the loop's turn does: events to deliver (a Congestion the write
+        // found), connections to open or close, tasks a write left. The loop may
+        // have cleared `turn_due` while this thread wrote without the lock: set it
+        // again, under the lock, before the wake-up.
+        let wake = core.engine.has_actions()
+            || core.engine.has_events()
+            || core.loop_tasks
+            || !core.deferred_closes.is_empty();
+        if wake {
+            self.turn_due.store(true, Ordering::SeqCst);
+        }
         drop(core);
         if wake {
             self.lp.wake();
