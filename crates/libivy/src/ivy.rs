@@ -8,9 +8,10 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
 
 use super::{
-    _clnt_lst_dict, _msg_rcv, FilterWords, Ring, SendPtr, bytes, c_stderr, c_stdout, cstring, global, guard,
-    handle_addr, handle_ptr, intern_in,
+    _clnt_lst_dict, _msg_rcv, FilterWords, Ring, SendPtr, bytes, c_stderr, c_stdout, cstring, global, handle_addr,
+    handle_ptr, intern_in,
 };
+use crate::boundary::boundary;
 use ::ivy::api::{AppEvent, BindEvent, BindingId, Bus, PeerId};
 
 /// A peer, as handed to callbacks (writable form).
@@ -123,7 +124,7 @@ pub unsafe extern "C" fn IvyDefaultApplicationCallback(
     event: IvyApplicationEvent,
 ) {
     let _ = user_data;
-    guard((), || {
+    boundary!({
         let bus = &global().bus;
         let name = String::from_utf8_lossy(&name_bytes(bus, app).unwrap_or_else(|| b"Unknown".to_vec())).into_owned();
         let host = host_string(bus, app);
@@ -152,7 +153,7 @@ pub unsafe extern "C" fn IvyDefaultBindCallback(
     event: IvyBindEvent,
 ) {
     let _ = user_data;
-    guard((), || {
+    boundary!({
         let bus = &global().bus;
         let name = String::from_utf8_lossy(&name_bytes(bus, app).unwrap_or_else(|| b"Unknown".to_vec())).into_owned();
         let host = host_string(bus, app);
@@ -187,7 +188,7 @@ pub(crate) fn filter_remove(f: &mut FilterWords, w: &[u8]) {
 /// replace the list). Set filters before `IvyStart`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetFilter(argc: c_int, argv: *mut *const c_char) {
-    guard((), || {
+    boundary!({
         if argv.is_null() {
             return;
         }
@@ -206,7 +207,7 @@ pub unsafe extern "C" fn IvySetFilter(argc: c_int, argv: *mut *const c_char) {
 /// Adds one word to the filter list (NULL: nothing).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyAddFilter(arg: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: `arg` is NULL or a NUL-terminated string.
         if let Some(w) = unsafe { bytes(arg) } {
             filter_add(&mut global().filter.lock(), w);
@@ -217,7 +218,7 @@ pub unsafe extern "C" fn IvyAddFilter(arg: *const c_char) {
 /// Removes every filter word equal to `arg`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyRemoveFilter(arg: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: `arg` is NULL or a NUL-terminated string.
         if let Some(w) = unsafe { bytes(arg) } {
             filter_remove(&mut global().filter.lock(), w);
@@ -240,7 +241,7 @@ pub unsafe extern "C" fn IvyInit(
     die_callback: IvyDieCallback,
     die_data: *mut c_void,
 ) {
-    guard((), || {
+    boundary!({
         let g = global();
         // SAFETY: both are NULL or NUL-terminated strings; they are copied here.
         let (name, ready) = unsafe { (bytes(AppName), bytes(ready)) };
@@ -269,7 +270,7 @@ pub unsafe extern "C" fn IvyInit(
 /// message; ours stay usable, so a second call is harmless.)
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyTerminate() {
-    guard((), || {
+    boundary!({
         let mut f = global().filter.lock();
         for w in std::mem::take(&mut f.words) {
             filter_remove(&mut f, &w);
@@ -280,7 +281,7 @@ pub extern "C" fn IvyTerminate() {
 /// Sets the callback told about peers' subscriptions (NULL: none).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetBindCallback(bind_callback: IvyBindCallback, bind_data: *mut c_void) {
-    guard((), || {
+    boundary!({
         let data = SendPtr::new(bind_data);
         global().bus.on_bind_change(move |_bus, peer, id, re, ev| {
             if let Some(cb) = bind_callback {
@@ -296,7 +297,7 @@ pub unsafe extern "C" fn IvySetBindCallback(bind_callback: IvyBindCallback, bind
 /// Pong's id is not the last Ping's). `IvySendPing` needs one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetPongCallback(pong_callback: IvyPongCallback) {
-    guard((), || {
+    boundary!({
         let bus = &global().bus;
         match pong_callback {
             // SAFETY: C callback with the ivy-c signature.
@@ -310,7 +311,7 @@ pub unsafe extern "C" fn IvySetPongCallback(pong_callback: IvyPongCallback) {
 /// default `127.255.255.255:2010`. Returns at once; the loop does the rest.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyStart(bus: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let spec = unsafe { bytes(bus) }.map(|b| String::from_utf8_lossy(b).into_owned());
         let spec = spec.filter(|s| !s.is_empty());
@@ -323,7 +324,7 @@ pub unsafe extern "C" fn IvyStart(bus: *const c_char) {
 /// Leaves the bus (peers see us go) and makes `IvyMainLoop` return.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyStop() {
-    guard((), || global().bus.stop())
+    boundary!(global().bus.stop())
 }
 
 // ---------------------------------------------------------------------------
@@ -339,7 +340,7 @@ thread_local! {
 /// The peer's name, or "Unknown". Library-owned storage, per thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyGetApplicationName(app: IvyClientPtr) -> *const c_char {
-    guard(c"Unknown".as_ptr(), || match name_bytes(&global().bus, app) {
+    boundary!(match name_bytes(&global().bus, app) {
         Some(n) => intern_in(&NAMES, &n),
         None => c"Unknown".as_ptr(),
     })
@@ -349,7 +350,7 @@ pub extern "C" fn IvyGetApplicationName(app: IvyClientPtr) -> *const c_char {
 /// app, "can't get peer" for an unknown one. Library-owned, per thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyGetApplicationHost(app: IvyClientPtr) -> *const c_char {
-    guard(std::ptr::null(), || {
+    boundary!({
         if app.is_null() {
             return std::ptr::null();
         }
@@ -360,7 +361,7 @@ pub extern "C" fn IvyGetApplicationHost(app: IvyClientPtr) -> *const c_char {
 /// The newest peer named `name`, or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyGetApplication(name: *mut c_char) -> IvyClientPtr {
-    guard(std::ptr::null(), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         match unsafe { bytes(name) } {
             Some(n) => global().bus.peer_by_name(n).map_or(std::ptr::null(), client_ptr),
@@ -373,7 +374,7 @@ pub unsafe extern "C" fn IvyGetApplication(name: *mut c_char) -> IvyClientPtr {
 /// buffer is library-owned, per thread, valid until the next call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyGetApplicationList(sep: *const c_char) -> *mut c_char {
-    guard(std::ptr::null_mut(), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let sep = unsafe { bytes(sep) }.unwrap_or(b"").to_vec();
         let bus = &global().bus;
@@ -394,7 +395,7 @@ pub unsafe extern "C" fn IvyGetApplicationList(sep: *const c_char) -> *mut c_cha
 /// per thread, valid until the next call; an unknown peer gives an empty array.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyGetApplicationMessages(app: IvyClientPtr) -> *mut *mut c_char {
-    guard(std::ptr::null_mut(), || {
+    boundary!({
         let res = peer_of(app).and_then(|p| global().bus.peer_regexps(p)).unwrap_or_default();
         APP_MSGS.with(|m| {
             let mut m = m.borrow_mut();
@@ -437,7 +438,7 @@ pub unsafe extern "C" fn ivy_rs_bind_msg(
     user_data: *mut c_void,
     regexp: *const c_char,
 ) -> MsgRcvPtr {
-    guard(std::ptr::null_mut(), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string (from the C shim).
         let Some(re) = (unsafe { bytes(regexp) }) else {
             return std::ptr::null_mut();
@@ -451,7 +452,7 @@ pub unsafe extern "C" fn ivy_rs_bind_msg(
 /// Rust side of `IvyChangeMsg`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ivy_rs_change_msg(msg: MsgRcvPtr, regexp: *const c_char) -> MsgRcvPtr {
-    guard(msg, || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string (from the C shim).
         if let (Some(id), Some(re)) = (binding_of(msg), unsafe { bytes(regexp) }) {
             global().bus.change(id, re);
@@ -463,7 +464,7 @@ pub unsafe extern "C" fn ivy_rs_change_msg(msg: MsgRcvPtr, regexp: *const c_char
 /// Removes one of our subscriptions (peers are told); NULL or stale: nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyUnbindMsg(id: MsgRcvPtr) {
-    guard((), || {
+    boundary!({
         if let Some(b) = binding_of(id) {
             global().bus.unbind(b);
         }
@@ -473,7 +474,7 @@ pub extern "C" fn IvyUnbindMsg(id: MsgRcvPtr) {
 /// Rust side of `IvySendMsg`: returns the number of Msg lines sent.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ivy_rs_send_msg(message: *const c_char) -> c_int {
-    guard(0, || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string (from the C shim).
         match unsafe { bytes(message) } {
             Some(m) => c_int::try_from(global().bus.send(m)).unwrap_or(c_int::MAX),
@@ -485,7 +486,7 @@ pub unsafe extern "C" fn ivy_rs_send_msg(message: *const c_char) -> c_int {
 /// Rust side of `IvySendError`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ivy_rs_send_error(app: IvyClientPtr, id: c_int, text: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string (from the C shim).
         if let (Some(p), Some(t)) = (peer_of(app), unsafe { bytes(text) }) {
             global().bus.send_error(p, id, t);
@@ -496,7 +497,7 @@ pub unsafe extern "C" fn ivy_rs_send_error(app: IvyClientPtr, id: c_int, text: *
 /// Asks the peer to die.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvySendDieMsg(app: IvyClientPtr) {
-    guard((), || {
+    boundary!({
         if let Some(p) = peer_of(app) {
             global().bus.send_die(p);
         }
@@ -506,7 +507,7 @@ pub extern "C" fn IvySendDieMsg(app: IvyClientPtr) {
 /// Sets the single callback for direct messages (a later call replaces it).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindDirectMsg(callback: MsgDirectCallback, user_data: *mut c_void) {
-    guard((), || {
+    boundary!({
         let data = SendPtr::new(user_data);
         global().bus.on_direct(move |_bus, peer, id, msg| {
             if let Some(cb) = callback {
@@ -522,7 +523,7 @@ pub unsafe extern "C" fn IvyBindDirectMsg(callback: MsgDirectCallback, user_data
 /// Sends `msg` (raw, not formatted) to one peer as a direct message.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySendDirectMsg(app: IvyClientPtr, id: c_int, msg: *mut c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         if let (Some(p), Some(m)) = (peer_of(app), unsafe { bytes(msg) }) {
             global().bus.send_direct(p, id, m);
@@ -533,7 +534,7 @@ pub unsafe extern "C" fn IvySendDirectMsg(app: IvyClientPtr, id: c_int, msg: *mu
 /// Pings the peer; the round trip goes to the pong callback, which must be set.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvySendPing(app: IvyClientPtr) {
-    guard((), || {
+    boundary!({
         if let Some(p) = peer_of(app) {
             global().bus.ping(p);
         }

@@ -5,7 +5,8 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::{_client, _server, guard};
+use super::{_client, _server};
+use crate::boundary::boundary;
 
 /// Result of a socket send in ivy-c's socket layer.
 #[repr(C)]
@@ -30,5 +31,5 @@ pub type SocketInterpretation = Option<unsafe extern "C" fn(client: Client, data
 /// Same as `IvyChannelInit`.
 #[unsafe(no_mangle)]
 pub extern "C" fn SocketInit() {
-    guard((), super::ivychannel::channel_init)
+    boundary!(super::ivychannel::channel_init())
 }
