@@ -1,8 +1,8 @@
 /*
  * The C part of libivy (ivy-rs): the variadic functions of the ivy-c API,
  * which stable Rust cannot define. Each one formats its arguments with
- * vsnprintf and calls a non-variadic Rust entry point (src/ffi/ivy.rs).
- * Nothing else lives here.
+ * vsnprintf and calls a non-variadic Rust entry point (src/shim.rs, whose
+ * prototypes build.rs generates into ivy_shim.h). Nothing else lives here.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,13 +11,7 @@
 
 #include "Ivy/ivy.h"
 #include "Ivy/ivybuffer.h"
-
-/* Rust entry points (src/ffi/ivy.rs). */
-MsgRcvPtr ivy_rs_bind_msg(MsgCallback callback, void *user_data, const char *regexp);
-MsgRcvPtr ivy_rs_change_msg(MsgRcvPtr msg, const char *regexp);
-int ivy_rs_send_msg(const char *message);
-void ivy_rs_send_error(IvyClientPtr app, int id, const char *text);
-void ivy_rs_puts(const char *s, int stream);
+#include "ivy_shim.h"
 
 /* Used by the Rust side to print through the program's own stdio buffers. */
 void ivy_rs_puts(const char *s, int stream)

@@ -2,17 +2,15 @@
 //!
 //! The variadic functions (`IvyBindMsg`, `IvyChangeMsg`, `IvySendMsg`,
 //! `IvySendError`) are written in C (`csrc/ivy_shim.c`): they format their
-//! arguments and call the `ivy_rs_*` entry points below.
+//! arguments and call the entry points of `shim.rs`. Every call on the bus
+//! goes through `bus.rs`.
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
 
-use super::{
-    _clnt_lst_dict, _msg_rcv, FilterWords, Ring, SendPtr, bytes, c_stderr, c_stdout, cstring, global, handle_addr,
-    handle_ptr, intern_in,
-};
+use super::{_clnt_lst_dict, _msg_rcv, FilterWords, Ring, SendPtr, bytes, c_stdout, cstring, global, intern_in};
 use crate::boundary::boundary;
-use ::ivy::api::{AppEvent, BindEvent, BindingId, Bus, PeerId};
+use crate::bus;
 
 /// A peer, as handed to callbacks (writable form).
 pub type RWIvyClientPtr = *mut _clnt_lst_dict;
@@ -62,55 +60,13 @@ pub type MsgDirectCallback =
 /// One of our own subscriptions, as returned by `IvyBindMsg`.
 pub type MsgRcvPtr = *mut _msg_rcv;
 
-// ---------------------------------------------------------------------------
-// Handle conversions.
-
-pub(crate) fn client_ptr(p: PeerId) -> IvyClientPtr {
-    handle_ptr::<_clnt_lst_dict>(p.to_raw()).cast_const()
+fn host_string(app: IvyClientPtr) -> String {
+    bus::peer_host(app).unwrap_or_else(|| "can't get peer".to_owned())
 }
 
-pub(crate) fn peer_of(app: IvyClientPtr) -> Option<PeerId> {
-    PeerId::from_raw(handle_addr(app))
-}
-
-fn msg_rcv_ptr(b: BindingId) -> MsgRcvPtr {
-    match u64::try_from(b.id()) {
-        Ok(id) => handle_ptr(id + 1),
-        Err(_) => std::ptr::null_mut(),
-    }
-}
-
-fn binding_of(m: MsgRcvPtr) -> Option<BindingId> {
-    let raw = handle_addr(m);
-    let id = i32::try_from(raw.checked_sub(1)?).ok()?;
-    Some(BindingId::from_id(id))
-}
-
-fn app_event(e: AppEvent) -> IvyApplicationEvent {
-    match e {
-        AppEvent::Connected => IvyApplicationEvent::IvyApplicationConnected,
-        AppEvent::Disconnected => IvyApplicationEvent::IvyApplicationDisconnected,
-        AppEvent::Congestion => IvyApplicationEvent::IvyApplicationCongestion,
-        AppEvent::Decongestion => IvyApplicationEvent::IvyApplicationDecongestion,
-        AppEvent::FifoFull => IvyApplicationEvent::IvyApplicationFifoFull,
-    }
-}
-
-fn bind_event(e: BindEvent) -> IvyBindEvent {
-    match e {
-        BindEvent::Added => IvyBindEvent::IvyAddBind,
-        BindEvent::Removed => IvyBindEvent::IvyRemoveBind,
-        BindEvent::Filtered => IvyBindEvent::IvyFilterBind,
-        BindEvent::Changed => IvyBindEvent::IvyChangeBind,
-    }
-}
-
-fn name_bytes(bus: &Bus, app: IvyClientPtr) -> Option<Vec<u8>> {
-    peer_of(app).and_then(|p| bus.peer_name(p))
-}
-
-fn host_string(bus: &Bus, app: IvyClientPtr) -> String {
-    peer_of(app).and_then(|p| bus.peer_host(p)).unwrap_or_else(|| "can't get peer".to_owned())
+/// The peer's name for a printed line ("Unknown" for NULL or stale).
+fn name_string(app: IvyClientPtr) -> String {
+    String::from_utf8_lossy(&bus::peer_name(app).unwrap_or_else(|| b"Unknown".to_vec())).into_owned()
 }
 
 // ---------------------------------------------------------------------------
@@ -125,9 +81,8 @@ pub unsafe extern "C" fn IvyDefaultApplicationCallback(
 ) {
     let _ = user_data;
     boundary!({
-        let bus = &global().bus;
-        let name = String::from_utf8_lossy(&name_bytes(bus, app).unwrap_or_else(|| b"Unknown".to_vec())).into_owned();
-        let host = host_string(bus, app);
+        let name = name_string(app);
+        let host = host_string(app);
         let line = match event {
             IvyApplicationEvent::IvyApplicationConnected => format!("Application: {name} ready on {host}\n"),
             IvyApplicationEvent::IvyApplicationDisconnected => format!("Application: {name} bye on {host}\n"),
@@ -154,9 +109,8 @@ pub unsafe extern "C" fn IvyDefaultBindCallback(
 ) {
     let _ = user_data;
     boundary!({
-        let bus = &global().bus;
-        let name = String::from_utf8_lossy(&name_bytes(bus, app).unwrap_or_else(|| b"Unknown".to_vec())).into_owned();
-        let host = host_string(bus, app);
+        let name = name_string(app);
+        let host = host_string(app);
         // SAFETY: `regexp` is NULL or a NUL-terminated string (module contract).
         let re = String::from_utf8_lossy(unsafe { bytes(regexp) }.unwrap_or(b"(null)")).into_owned();
         let line = match event {
@@ -175,13 +129,13 @@ pub unsafe extern "C" fn IvyDefaultBindCallback(
 pub(crate) fn filter_add(f: &mut FilterWords, w: &[u8]) {
     f.words.push(w.to_vec());
     f.filter.add(w);
-    global().bus.add_filter(w);
+    bus::add_filter(w);
 }
 
 pub(crate) fn filter_remove(f: &mut FilterWords, w: &[u8]) {
     f.words.retain(|x| x != w);
     f.filter.remove(w);
-    global().bus.remove_filter(w);
+    bus::remove_filter(w);
 }
 
 /// Adds each of the `argc` words of `argv` to the filter list (it does not
@@ -242,26 +196,12 @@ pub unsafe extern "C" fn IvyInit(
     die_data: *mut c_void,
 ) {
     boundary!({
-        let g = global();
         // SAFETY: both are NULL or NUL-terminated strings; they are copied here.
         let (name, ready) = unsafe { (bytes(AppName), bytes(ready)) };
-        g.bus.set_identity(name.unwrap_or(b"(null)"), ready);
-        let data = SendPtr::new(data);
-        g.bus.on_application(move |_bus, peer, ev| {
-            if let Some(cb) = callback {
-                // SAFETY: a C callback with the ivy-c signature, called on the loop
-                // thread with the user data it was registered with.
-                unsafe { cb(client_ptr(peer), data.get(), app_event(ev)) }
-            }
-        });
-        let die_data = SendPtr::new(die_data);
-        g.bus.on_die(move |_bus, peer, id| {
-            if let Some(cb) = die_callback {
-                // SAFETY: as above.
-                unsafe { cb(client_ptr(peer), die_data.get(), id) }
-            }
-        });
-        g.bus.set_debug_binary(std::env::var_os("IVY_DEBUG_BINARY").is_some());
+        let debug_binary = std::env::var_os("IVY_DEBUG_BINARY").is_some();
+        let app = (callback, SendPtr::new(data));
+        let die = (die_callback, SendPtr::new(die_data));
+        bus::init(name.unwrap_or(b"(null)"), ready, app, die, debug_binary);
         super::ivychannel::channel_init();
     })
 }
@@ -282,14 +222,7 @@ pub extern "C" fn IvyTerminate() {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetBindCallback(bind_callback: IvyBindCallback, bind_data: *mut c_void) {
     boundary!({
-        let data = SendPtr::new(bind_data);
-        global().bus.on_bind_change(move |_bus, peer, id, re, ev| {
-            if let Some(cb) = bind_callback {
-                let re = cstring(re);
-                // SAFETY: C callback with the ivy-c signature; `re` outlives the call.
-                unsafe { cb(client_ptr(peer), data.get(), id, re.as_ptr(), bind_event(ev)) }
-            }
-        });
+        bus::on_bind_change(bind_callback, SendPtr::new(bind_data));
     })
 }
 
@@ -298,12 +231,7 @@ pub unsafe extern "C" fn IvySetBindCallback(bind_callback: IvyBindCallback, bind
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetPongCallback(pong_callback: IvyPongCallback) {
     boundary!({
-        let bus = &global().bus;
-        match pong_callback {
-            // SAFETY: C callback with the ivy-c signature.
-            Some(cb) => bus.on_pong(move |_bus, peer, us| unsafe { cb(client_ptr(peer), us) }),
-            None => bus.clear_pong(),
-        }
+        bus::on_pong(pong_callback);
     })
 }
 
@@ -315,16 +243,14 @@ pub unsafe extern "C" fn IvyStart(bus: *const c_char) {
         // SAFETY: NULL or a NUL-terminated string.
         let spec = unsafe { bytes(bus) }.map(|b| String::from_utf8_lossy(b).into_owned());
         let spec = spec.filter(|s| !s.is_empty());
-        if let Err(e) = global().bus.start(spec.as_deref()) {
-            c_stderr(&format!("IvyStart: cannot start the bus: {e}\n"));
-        }
+        bus::start(spec.as_deref());
     })
 }
 
 /// Leaves the bus (peers see us go) and makes `IvyMainLoop` return.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyStop() {
-    boundary!(global().bus.stop())
+    boundary!(bus::stop())
 }
 
 // ---------------------------------------------------------------------------
@@ -340,7 +266,7 @@ thread_local! {
 /// The peer's name, or "Unknown". Library-owned storage, per thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyGetApplicationName(app: IvyClientPtr) -> *const c_char {
-    boundary!(match name_bytes(&global().bus, app) {
+    boundary!(match bus::peer_name(app) {
         Some(n) => intern_in(&NAMES, &n),
         None => c"Unknown".as_ptr(),
     })
@@ -354,7 +280,7 @@ pub extern "C" fn IvyGetApplicationHost(app: IvyClientPtr) -> *const c_char {
         if app.is_null() {
             return std::ptr::null();
         }
-        intern_in(&HOSTS, host_string(&global().bus, app).as_bytes())
+        intern_in(&HOSTS, host_string(app).as_bytes())
     })
 }
 
@@ -364,7 +290,7 @@ pub unsafe extern "C" fn IvyGetApplication(name: *mut c_char) -> IvyClientPtr {
     boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         match unsafe { bytes(name) } {
-            Some(n) => global().bus.peer_by_name(n).map_or(std::ptr::null(), client_ptr),
+            Some(n) => bus::peer_by_name(n),
             None => std::ptr::null(),
         }
     })
@@ -377,10 +303,9 @@ pub unsafe extern "C" fn IvyGetApplicationList(sep: *const c_char) -> *mut c_cha
     boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let sep = unsafe { bytes(sep) }.unwrap_or(b"").to_vec();
-        let bus = &global().bus;
         let mut out = Vec::new();
-        for p in bus.peers() {
-            out.extend_from_slice(&bus.peer_name(p).unwrap_or_default());
+        for name in bus::peer_names() {
+            out.extend_from_slice(&name);
             out.extend_from_slice(&sep);
         }
         APP_LIST.with(|l| {
@@ -396,7 +321,7 @@ pub unsafe extern "C" fn IvyGetApplicationList(sep: *const c_char) -> *mut c_cha
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyGetApplicationMessages(app: IvyClientPtr) -> *mut *mut c_char {
     boundary!({
-        let res = peer_of(app).and_then(|p| global().bus.peer_regexps(p)).unwrap_or_default();
+        let res = bus::peer_regexps(app);
         APP_MSGS.with(|m| {
             let mut m = m.borrow_mut();
             let (strings, ptrs) = &mut *m;
@@ -409,115 +334,24 @@ pub extern "C" fn IvyGetApplicationMessages(app: IvyClientPtr) -> *mut *mut c_ch
 }
 
 // ---------------------------------------------------------------------------
-// Bindings (the variadic front ends are in C).
-
-/// Builds argv (NUL-terminated copies plus a final NULL) and calls the C
-/// message callback.
-fn call_msg_callback(cb: MsgCallback, data: SendPtr, peer: PeerId, args: &[&[u8]]) {
-    let Some(cb) = cb else { return };
-    let mut owned: Vec<Vec<u8>> = args
-        .iter()
-        .map(|a| {
-            let mut v = cstring(a).into_bytes_with_nul();
-            v.shrink_to_fit();
-            v
-        })
-        .collect();
-    let mut argv: Vec<*mut c_char> = owned.iter_mut().map(|v| v.as_mut_ptr().cast::<c_char>()).collect();
-    argv.push(std::ptr::null_mut());
-    let argc = c_int::try_from(args.len()).unwrap_or(c_int::MAX);
-    // SAFETY: C callback with the ivy-c signature; `argv` holds `argc` writable
-    // NUL-terminated strings and a final NULL, alive for the whole call.
-    unsafe { cb(client_ptr(peer), data.get(), argc, argv.as_mut_ptr()) }
-}
-
-/// Rust side of `IvyBindMsg` (the regexp is already formatted).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ivy_rs_bind_msg(
-    callback: MsgCallback,
-    user_data: *mut c_void,
-    regexp: *const c_char,
-) -> MsgRcvPtr {
-    boundary!({
-        // SAFETY: NULL or a NUL-terminated string (from the C shim).
-        let Some(re) = (unsafe { bytes(regexp) }) else {
-            return std::ptr::null_mut();
-        };
-        let data = SendPtr::new(user_data);
-        let id = global().bus.bind(re, move |_bus, peer, args| call_msg_callback(callback, data, peer, args));
-        msg_rcv_ptr(id)
-    })
-}
-
-/// Rust side of `IvyChangeMsg`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ivy_rs_change_msg(msg: MsgRcvPtr, regexp: *const c_char) -> MsgRcvPtr {
-    boundary!({
-        // SAFETY: NULL or a NUL-terminated string (from the C shim).
-        if let (Some(id), Some(re)) = (binding_of(msg), unsafe { bytes(regexp) }) {
-            global().bus.change(id, re);
-        }
-        msg
-    })
-}
+// Bindings and sends (the variadic front ends are in C).
 
 /// Removes one of our subscriptions (peers are told); NULL or stale: nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyUnbindMsg(id: MsgRcvPtr) {
-    boundary!({
-        if let Some(b) = binding_of(id) {
-            global().bus.unbind(b);
-        }
-    })
-}
-
-/// Rust side of `IvySendMsg`: returns the number of Msg lines sent.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ivy_rs_send_msg(message: *const c_char) -> c_int {
-    boundary!({
-        // SAFETY: NULL or a NUL-terminated string (from the C shim).
-        match unsafe { bytes(message) } {
-            Some(m) => c_int::try_from(global().bus.send(m)).unwrap_or(c_int::MAX),
-            None => 0,
-        }
-    })
-}
-
-/// Rust side of `IvySendError`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ivy_rs_send_error(app: IvyClientPtr, id: c_int, text: *const c_char) {
-    boundary!({
-        // SAFETY: NULL or a NUL-terminated string (from the C shim).
-        if let (Some(p), Some(t)) = (peer_of(app), unsafe { bytes(text) }) {
-            global().bus.send_error(p, id, t);
-        }
-    })
+    boundary!(bus::unbind(id))
 }
 
 /// Asks the peer to die.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvySendDieMsg(app: IvyClientPtr) {
-    boundary!({
-        if let Some(p) = peer_of(app) {
-            global().bus.send_die(p);
-        }
-    })
+    boundary!(bus::send_die(app))
 }
 
 /// Sets the single callback for direct messages (a later call replaces it).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindDirectMsg(callback: MsgDirectCallback, user_data: *mut c_void) {
-    boundary!({
-        let data = SendPtr::new(user_data);
-        global().bus.on_direct(move |_bus, peer, id, msg| {
-            if let Some(cb) = callback {
-                let mut m = cstring(msg).into_bytes_with_nul();
-                // SAFETY: C callback with the ivy-c signature; `m` is a writable
-                // NUL-terminated copy alive for the call.
-                unsafe { cb(client_ptr(peer), data.get(), id, m.as_mut_ptr().cast::<c_char>()) }
-            }
-        });
-    })
+    boundary!(bus::on_direct(callback, SendPtr::new(user_data)))
 }
 
 /// Sends `msg` (raw, not formatted) to one peer as a direct message.
@@ -525,8 +359,8 @@ pub unsafe extern "C" fn IvyBindDirectMsg(callback: MsgDirectCallback, user_data
 pub unsafe extern "C" fn IvySendDirectMsg(app: IvyClientPtr, id: c_int, msg: *mut c_char) {
     boundary!({
         // SAFETY: NULL or a NUL-terminated string.
-        if let (Some(p), Some(m)) = (peer_of(app), unsafe { bytes(msg) }) {
-            global().bus.send_direct(p, id, m);
+        if let Some(m) = unsafe { bytes(msg) } {
+            bus::send_direct(app, id, m);
         }
     })
 }
@@ -534,9 +368,5 @@ pub unsafe extern "C" fn IvySendDirectMsg(app: IvyClientPtr, id: c_int, msg: *mu
 /// Pings the peer; the round trip goes to the pong callback, which must be set.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvySendPing(app: IvyClientPtr) {
-    boundary!({
-        if let Some(p) = peer_of(app) {
-            global().bus.ping(p);
-        }
-    })
+    boundary!(bus::ping(app))
 }

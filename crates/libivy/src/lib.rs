@@ -2,8 +2,11 @@
 //!
 //! One file per installed header (`ivy.rs` → `Ivy/ivy.h`, ...): `build.rs` runs
 //! cbindgen on each of them, with the settings of `cbindgen.toml`, to produce the
-//! headers committed under `include/Ivy/`. This file holds what they share and is
-//! not itself turned into a header.
+//! headers committed under `include/Ivy/`; `shim.rs` gives the private header
+//! of the C shim (`csrc/ivy_shim.c`, the variadic functions). Every call on the
+//! Rust API's bus is in `bus.rs`; `cargs.rs` holds the strings handed to C
+//! callbacks. This file holds what they share and is not itself turned into a
+//! header.
 //!
 //! Rules kept by every exported function (DESIGN §3 and §6):
 //! - the body runs inside [`boundary::boundary!`], so no panic ever unwinds into
@@ -25,6 +28,8 @@
 #![allow(non_snake_case, non_camel_case_types, clippy::missing_safety_doc)]
 
 mod boundary;
+mod bus;
+mod cargs;
 pub mod ivy;
 pub mod ivybind;
 pub mod ivybuffer;
@@ -34,6 +39,7 @@ pub mod ivyglibloop;
 pub mod ivyloop;
 pub mod ivysocket;
 pub mod list;
+pub mod shim;
 pub mod timer;
 pub mod version;
 
