@@ -19,98 +19,106 @@ void ivy_rs_puts(const char *s, int stream)
     fputs(s, stream == 2 ? stderr : stdout);
 }
 
-/* Formats into `local` when it fits, else into a malloc'd buffer. Returns
- * NULL on a formatting or allocation error. Free with release(). */
-static char *format(char *local, size_t local_size, const char *fmt, va_list ap)
+/* The text of a printf-style call: the format itself when it holds no '%',
+ * the argument when the format is exactly "%s" (no formatting work in either
+ * case: IvySendMsg("%s", msg) is what most programs do), else the formatted
+ * text, in `local` when it fits, else in `owned` (malloc'd). */
+#define LOCAL_SIZE 1024
+struct text {
+    char *owned;
+    char local[LOCAL_SIZE];
+};
+
+/* Sets up `t` for fmt and ap; returns the text, or NULL on a formatting or
+ * allocation error. Release with text_release(). */
+static const char *text_of(struct text *t, const char *fmt, va_list ap)
 {
+    t->owned = NULL;
+    if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+        va_list probe;
+        va_copy(probe, ap);
+        const char *arg = va_arg(probe, const char *);
+        va_end(probe);
+        if (arg != NULL)
+            return arg;
+        /* NULL: formatted below, as printf prints it. */
+    } else if (strchr(fmt, '%') == NULL) {
+        return fmt;
+    }
     va_list again;
     va_copy(again, ap);
-    int n = vsnprintf(local, local_size, fmt, ap);
-    if (n < 0) {
+    int n = vsnprintf(t->local, sizeof t->local, fmt, ap);
+    if (n < 0 || (size_t)n < sizeof t->local) {
         va_end(again);
-        return NULL;
+        return n < 0 ? NULL : t->local;
     }
-    if ((size_t)n < local_size) {
-        va_end(again);
-        return local;
-    }
-    char *big = (char *)malloc((size_t)n + 1);
-    if (big != NULL)
-        vsnprintf(big, (size_t)n + 1, fmt, again);
+    t->owned = (char *)malloc((size_t)n + 1);
+    if (t->owned != NULL)
+        vsnprintf(t->owned, (size_t)n + 1, fmt, again);
     va_end(again);
-    return big;
+    return t->owned;
 }
 
-static void release(char *text, const char *local)
+static void text_release(struct text *t)
 {
-    if (text != local)
-        free(text);
+    free(t->owned);
 }
-
-#define LOCAL_SIZE 1024
 
 MsgRcvPtr IvyBindMsg(MsgCallback callback, void *user_data, const char *fmt_regexp, ...)
 {
-    char local[LOCAL_SIZE];
+    struct text t;
     if (fmt_regexp == NULL)
         return NULL;
     va_list ap;
     va_start(ap, fmt_regexp);
-    char *re = format(local, sizeof local, fmt_regexp, ap);
+    const char *re = text_of(&t, fmt_regexp, ap);
     va_end(ap);
-    if (re == NULL)
-        return NULL;
-    MsgRcvPtr result = ivy_rs_bind_msg(callback, user_data, re);
-    release(re, local);
+    MsgRcvPtr result = re == NULL ? NULL : ivy_rs_bind_msg(callback, user_data, re);
+    text_release(&t);
     return result;
 }
 
 MsgRcvPtr IvyChangeMsg(MsgRcvPtr msg, const char *fmt_regex, ...)
 {
-    char local[LOCAL_SIZE];
+    struct text t;
     if (fmt_regex == NULL)
         return msg;
     va_list ap;
     va_start(ap, fmt_regex);
-    char *re = format(local, sizeof local, fmt_regex, ap);
+    const char *re = text_of(&t, fmt_regex, ap);
     va_end(ap);
-    if (re == NULL)
-        return msg;
-    MsgRcvPtr result = ivy_rs_change_msg(msg, re);
-    release(re, local);
+    MsgRcvPtr result = re == NULL ? msg : ivy_rs_change_msg(msg, re);
+    text_release(&t);
     return result;
 }
 
 int IvySendMsg(const char *fmt_message, ...)
 {
-    char local[LOCAL_SIZE];
+    struct text t;
     /* ivy-c: a NULL or empty format sends nothing ("%s" with "" is a message). */
     if (fmt_message == NULL || fmt_message[0] == '\0')
         return 0;
     va_list ap;
     va_start(ap, fmt_message);
-    char *text = format(local, sizeof local, fmt_message, ap);
+    const char *message = text_of(&t, fmt_message, ap);
     va_end(ap);
-    if (text == NULL)
-        return 0;
-    int count = ivy_rs_send_msg(text);
-    release(text, local);
+    int count = message == NULL ? 0 : ivy_rs_send_msg(message);
+    text_release(&t);
     return count;
 }
 
 void IvySendError(IvyClientPtr app, int id, const char *fmt, ...)
 {
-    char local[LOCAL_SIZE];
+    struct text t;
     if (fmt == NULL)
         return;
     va_list ap;
     va_start(ap, fmt);
-    char *text = format(local, sizeof local, fmt, ap);
+    const char *error = text_of(&t, fmt, ap);
     va_end(ap);
-    if (text == NULL)
-        return;
-    ivy_rs_send_error(app, id, text);
-    release(text, local);
+    if (error != NULL)
+        ivy_rs_send_error(app, id, error);
+    text_release(&t);
 }
 
 /* ivybuffer.h: formats at buffer->data + buffer->offset, growing the malloc'd
