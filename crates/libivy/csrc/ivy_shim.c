@@ -2,8 +2,10 @@
  * The C part of libivy (ivy-rs): the variadic functions of the ivy-c API,
  * which stable Rust cannot define. Each one formats its arguments with
  * vsnprintf and calls a non-variadic Rust entry point (src/shim.rs, whose
- * prototypes build.rs generates into ivy_shim.h). Nothing else lives here.
+ * prototypes build.rs generates into ivy_shim.h) or SocketSendRaw; and the
+ * stdio output the Rust side prints through. Nothing else lives here.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include "Ivy/ivy.h"
 #include "Ivy/ivybuffer.h"
+#include "Ivy/ivysocket.h"
 #include "ivy_shim.h"
 
 /* Used by the Rust side to print through the program's own stdio buffers. */
@@ -64,61 +67,84 @@ static void text_release(struct text *t)
     free(t->owned);
 }
 
+/* In a variadic function whose last named parameter is fmt: runs `use`, an
+ * expression of `text` (the text of fmt and the arguments), unless the text
+ * cannot be made. */
+#define WITH_TEXT(fmt, use)                                     \
+    do {                                                        \
+        struct text with_text_;                                 \
+        va_list with_ap_;                                       \
+        va_start(with_ap_, fmt);                                \
+        const char *text = text_of(&with_text_, fmt, with_ap_); \
+        va_end(with_ap_);                                       \
+        if (text != NULL)                                       \
+            use;                                                \
+        text_release(&with_text_);                              \
+    } while (0)
+
 MsgRcvPtr IvyBindMsg(MsgCallback callback, void *user_data, const char *fmt_regexp, ...)
 {
-    struct text t;
-    if (fmt_regexp == NULL)
-        return NULL;
-    va_list ap;
-    va_start(ap, fmt_regexp);
-    const char *re = text_of(&t, fmt_regexp, ap);
-    va_end(ap);
-    MsgRcvPtr result = re == NULL ? NULL : ivy_rs_bind_msg(callback, user_data, re);
-    text_release(&t);
+    MsgRcvPtr result = NULL;
+    if (fmt_regexp != NULL)
+        WITH_TEXT(fmt_regexp, result = ivy_rs_bind_msg(callback, user_data, text));
     return result;
 }
 
 MsgRcvPtr IvyChangeMsg(MsgRcvPtr msg, const char *fmt_regex, ...)
 {
-    struct text t;
-    if (fmt_regex == NULL)
-        return msg;
-    va_list ap;
-    va_start(ap, fmt_regex);
-    const char *re = text_of(&t, fmt_regex, ap);
-    va_end(ap);
-    MsgRcvPtr result = re == NULL ? msg : ivy_rs_change_msg(msg, re);
-    text_release(&t);
+    MsgRcvPtr result = msg;
+    if (fmt_regex != NULL)
+        WITH_TEXT(fmt_regex, result = ivy_rs_change_msg(msg, text));
     return result;
 }
 
 int IvySendMsg(const char *fmt_message, ...)
 {
-    struct text t;
+    int count = 0;
     /* ivy-c: a NULL or empty format sends nothing ("%s" with "" is a message). */
-    if (fmt_message == NULL || fmt_message[0] == '\0')
-        return 0;
-    va_list ap;
-    va_start(ap, fmt_message);
-    const char *message = text_of(&t, fmt_message, ap);
-    va_end(ap);
-    int count = message == NULL ? 0 : ivy_rs_send_msg(message);
-    text_release(&t);
+    if (fmt_message != NULL && fmt_message[0] != '\0')
+        WITH_TEXT(fmt_message, count = ivy_rs_send_msg(text));
     return count;
 }
 
 void IvySendError(IvyClientPtr app, int id, const char *fmt, ...)
 {
-    struct text t;
-    if (fmt == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    const char *error = text_of(&t, fmt, ap);
-    va_end(ap);
-    if (error != NULL)
-        ivy_rs_send_error(app, id, error);
-    text_release(&t);
+    if (fmt != NULL)
+        WITH_TEXT(fmt, ivy_rs_send_error(app, id, text));
+}
+
+/* ivysocket.h */
+
+static SendState send_text(Client client, const char *text)
+{
+    size_t len = strlen(text);
+    return len <= (size_t)INT_MAX ? SocketSendRaw(client, text, (int)len) : SendParamError;
+}
+
+SendState SocketSend(Client client, const char *fmt, ...)
+{
+    SendState state = SendParamError;
+    if (fmt != NULL)
+        WITH_TEXT(fmt, state = send_text(client, text));
+    return state;
+}
+
+void SocketBroadcast(const char *fmt, ...)
+{
+    if (fmt != NULL)
+        WITH_TEXT(fmt, ivy_rs_socket_broadcast(text));
+}
+
+void SocketSendBroadcast(Client client, unsigned long host, unsigned short port, const char *fmt, ...)
+{
+    if (fmt != NULL)
+        WITH_TEXT(fmt, ivy_rs_socket_send_broadcast(client, host, port, text));
+}
+
+void SocketSendBroadcast6(Client client, struct in6_addr *host, unsigned short port, const char *fmt, ...)
+{
+    if (fmt != NULL)
+        WITH_TEXT(fmt, ivy_rs_socket_send_broadcast6(client, host, port, text));
 }
 
 /* ivybuffer.h: formats at buffer->data + buffer->offset, growing the malloc'd

@@ -40,6 +40,7 @@ pub mod ivyloop;
 pub mod ivysocket;
 pub mod list;
 pub mod shim;
+mod sockets;
 pub mod timer;
 pub mod version;
 
