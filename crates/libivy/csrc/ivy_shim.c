@@ -2,8 +2,8 @@
  * The C part of libivy (ivy-rs): the variadic functions of the ivy-c API,
  * which stable Rust cannot define. Each one formats its arguments with
  * vsnprintf and calls a non-variadic Rust entry point (src/shim.rs, whose
- * prototypes build.rs generates into ivy_shim.h) or SocketSendRaw; and the
- * stdio output the Rust side prints through. Nothing else lives here.
+ * prototypes build.rs generates into ivy_shim.h) or SocketSendRaw. Also
+ * ivy_rs_puts, through which the Rust side prints. Nothing else lives here.
  */
 #include <limits.h>
 #include <stdarg.h>

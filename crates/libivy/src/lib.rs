@@ -5,8 +5,9 @@
 //! headers committed under `include/Ivy/`; `shim.rs` gives the private header
 //! of the C shim (`csrc/ivy_shim.c`, the variadic functions). Every call on the
 //! Rust API's bus is in `bus.rs`; `cargs.rs` holds the strings handed to C
-//! callbacks. This file holds what they share and is not itself turned into a
-//! header.
+//! callbacks; `sockets/` is the socket layer behind `ivysocket.rs`;
+//! `boundary.rs` the panic boundary. This file holds what they share and is not
+//! itself turned into a header.
 //!
 //! Rules kept by every exported function (DESIGN §3 and §6):
 //! - the body runs inside [`boundary::boundary!`], so no panic ever unwinds into

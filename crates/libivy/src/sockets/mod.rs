@@ -39,8 +39,11 @@ pub(crate) type LineFn = Option<unsafe extern "C" fn(client: Client, data: *cons
 /// The handlers of a connection.
 #[derive(Clone, Copy)]
 pub(crate) struct Handlers {
+    /// Each received line.
     pub(crate) line: LineFn,
+    /// The connection's end.
     pub(crate) delete: ClientFn,
+    /// The queue of a congested connection drained.
     pub(crate) decongestion: ClientFn,
 }
 
