@@ -22,10 +22,15 @@ pub type IvyClientPtr = *const _clnt_lst_dict;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IvyApplicationEvent {
+    /// The peer ended its handshake (also on a repeated EndRegexp).
     IvyApplicationConnected,
+    /// The peer left; its handle is valid during this call only.
     IvyApplicationDisconnected,
+    /// Our sends to the peer wait in its queue.
     IvyApplicationCongestion,
+    /// Everything queued for the peer was written.
     IvyApplicationDecongestion,
+    /// A message to the peer was dropped: its queue is full.
     IvyApplicationFifoFull,
 }
 
@@ -33,14 +38,20 @@ pub enum IvyApplicationEvent {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IvyBindEvent {
+    /// The peer added a regexp.
     IvyAddBind,
+    /// The peer removed a regexp (the text given is the DelRegexp's, usually empty).
     IvyRemoveBind,
+    /// The filter words refused a regexp of the peer.
     IvyFilterBind,
+    /// The peer announced a regexp under an id it already uses (the text given is the new one).
     IvyChangeBind,
 }
 
+/// Told about a peer's events.
 pub type IvyApplicationCallback =
     Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, event: IvyApplicationEvent)>;
+/// Told about a peer's regexps.
 pub type IvyBindCallback = Option<
     unsafe extern "C" fn(
         app: IvyClientPtr,
@@ -50,10 +61,14 @@ pub type IvyBindCallback = Option<
         event: IvyBindEvent,
     ),
 >;
+/// Told that a peer asks us to die (before the library leaves the bus).
 pub type IvyDieCallback = Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, id: c_int)>;
+/// Given the round trip of a Ping in µs (negative when the Pong answers an older Ping).
 pub type IvyPongCallback = Option<unsafe extern "C" fn(app: IvyClientPtr, round_trip_delay: c_int)>;
+/// Given a matching message's captured groups (argv is writable, valid during the call).
 pub type MsgCallback =
     Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, argc: c_int, argv: *mut *mut c_char)>;
+/// Given a direct message (writable, valid during the call).
 pub type MsgDirectCallback =
     Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, id: c_int, msg: *mut c_char)>;
 

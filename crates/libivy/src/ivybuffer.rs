@@ -9,7 +9,10 @@ use std::ffi::{c_char, c_int};
 /// Start with all fields zero; free `data` with `free()`.
 #[repr(C)]
 pub struct IvyBuffer {
+    /// The text (malloc'd; NULL while empty).
     pub data: *mut c_char,
+    /// Bytes allocated at `data`.
     pub size: c_int,
+    /// Where the next text goes (the length so far).
     pub offset: c_int,
 }

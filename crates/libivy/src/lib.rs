@@ -61,12 +61,19 @@ pub type IVY_HANDLE = c_int;
 
 /// Opaque tags of the C handle types. They are never defined: cbindgen writes
 /// them as `struct _tag` (see `[export.rename]` in `cbindgen.toml`).
+/// `IvyClientPtr`'s tag.
 pub enum _clnt_lst_dict {}
+/// `MsgRcvPtr`'s tag.
 pub enum _msg_rcv {}
+/// `Channel`'s tag.
 pub enum _channel {}
+/// `TimerId`'s tag.
 pub enum _timer {}
+/// `IvyBinding`'s tag.
 pub enum _binding {}
+/// `Client`'s tag.
 pub enum _client {}
+/// `Server`'s tag.
 pub enum _server {}
 
 /// A user data pointer handed to us by C and given back, untouched, to C

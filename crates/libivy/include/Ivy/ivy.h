@@ -17,10 +17,25 @@
  * Events about a peer, given to the `IvyApplicationCallback`.
  */
 typedef enum {
+    /**
+     * The peer ended its handshake (also on a repeated EndRegexp).
+     */
     IvyApplicationConnected,
+    /**
+     * The peer left; its handle is valid during this call only.
+     */
     IvyApplicationDisconnected,
+    /**
+     * Our sends to the peer wait in its queue.
+     */
     IvyApplicationCongestion,
+    /**
+     * Everything queued for the peer was written.
+     */
     IvyApplicationDecongestion,
+    /**
+     * A message to the peer was dropped: its queue is full.
+     */
     IvyApplicationFifoFull,
 } IvyApplicationEvent;
 
@@ -28,9 +43,21 @@ typedef enum {
  * Events about a peer's subscriptions, given to the `IvyBindCallback`.
  */
 typedef enum {
+    /**
+     * The peer added a regexp.
+     */
     IvyAddBind,
+    /**
+     * The peer removed a regexp (the text given is the DelRegexp's, usually empty).
+     */
     IvyRemoveBind,
+    /**
+     * The filter words refused a regexp of the peer.
+     */
     IvyFilterBind,
+    /**
+     * The peer announced a regexp under an id it already uses (the text given is the new one).
+     */
     IvyChangeBind,
 } IvyBindEvent;
 
@@ -40,16 +67,28 @@ typedef enum {
  */
 typedef const struct _clnt_lst_dict *IvyClientPtr;
 
+/**
+ * Told about a peer's events.
+ */
 typedef void (*IvyApplicationCallback)(IvyClientPtr app, void *user_data, IvyApplicationEvent event);
 
+/**
+ * Told that a peer asks us to die (before the library leaves the bus).
+ */
 typedef void (*IvyDieCallback)(IvyClientPtr app, void *user_data, int id);
 
+/**
+ * Told about a peer's regexps.
+ */
 typedef void (*IvyBindCallback)(IvyClientPtr app,
                                 void *user_data,
                                 int id,
                                 const char *regexp,
                                 IvyBindEvent event);
 
+/**
+ * Given the round trip of a Ping in µs (negative when the Pong answers an older Ping).
+ */
 typedef void (*IvyPongCallback)(IvyClientPtr app, int round_trip_delay);
 
 /**
@@ -57,6 +96,9 @@ typedef void (*IvyPongCallback)(IvyClientPtr app, int round_trip_delay);
  */
 typedef struct _msg_rcv *MsgRcvPtr;
 
+/**
+ * Given a direct message (writable, valid during the call).
+ */
 typedef void (*MsgDirectCallback)(IvyClientPtr app, void *user_data, int id, char *msg);
 
 /**
@@ -64,6 +106,9 @@ typedef void (*MsgDirectCallback)(IvyClientPtr app, void *user_data, int id, cha
  */
 typedef struct _clnt_lst_dict *RWIvyClientPtr;
 
+/**
+ * Given a matching message's captured groups (argv is writable, valid during the call).
+ */
 typedef void (*MsgCallback)(IvyClientPtr app, void *user_data, int argc, char **argv);
 
 #ifdef __cplusplus

@@ -19,8 +19,17 @@
  * Start with all fields zero; free `data` with `free()`.
  */
 typedef struct {
+    /**
+     * The text (malloc'd; NULL while empty).
+     */
     char *data;
+    /**
+     * Bytes allocated at `data`.
+     */
     int size;
+    /**
+     * Where the next text goes (the length so far).
+     */
     int offset;
 } IvyBuffer;
 
