@@ -1,5 +1,5 @@
 //! The UDP hello (protocol §1.1, §1.4) on arbitrary datagrams: [`hello_lines`] +
-//! [`parse_hello`], and the engine's [`Engine::on_datagram`].
+//! [`parse_hello`], and the engine's [`Engine::handle_datagram`].
 //!
 //! No panic; an accepted hello has version 3, fields within [`MAX_HELLO_ID`] and
 //! [`MAX_HELLO_NAME`], an id without whitespace, and survives an encode/parse round
@@ -8,9 +8,10 @@
 #![no_main]
 
 use ivy_proto::engine::{Action, Engine};
+use ivy_proto::testing::actions;
 use ivy_proto::wire::{LF, MAX_HELLO_ID, MAX_HELLO_NAME, PROTOCOL_VERSION, encode_hello, hello_lines, parse_hello};
 use libfuzzer_sys::fuzz_target;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{Ipv4Addr, SocketAddr};
 
 const OWN_ID: &[u8] = b"1:2:4000";
 
@@ -35,9 +36,9 @@ fuzz_target!(|data: &[u8]| {
 
     let mut engine = Engine::new(b"FUZZ", None);
     engine.set_local(4000, OWN_ID);
-    engine.on_datagram(IpAddr::V4(Ipv4Addr::LOCALHOST), data);
+    engine.handle_datagram(SocketAddr::from((Ipv4Addr::LOCALHOST, 2010)), data);
     let mut connects = 0;
-    while let Some(action) = engine.pop_action() {
+    for action in actions(&mut engine) {
         match action {
             Action::Connect { addr, name } => {
                 assert!(addr.ip().is_loopback());

@@ -3,22 +3,21 @@
 //! Input layout: byte 0 picks the maximum line length, bytes 1..9 seed the chunk
 //! sizes, the rest is the stream a peer sends.
 //!
-//! 1. [`LineBuffer`] + [`parse_line`] + [`split_args`]: no panic; every line is
-//!    within `max_line` and holds no LF; the lines do not depend on how the stream
-//!    was cut (compared with one push of the whole stream); the buffer's memory stays
+//! 1. [`LineBuffer`] + [`parse_line`] + [`args`]: no panic; every line is within
+//!    `max_line` and holds no LF; the lines do not depend on how the stream was cut
+//!    (compared with the whole stream received at once); the buffer's memory stays
 //!    bounded by the line limit and the chunk size.
-//! 2. The whole [`Engine::on_input`] path of one peer (subscriptions compiled,
+//! 2. The whole input path of one peer, as the driver takes it (subscriptions compiled,
 //!    Msg delivered, pings answered, limits enforced), then two messages routed
 //!    through whatever the peer subscribed: no panic, the peer's memory stays
 //!    bounded, a closed peer is gone.
 #![no_main]
 
 use ivy_proto::engine::{Engine, Event, Limits};
-use ivy_proto::wire::{LF, LineBuffer, LineTooLong, parse_line, split_args};
+use ivy_proto::testing::{actions, events, feed, peer_memory, receive};
+use ivy_proto::wire::{LF, LineBuffer, LineTooLong, args, parse_line};
 use libfuzzer_sys::fuzz_target;
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 /// Chunk sizes from a small xorshift generator: 1..=MAX_CHUNK bytes each.
 struct Chunks {
@@ -52,7 +51,7 @@ fn decode(chunks: &[&[u8]], max_line: usize, chunked: bool) -> (Vec<Vec<u8>>, Re
     let mut buf = LineBuffer::new(max_line);
     let mut lines = Vec::new();
     for chunk in chunks {
-        buf.push(chunk);
+        receive(&mut buf, chunk);
         loop {
             match buf.take_line() {
                 Ok(Some(range)) => {
@@ -61,14 +60,9 @@ fn decode(chunks: &[&[u8]], max_line: usize, chunked: bool) -> (Vec<Vec<u8>>, Re
                     assert!(!line.contains(&LF), "LF inside a line");
                     if let Some(parsed) = parse_line(line) {
                         assert!(parsed.params.len() < line.len());
-                        let mut args = Vec::new();
-                        if split_args(parsed.params, 120, &mut args) {
-                            assert!(args.len() <= 120);
-                            let total: usize = args.iter().map(|a| a.len()).sum();
-                            assert!(total <= parsed.params.len());
-                        } else {
-                            assert!(args.is_empty());
-                        }
+                        let fields: Vec<&[u8]> = args(parsed.params).collect();
+                        let total: usize = fields.iter().map(|a| a.len()).sum();
+                        assert!(total + fields.len().saturating_sub(1) <= parsed.params.len());
                     }
                     lines.push(line.to_vec());
                 }
@@ -108,32 +102,29 @@ fn engine_input(chunks: &[&[u8]], max_line: usize) {
     engine.bind(b"(?I-10#10)");
     let remote: SocketAddr = ([127, 0, 0, 1], 40000).into();
     let local: SocketAddr = ([127, 0, 0, 1], 4000).into();
-    let peer = engine.add_peer(remote, local, None);
+    let peer = engine.handle_connected(remote, local, None);
     let bound = 4 * (max_line + MAX_CHUNK) + 2 * limits.queue_cap + (64 << 10);
-    let mut events = VecDeque::new();
-    for (i, chunk) in chunks.iter().enumerate() {
-        engine.on_input(peer, chunk, Duration::from_millis(i as u64));
-        let mem = engine.peer_memory(peer);
+    for chunk in chunks {
+        feed(&mut engine, peer, chunk);
+        let mem = peer_memory(&engine, peer);
         assert!(mem <= bound, "peer holds {mem} bytes (bound {bound})");
-        engine.take_events(&mut events);
-        for event in events.drain(..) {
+        for event in events(&mut engine) {
             if let Event::Msg { params, .. } = event {
-                let fields = params.iter().filter(|&&b| b == 3).count() + 1;
-                assert!(fields <= limits.max_args + 1);
+                assert!(args(&params).count() <= limits.max_args);
             }
         }
-        while engine.pop_action().is_some() {}
+        actions(&mut engine);
     }
     // Route messages through whatever the peer subscribed (short ones: a pattern
     // that spends its whole backtracking budget takes seconds under ASan; the
     // `pattern` target covers matching).
     for msg in [&b"cmd go 12"[..], b"\xff\xfe a\x03b"] {
-        engine.send_msg(msg);
-        let mem = engine.peer_memory(peer);
+        let _ = engine.send_msg(msg);
+        let mem = peer_memory(&engine, peer);
         assert!(mem <= bound, "peer holds {mem} bytes after sends (bound {bound})");
     }
-    engine.take_events(&mut events);
-    engine.on_closed(peer);
+    events(&mut engine);
+    engine.handle_closed(peer);
     engine.reap(peer);
     assert!(engine.peers().is_empty());
 }

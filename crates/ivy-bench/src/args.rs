@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-pub struct Args {
+pub(crate) struct Args {
     map: HashMap<String, String>,
 }
 
 impl Args {
-    pub fn parse(list: &[String]) -> Result<Args, String> {
+    pub(crate) fn parse(list: &[String]) -> Result<Args, String> {
         let mut map = HashMap::new();
         let mut it = list.iter();
         while let Some(k) = it.next() {
@@ -19,20 +19,20 @@ impl Args {
         Ok(Args { map })
     }
 
-    pub fn str(&self, key: &str) -> Result<&str, String> {
+    pub(crate) fn str(&self, key: &str) -> Result<&str, String> {
         self.map.get(key).map(String::as_str).ok_or_else(|| format!("missing --{key}"))
     }
 
-    pub fn u64(&self, key: &str) -> Result<u64, String> {
+    pub(crate) fn u64(&self, key: &str) -> Result<u64, String> {
         let v = self.str(key)?;
         v.parse().map_err(|_| format!("bad --{key} {v}"))
     }
 
-    pub fn u64_or(&self, key: &str, default: u64) -> Result<u64, String> {
+    pub(crate) fn u64_or(&self, key: &str, default: u64) -> Result<u64, String> {
         if self.map.contains_key(key) { self.u64(key) } else { Ok(default) }
     }
 
-    pub fn str_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
+    pub(crate) fn str_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
         self.map.get(key).map_or(default, String::as_str)
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Which implementation runs a role.
 #[derive(Clone, Debug)]
-pub enum Impl {
+pub(crate) enum Impl {
     /// This binary (the Rust API).
     Rust,
     /// The C benchmark binary (the C API, against whatever libivy.so.3 it loads).
@@ -21,7 +21,7 @@ pub enum Impl {
 }
 
 impl Impl {
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Impl::Rust => "rust",
             Impl::C(_) => "c",
@@ -43,7 +43,7 @@ impl Impl {
 }
 
 /// A running role.
-pub struct Agent {
+pub(crate) struct Agent {
     pub label: String,
     child: Child,
     stdin: Option<ChildStdin>,
@@ -52,7 +52,13 @@ pub struct Agent {
 }
 
 /// Starts `role` of `imp` with `--key value` arguments.
-pub fn spawn(imp: &Impl, role: &str, args: &[(&str, String)], label: &str, verbose: bool) -> Result<Agent, String> {
+pub(crate) fn spawn(
+    imp: &Impl,
+    role: &str,
+    args: &[(&str, String)],
+    label: &str,
+    verbose: bool,
+) -> Result<Agent, String> {
     let mut cmd = imp.command()?;
     cmd.arg("--role").arg(role);
     for (k, v) in args {
@@ -80,12 +86,12 @@ pub fn spawn(imp: &Impl, role: &str, args: &[(&str, String)], label: &str, verbo
 }
 
 impl Agent {
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The next line starting with `prefix`, before `deadline`.
-    pub fn wait_line(&mut self, prefix: &str, deadline: Instant) -> Result<String, String> {
+    pub(crate) fn wait_line(&mut self, prefix: &str, deadline: Instant) -> Result<String, String> {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -105,7 +111,7 @@ impl Agent {
     }
 
     /// The final result line, then the process's exit (both before `deadline`).
-    pub fn result(&mut self, deadline: Instant) -> Result<Fields, String> {
+    pub(crate) fn result(&mut self, deadline: Instant) -> Result<Fields, String> {
         let line = self.wait_line("IVYBENCH ", deadline)?;
         let fields = parse_line(&line).ok_or_else(|| format!("{}: bad line {line}", self.label))?;
         if let Some(e) = fields.get("error") {
@@ -116,7 +122,7 @@ impl Agent {
     }
 
     /// Waits for a successful exit before `deadline`.
-    pub fn wait_exit(&mut self, deadline: Instant) -> Result<(), String> {
+    pub(crate) fn wait_exit(&mut self, deadline: Instant) -> Result<(), String> {
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.exited = true;
@@ -130,12 +136,12 @@ impl Agent {
         Err(format!("{}: did not exit", self.label))
     }
 
-    pub fn write_stdin(&mut self, text: &str) -> Result<(), String> {
+    pub(crate) fn write_stdin(&mut self, text: &str) -> Result<(), String> {
         let w = self.stdin.as_mut().ok_or("stdin closed")?;
         w.write_all(text.as_bytes()).and_then(|_| w.flush()).map_err(|e| format!("{}: stdin: {e}", self.label))
     }
 
-    pub fn close_stdin(&mut self) {
+    pub(crate) fn close_stdin(&mut self) {
         self.stdin = None;
     }
 }
@@ -150,6 +156,6 @@ impl Drop for Agent {
 }
 
 /// Collects the results of several agents, all before `deadline`.
-pub fn results(agents: &mut [Agent], deadline: Instant) -> Result<Vec<Fields>, String> {
+pub(crate) fn results(agents: &mut [Agent], deadline: Instant) -> Result<Vec<Fields>, String> {
     agents.iter_mut().map(|a| a.result(deadline)).collect()
 }

@@ -41,7 +41,7 @@ fn byte_sum(data: &[u8]) -> u64 {
     data.iter().map(|&b| u64::from(b)).sum()
 }
 
-pub fn source(a: &Args) -> Result<(), String> {
+pub(crate) fn source(a: &Args) -> Result<(), String> {
     let port = a.u64("port")? as u16;
     let count = a.u64("count")? as usize;
     let size = (a.u64_or("size", 24)? as usize).max(2);
@@ -72,7 +72,7 @@ pub fn source(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
-pub fn sink(a: &Args) -> Result<(), String> {
+pub(crate) fn sink(a: &Args) -> Result<(), String> {
     let size = (a.u64_or("size", 24)? as usize).max(2) as u64;
     watchdog("raw-sink", a.u64_or("timeout", 60)?);
     let (l, port) = listen()?;
@@ -133,7 +133,7 @@ fn wait_readable(s: &TcpStream) {
 
 const PING: &[u8; 24] = b"2 0\x02ping 0000000000\x03\x03\x03\x03\n";
 
-pub fn pong(a: &Args) -> Result<(), String> {
+pub(crate) fn pong(a: &Args) -> Result<(), String> {
     watchdog("raw-pong", a.u64_or("timeout", 60)?);
     let poll = a.u64_or("poll", 0)? != 0;
     let (l, port) = listen()?;
@@ -159,7 +159,7 @@ pub fn pong(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
-pub fn ping(a: &Args) -> Result<(), String> {
+pub(crate) fn ping(a: &Args) -> Result<(), String> {
     let port = a.u64("port")? as u16;
     let count = a.u64("count")?;
     let warmup = a.u64_or("warmup", 1000)?;

@@ -5,7 +5,7 @@ use crate::scenarios::{Ctx, Kind, Metrics, Spec, params, run};
 use crate::util::{json_num, json_str, median};
 use std::fmt::Write as _;
 
-pub struct Row {
+pub(crate) struct Row {
     pub spec: Spec,
     pub runs: Vec<Metrics>,
     pub errors: Vec<String>,
@@ -13,7 +13,7 @@ pub struct Row {
 
 impl Row {
     /// Median of every figure present in all successful runs.
-    pub fn median(&self) -> Metrics {
+    pub(crate) fn median(&self) -> Metrics {
         let mut out = Metrics::new();
         let Some(first) = self.runs.first() else { return out };
         for key in first.keys() {
@@ -52,7 +52,7 @@ fn runs_for(kind: &Kind, runs: usize) -> usize {
 /// Runs every scenario once per round, K rounds: a burst of noise on the machine
 /// (the other core busy for a while) then spoils one run of several scenarios
 /// rather than every run of one, and the medians stay fair.
-pub fn run_all(ctx: &Ctx, specs: &[Spec], runs: usize) -> Vec<Row> {
+pub(crate) fn run_all(ctx: &Ctx, specs: &[Spec], runs: usize) -> Vec<Row> {
     let mut rows: Vec<Row> =
         specs.iter().map(|s| Row { spec: s.clone(), runs: Vec::new(), errors: Vec::new() }).collect();
     for round in 0..runs {
@@ -100,7 +100,7 @@ fn get(m: &Metrics, k: &str) -> f64 {
 }
 
 /// The main figures of a run, in one line.
-pub fn headline(kind: &Kind, m: &Metrics) -> String {
+pub(crate) fn headline(kind: &Kind, m: &Metrics) -> String {
     let g = |k: &str| get(m, k);
     match kind {
         Kind::Throughput(t) if t.subs > 1 => {
@@ -189,7 +189,7 @@ fn details(kind: &Kind, m: &Metrics) -> String {
     }
 }
 
-pub fn table(rows: &[Row]) -> String {
+pub(crate) fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     out.push_str("\n| scenario | result (median) | details | target | status |\n|---|---|---|---|---|\n");
     for r in rows {
@@ -233,7 +233,7 @@ fn machine_json() -> String {
     format!("{{\"nproc\": {nproc}, \"cpu\": {}, \"kernel\": {}}}", json_str(&cpu), json_str(kernel.trim()))
 }
 
-pub fn json(ctx: &Ctx, rows: &[Row], runs: usize) -> String {
+pub(crate) fn json(ctx: &Ctx, rows: &[Row], runs: usize) -> String {
     let mut out = String::new();
     let _ = write!(
         out,

@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar};
 use std::time::Duration;
 
 /// Kills the process after `secs` seconds with an error result line.
-pub fn watchdog(role: &'static str, secs: u64) {
+pub(crate) fn watchdog(role: &'static str, secs: u64) {
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(secs));
         Line::new(role).kv("error", format!("timeout-after-{secs}s")).emit();
@@ -74,7 +74,7 @@ struct SubState {
 
 /// `sub --bus B --index I --count N --regexps R --ack A`: binds `^topicNNNN (.*)` for
 /// NNNN in 0..R; only the last one (`topic{R-1}`) is sent to.
-pub fn subscriber(a: &Args) -> Result<(), String> {
+pub(crate) fn subscriber(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let index = a.u64("index")?;
     let count = a.u64("count")?;
@@ -120,7 +120,7 @@ pub fn subscriber(a: &Args) -> Result<(), String> {
             }
             drop(s);
             if c % ack == 0 || c == count {
-                bus.send(format!("ack {index} {c}").as_bytes());
+                let _ = bus.send(format!("ack {index} {c}").as_bytes());
             }
             if c == count {
                 bus.stop();
@@ -131,7 +131,7 @@ pub fn subscriber(a: &Args) -> Result<(), String> {
     bus.on_application(move |bus, _, ev| {
         if ev == AppEvent::Connected {
             let c = st2.lock().count;
-            bus.send(format!("ack {index} {c}").as_bytes());
+            let _ = bus.send(format!("ack {index} {c}").as_bytes());
         }
     });
     bus.start(Some(&bus_spec)).map_err(|e| format!("start: {e}"))?;
@@ -230,7 +230,7 @@ impl SendPlan {
 }
 
 /// `send --bus B --subs K --count N --size S --regexps R --window W --mode thread|loop`.
-pub fn sender(a: &Args) -> Result<(), String> {
+pub(crate) fn sender(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let subs = a.u64("subs")? as usize;
     let regexps = a.u64_or("regexps", 1)?.max(1);
@@ -329,7 +329,7 @@ fn send_from_thread(
         let body = &mut m[off..];
         bodies.fill(body, seq);
         checksum = checksum.wrapping_add(hash64(body));
-        matched += bus.send(&m) as u64;
+        matched += bus.send(&m).unwrap_or(0) as u64;
     }
     let t_sent = now_ns();
     *stats.lock() = SendStats { sent: plan.count, matched, checksum, t_start, t_sent, t_acked: 0, stalls };
@@ -357,7 +357,7 @@ fn pump(bus: &Bus, flow: &Arc<Flow>, stats: &Arc<Mutex<SendStats>>, plan: &SendP
         let body = &mut m[off..];
         bodies.fill(body, s.sent);
         s.checksum = s.checksum.wrapping_add(hash64(body));
-        s.matched += bus.send(&m) as u64;
+        s.matched += bus.send(&m).unwrap_or(0) as u64;
         s.sent += 1;
         n += 1;
     }
@@ -381,7 +381,7 @@ struct RttState {
 
 /// `rtt-req --bus B --count N --warmup W`: request/reply round trips, each started
 /// from the reply callback of the previous one.
-pub fn rtt_requester(a: &Args) -> Result<(), String> {
+pub(crate) fn rtt_requester(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let count = a.u64("count")?;
     let warmup = a.u64_or("warmup", 1000)?;
@@ -403,7 +403,7 @@ pub fn rtt_requester(a: &Args) -> Result<(), String> {
             if !s.started {
                 s.started = true;
                 s.t_send = now_ns();
-                bus.send(b"ping 0");
+                let _ = bus.send(b"ping 0");
             }
             return;
         }
@@ -420,9 +420,9 @@ pub fn rtt_requester(a: &Args) -> Result<(), String> {
             let mut m = *b"ping 0000000000";
             put_digits(m.get_mut(5..).unwrap_or_default(), s.seq);
             s.t_send = now_ns();
-            bus.send(&m);
+            let _ = bus.send(&m);
         } else {
-            bus.send(b"ping quit");
+            let _ = bus.send(b"ping quit");
             bus.stop();
         }
     });
@@ -439,7 +439,7 @@ pub fn rtt_requester(a: &Args) -> Result<(), String> {
 }
 
 /// Adds count, min, mean and percentiles (ns) of sorted samples.
-pub fn push_latency(line: &mut Line, sorted: &[u64]) {
+pub(crate) fn push_latency(line: &mut Line, sorted: &[u64]) {
     use crate::util::percentile;
     let mean = if sorted.is_empty() { 0 } else { sorted.iter().sum::<u64>() / sorted.len() as u64 };
     line.kv("count", sorted.len())
@@ -453,7 +453,7 @@ pub fn push_latency(line: &mut Line, sorted: &[u64]) {
 
 /// `rtt-echo --bus B`: answers `ping X` with `pong X`; says `pong hello` to each new
 /// peer; leaves on `ping quit`.
-pub fn rtt_echo(a: &Args) -> Result<(), String> {
+pub(crate) fn rtt_echo(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     watchdog("rtt-echo", a.u64_or("timeout", 60)?);
     let bus = Bus::new(b"bench-rtt-echo", None);
@@ -469,11 +469,11 @@ pub fn rtt_echo(a: &Args) -> Result<(), String> {
         r.clear();
         r.extend_from_slice(b"pong ");
         r.extend_from_slice(arg);
-        bus.send(&r);
+        let _ = bus.send(&r);
     });
     bus.on_application(|bus, _, ev| {
         if ev == AppEvent::Connected {
-            bus.send(b"pong hello");
+            let _ = bus.send(b"pong hello");
         }
     });
     bus.start(Some(&bus_spec)).map_err(|e| format!("start: {e}"))?;
@@ -486,7 +486,7 @@ pub fn rtt_echo(a: &Args) -> Result<(), String> {
 
 /// `idle --bus B --index I`: one binding, nothing else; prints
 /// `IVYBENCH-EVENT connected` on each connection; leaves at end of stdin.
-pub fn idle(a: &Args) -> Result<(), String> {
+pub(crate) fn idle(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let index = a.u64_or("index", 0)?;
     let bus = Bus::new(format!("bench-idle-{index}").as_bytes(), None);
@@ -532,7 +532,7 @@ impl MeshState {
 /// next input line reports its peer list (duplicates are peers beyond one per name,
 /// `missing` the agents it has no link with, `unready` listed peers that never got
 /// their Connected event); leaves at end of stdin.
-pub fn mesh(a: &Args) -> Result<(), String> {
+pub(crate) fn mesh(a: &Args) -> Result<(), String> {
     let bus_spec = a.str("bus")?.to_string();
     let index = a.u64("index")?;
     let agents = a.u64("agents")?;

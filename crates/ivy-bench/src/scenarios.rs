@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Figures of one run, by name.
-pub type Metrics = BTreeMap<String, f64>;
+pub(crate) type Metrics = BTreeMap<String, f64>;
 
 /// Run-wide settings.
-pub struct Ctx {
+pub(crate) struct Ctx {
     pub verbose: bool,
     /// Seconds allowed to one run (roles get a few more, then kill themselves).
     pub timeout: u64,
@@ -42,7 +42,7 @@ impl Ctx {
 
 /// One sender, `subs` subscribers.
 #[derive(Clone, Debug)]
-pub struct Throughput {
+pub(crate) struct Throughput {
     pub sender: Impl,
     pub sub: Impl,
     pub subs: usize,
@@ -55,7 +55,7 @@ pub struct Throughput {
 
 /// What a scenario runs.
 #[derive(Clone, Debug)]
-pub enum Kind {
+pub(crate) enum Kind {
     Throughput(Throughput),
     Raw {
         size: usize,
@@ -79,7 +79,7 @@ pub enum Kind {
 
 /// A bound a figure must meet.
 #[derive(Clone, Debug)]
-pub struct Target {
+pub(crate) struct Target {
     pub metric: &'static str,
     /// True: figure ≥ value; false: figure ≤ value.
     pub at_least: bool,
@@ -88,7 +88,7 @@ pub struct Target {
 }
 
 #[derive(Clone, Debug)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub name: String,
     pub kind: Kind,
     pub targets: Vec<Target>,
@@ -106,7 +106,7 @@ fn tp(sender: &Impl, sub: &Impl, subs: usize, count: u64, size: usize, regexps: 
 }
 
 /// Every scenario `all` runs, in order; `--scenario` picks by name or group.
-pub fn catalogue(ctx: &Ctx) -> Vec<(Vec<&'static str>, Spec)> {
+pub(crate) fn catalogue(ctx: &Ctx) -> Vec<(Vec<&'static str>, Spec)> {
     let r = Impl::Rust;
     let n = ctx.messages;
     let spec = |name: &str, kind: Kind, targets: Vec<Target>| Spec { name: name.to_string(), kind, targets };
@@ -122,6 +122,7 @@ pub fn catalogue(ctx: &Ctx) -> Vec<(Vec<&'static str>, Spec)> {
             vec!["1to1-1KiB"],
             spec("1to1-1KiB", tp(&r, &r, 1, n / 2, 1024, 1, "thread"), vec![ge("msgs_per_s", 7e5, "≥ 700 000 msgs/s")]),
         ),
+        (vec!["1to1-1KiB-loop"], spec("1to1-1KiB-loop", tp(&r, &r, 1, n / 2, 1024, 1, "loop"), vec![])),
         (vec!["sweep-subscribers"], spec("subs-2", tp(&r, &r, 2, n, 20, 1, "thread"), vec![])),
         (vec!["sweep-subscribers"], spec("subs-5", tp(&r, &r, 5, n / 2, 20, 1, "thread"), vec![])),
         (
@@ -191,7 +192,7 @@ pub fn catalogue(ctx: &Ctx) -> Vec<(Vec<&'static str>, Spec)> {
 }
 
 /// Parameters shown with a scenario (and used by the plots).
-pub fn params(kind: &Kind) -> Vec<(&'static str, String)> {
+pub(crate) fn params(kind: &Kind) -> Vec<(&'static str, String)> {
     match kind {
         Kind::Throughput(t) => vec![
             ("kind", "throughput".into()),
@@ -217,7 +218,7 @@ pub fn params(kind: &Kind) -> Vec<(&'static str, String)> {
     }
 }
 
-pub fn run(ctx: &Ctx, kind: &Kind) -> Result<Metrics, String> {
+pub(crate) fn run(ctx: &Ctx, kind: &Kind) -> Result<Metrics, String> {
     match kind {
         Kind::Throughput(t) => throughput(ctx, t),
         Kind::Raw { size, count } => raw(ctx, *size, *count),

@@ -7,7 +7,7 @@ use std::io::Write as _;
 
 /// CLOCK_MONOTONIC in ns: the same clock in every process of the machine, so that
 /// timestamps taken by different roles can be subtracted.
-pub fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
@@ -15,7 +15,7 @@ pub fn now_ns() -> u64 {
 }
 
 /// getrusage(RUSAGE_SELF): (user µs, system µs, max RSS KiB, voluntary, involuntary switches).
-pub fn rusage() -> (u64, u64, u64, u64, u64) {
+pub(crate) fn rusage() -> (u64, u64, u64, u64, u64) {
     // SAFETY: an all-zero rusage is a valid value; getrusage fills it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: RUSAGE_SELF with a valid pointer.
@@ -25,7 +25,7 @@ pub fn rusage() -> (u64, u64, u64, u64, u64) {
 }
 
 /// Appends this process's resource usage to a result line.
-pub fn push_rusage(line: &mut Line) {
+pub(crate) fn push_rusage(line: &mut Line) {
     let (user, sys, rss, vcsw, ivcsw) = rusage();
     line.kv("cpu_user_us", user).kv("cpu_sys_us", sys).kv("maxrss_kb", rss).kv("vcsw", vcsw).kv("ivcsw", ivcsw);
 }
@@ -33,7 +33,7 @@ pub fn push_rusage(line: &mut Line) {
 /// Checksum of one message body; bodies are summed (wrapping) over a run. Written
 /// identically in the C and Python roles: 8-byte little-endian words (the last one
 /// zero-padded), each xored in, multiplied, folded.
-pub fn hash64(data: &[u8]) -> u64 {
+pub(crate) fn hash64(data: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = 0xCBF2_9CE4_8422_2325u64 ^ data.len() as u64;
     let mut chunks = data.chunks_exact(8);
@@ -54,7 +54,7 @@ pub fn hash64(data: &[u8]) -> u64 {
 }
 
 /// Writes `n` as exactly `width` decimal digits (zero-padded, high digits dropped).
-pub fn put_digits(out: &mut [u8], mut n: u64) {
+pub(crate) fn put_digits(out: &mut [u8], mut n: u64) {
     for b in out.iter_mut().rev() {
         *b = b'0' + (n % 10) as u8;
         n /= 10;
@@ -62,7 +62,7 @@ pub fn put_digits(out: &mut [u8], mut n: u64) {
 }
 
 /// Parses leading ASCII digits.
-pub fn parse_u64(s: &[u8]) -> Option<u64> {
+pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 19 {
         return None;
     }
@@ -79,16 +79,16 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
 /// Builds message bodies: for sequence number `seq`, 10 digits, then, for larger
 /// sizes, a space and filler letters `'a' + (seq + i) % 26` (copied from a
 /// precomputed pattern, so that the benchmark's own cost stays small).
-pub struct Bodies {
+pub(crate) struct Bodies {
     pattern: Vec<u8>,
 }
 
 impl Bodies {
-    pub fn new(len: usize) -> Bodies {
+    pub(crate) fn new(len: usize) -> Bodies {
         Bodies { pattern: (0..len + 26).map(|j| b'a' + (j % 26) as u8).collect() }
     }
 
-    pub fn fill(&self, body: &mut [u8], seq: u64) {
+    pub(crate) fn fill(&self, body: &mut [u8], seq: u64) {
         let (digits, rest) = body.split_at_mut(body.len().min(10));
         put_digits(digits, seq);
         if let Some((space, filler)) = rest.split_first_mut() {
@@ -101,24 +101,24 @@ impl Bodies {
 
 /// One machine-readable result line: `IVYBENCH key=value ...` (values hold no space).
 #[derive(Default)]
-pub struct Line {
+pub(crate) struct Line {
     text: String,
 }
 
 impl Line {
-    pub fn new(role: &str) -> Line {
+    pub(crate) fn new(role: &str) -> Line {
         let mut l = Line { text: "IVYBENCH".into() };
         l.kv("role", role);
         l
     }
 
-    pub fn kv(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Line {
+    pub(crate) fn kv(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Line {
         let _ = write!(self.text, " {key}={value}");
         self
     }
 
     /// Prints the line on stdout and flushes (stdout is a pipe to the orchestrator).
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", self.text);
         let _ = out.flush();
@@ -126,16 +126,16 @@ impl Line {
 }
 
 /// Prints an intermediate line (`IVYBENCH-<KIND> ...`) and flushes.
-pub fn emit_event(kind: &str, text: &str) {
+pub(crate) fn emit_event(kind: &str, text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "IVYBENCH-{kind} {text}");
     let _ = out.flush();
 }
 
 /// A parsed result line.
-pub type Fields = BTreeMap<String, String>;
+pub(crate) type Fields = BTreeMap<String, String>;
 
-pub fn parse_line(line: &str) -> Option<Fields> {
+pub(crate) fn parse_line(line: &str) -> Option<Fields> {
     let rest = line.strip_prefix("IVYBENCH ")?;
     Some(
         rest.split_whitespace()
@@ -145,7 +145,7 @@ pub fn parse_line(line: &str) -> Option<Fields> {
     )
 }
 
-pub trait FieldsExt {
+pub(crate) trait FieldsExt {
     fn num(&self, key: &str) -> Result<f64, String>;
     fn u(&self, key: &str) -> Result<u64, String>;
     fn s(&self, key: &str) -> &str;
@@ -170,7 +170,7 @@ impl FieldsExt for Fields {
 }
 
 /// Percentile (nearest rank) of sorted samples.
-pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
@@ -178,7 +178,7 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-pub fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
@@ -188,7 +188,7 @@ pub fn median(values: &mut [f64]) -> f64 {
 }
 
 /// A JSON string literal.
-pub fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -205,13 +205,13 @@ pub fn json_str(s: &str) -> String {
 }
 
 /// A JSON number (NaN and infinities as null).
-pub fn json_num(v: f64) -> String {
+pub(crate) fn json_num(v: f64) -> String {
     if v.is_finite() { format!("{v}") } else { "null".into() }
 }
 
 /// Reads `/proc/<pid>/status` fields in KiB or counts:
 /// (VmRSS, VmHWM, Threads, RssAnon, RssFile).
-pub fn proc_status(pid: u32) -> Option<(u64, u64, u64, u64, u64)> {
+pub(crate) fn proc_status(pid: u32) -> Option<(u64, u64, u64, u64, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> u64 {
         text.lines()
@@ -225,7 +225,7 @@ pub fn proc_status(pid: u32) -> Option<(u64, u64, u64, u64, u64)> {
 
 /// Context switches (voluntary + involuntary) summed over every thread of `pid`,
 /// and the process's CPU ticks (utime + stime from /proc/<pid>/stat).
-pub fn proc_wakeups(pid: u32) -> Option<(u64, u64)> {
+pub(crate) fn proc_wakeups(pid: u32) -> Option<(u64, u64)> {
     let mut switches = 0;
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
         let path = task.ok()?.path().join("status");

@@ -8,3 +8,6 @@
 pub mod engine;
 pub mod pattern;
 pub mod wire;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -1,5 +1,5 @@
 //! The memory one hostile peer makes the engine hold, measured through the library
-//! ([`Engine::peer_memory`]: the peer's input and output buffers), with no sockets:
+//! ([`ivy_proto::testing::peer_memory`]: the peer's input and output buffers), with no sockets:
 //! a line just under the limit, a stream past it, a queue filled to its cap and
 //! drained, thousands of lines split at every byte. It goes up only to the documented
 //! bounds and comes back down to a small constant.
@@ -8,6 +8,7 @@
 //! instead, see tests/hostile_probe.rs.)
 
 use ivy_proto::engine::{AppEvent, Engine, Event, Limits, PeerId};
+use ivy_proto::testing::{drain_output, events, feed, output_len, peer_memory};
 use ivy_proto::wire::{SHRINK_ABOVE, SHRUNK_CAPACITY};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -23,16 +24,9 @@ fn engine(limits: Limits) -> (Engine, PeerId) {
     e.set_local(4000, b"1:2:4000");
     let remote: SocketAddr = ([127, 0, 0, 1], 40000).into();
     let local: SocketAddr = ([127, 0, 0, 1], 4000).into();
-    let p = e.add_peer(remote, local, None);
-    flush(&mut e, p);
+    let p = e.handle_connected(remote, local, None);
+    drain_output(&mut e, p);
     (e, p)
-}
-
-/// The runtime writes out everything queued for `p`; returns it.
-fn flush(e: &mut Engine, p: PeerId) -> Vec<u8> {
-    let out = e.pending_output(p).to_vec();
-    e.wrote(p, out.len(), false);
-    out
 }
 
 fn chunks(data: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
@@ -43,19 +37,19 @@ fn chunks(data: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
 fn a_line_under_the_limit_is_held_then_given_back() {
     let limits = Limits::default();
     let (mut e, p) = engine(limits);
-    let base = e.peer_memory(p);
+    let base = peer_memory(&e, p);
     let mut line = b"3 1\x02".to_vec();
     line.resize(limits.max_line, b'e');
     let mut peak = 0;
     for c in chunks(&line, 64 << 10) {
-        e.on_input(p, c, Duration::ZERO);
-        peak = peak.max(e.peer_memory(p));
+        feed(&mut e, p, c);
+        peak = peak.max(peer_memory(&e, p));
     }
-    e.on_input(p, b"\n9 1\x02\n", Duration::ZERO);
-    assert_eq!(flush(&mut e, p), b"10 1\x02\n", "the long line was taken, then the ping");
+    feed(&mut e, p, b"\n9 1\x02\n");
+    assert_eq!(drain_output(&mut e, p), b"10 1\x02\n", "the long line was taken, then the ping");
     // Read 64 KiB at a time, the buffer grows by doubling: at most twice the line.
     assert!(peak <= 2 * (limits.max_line + (64 << 10)), "held {peak} bytes for a {}-byte line", limits.max_line);
-    let after = e.peer_memory(p);
+    let after = peer_memory(&e, p);
     assert!(after <= base.max(SHRUNK_CAPACITY) + KEEP_CAPACITY, "kept {after} bytes (baseline {base})");
 }
 
@@ -67,62 +61,60 @@ fn a_stream_past_the_limit_is_cut_and_bounded() {
     let mut peak = 0;
     // 100 MB offered; the engine stops reading at the limit.
     for _ in 0..(100 << 20) / chunk.len() {
-        e.on_input(p, &chunk, Duration::ZERO);
-        peak = peak.max(e.peer_memory(p));
-        if e.pending_output(p) == BAD {
+        feed(&mut e, p, &chunk);
+        peak = peak.max(peer_memory(&e, p));
+        if output_len(&e, p) > 0 {
             break;
         }
     }
-    assert_eq!(flush(&mut e, p), BAD);
+    assert_eq!(drain_output(&mut e, p), BAD);
     assert!(peak <= 2 * (limits.max_line + chunk.len()), "held {peak} bytes");
-    e.on_closed(p);
-    assert_eq!(e.peer_memory(p), 0, "a closed peer holds nothing");
+    e.handle_closed(p);
+    assert_eq!(peer_memory(&e, p), 0, "a closed peer holds nothing");
 }
 
 #[test]
 fn queue_capped_then_drained() {
     let limits = Limits { queue_cap: 1 << 20, ..Limits::default() };
     let (mut e, p) = engine(limits);
-    e.on_input(p, b"6 1\x02SLOW\n1 0\x02(.*)\n5 0\x02\n", Duration::ZERO);
-    flush(&mut e, p);
+    feed(&mut e, p, b"6 1\x02SLOW\n1 0\x02(.*)\n5 0\x02\n");
+    drain_output(&mut e, p);
     let msg = vec![b'm'; 60_000];
     // The socket takes nothing: every line past the cap is dropped whole.
     let mut full = 0;
-    e.wrote(p, 0, true);
+    e.handle_written(p, 0, true);
     for _ in 0..100 {
-        assert_eq!(e.send_msg(&msg), 1);
-        assert!(e.pending_output(p).len() <= limits.queue_cap);
-        assert!(e.peer_memory(p) <= 2 * limits.queue_cap + (64 << 10), "held {}", e.peer_memory(p));
+        assert_eq!(e.send_msg(&msg), Ok(1));
+        assert!(output_len(&e, p) <= limits.queue_cap);
+        assert!(peer_memory(&e, p) <= 2 * limits.queue_cap + (64 << 10), "held {}", peer_memory(&e, p));
     }
-    let mut events = std::collections::VecDeque::new();
-    e.take_events(&mut events);
-    for ev in events {
+    for ev in events(&mut e) {
         if ev == (Event::App { peer: p, event: AppEvent::FifoFull }) {
             full += 1;
         }
     }
-    let queued = e.pending_output(p).len() / (msg.len() + 6);
+    let queued = output_len(&e, p) / (msg.len() + 6);
     assert_eq!(queued + full, 100, "{queued} queued + {full} FifoFull");
     // Drained: whole lines, then the queue gives its memory back.
-    let out = flush(&mut e, p);
+    let out = drain_output(&mut e, p);
     assert!(out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).all(|l| l.len() == msg.len() + 5));
-    assert!(e.peer_memory(p) <= KEEP_CAPACITY + SHRINK_ABOVE, "kept {} after the drain", e.peer_memory(p));
+    assert!(peer_memory(&e, p) <= KEEP_CAPACITY + SHRINK_ABOVE, "kept {} after the drain", peer_memory(&e, p));
 }
 
 #[test]
 fn lines_split_at_every_byte_hold_nothing() {
     let (mut e, p) = engine(Limits::default());
-    let base = e.peer_memory(p);
+    let base = peer_memory(&e, p);
     let mut stream = Vec::new();
     for i in 0..2000 {
         stream.extend_from_slice(format!("9 {i}\x02\n").as_bytes());
     }
     for b in &stream {
-        e.on_input(p, std::slice::from_ref(b), Duration::ZERO);
+        feed(&mut e, p, std::slice::from_ref(b));
     }
-    let pongs = flush(&mut e, p);
+    let pongs = drain_output(&mut e, p);
     assert_eq!(pongs.iter().filter(|&&b| b == b'\n').count(), 2000);
-    assert!(e.peer_memory(p) <= base.max(SHRUNK_CAPACITY) + KEEP_CAPACITY, "kept {}", e.peer_memory(p));
+    assert!(peer_memory(&e, p) <= base.max(SHRUNK_CAPACITY) + KEEP_CAPACITY, "kept {}", peer_memory(&e, p));
 }
 
 /// The defaults docs/LIMITS.md documents are the code's.

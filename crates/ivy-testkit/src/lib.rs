@@ -113,6 +113,7 @@ pub fn next_app_event(rx: &Receiver<AppRecord>, event: AppEvent) -> (PeerId, Vec
 /// A bus whose loop runs on a background thread; dropping it stops the bus and
 /// joins the thread (bounded), so a failing test leaves no thread behind.
 pub struct Running {
+    /// The agent.
     pub bus: Bus,
     handle: Option<JoinHandle<()>>,
 }
@@ -205,11 +206,13 @@ pub fn peer_names(bus: &Bus) -> Vec<Vec<u8>> {
 
 /// A TCP connection driven by hand: exact-byte expectations, bounded reads.
 pub struct Raw {
+    /// The connection.
     pub stream: TcpStream,
     pending: Vec<u8>,
 }
 
 impl Raw {
+    /// A peer on `stream`, with bounded reads.
     pub fn new(stream: TcpStream) -> Raw {
         stream.set_nodelay(true).expect("nodelay");
         stream.set_nonblocking(false).expect("blocking");
@@ -338,11 +341,14 @@ impl Raw {
 
 /// A raw peer's listening socket, announced to agents through hello datagrams.
 pub struct RawListener {
+    /// The listening socket.
     pub listener: TcpListener,
+    /// Its port.
     pub port: u16,
 }
 
 impl RawListener {
+    /// A listener on an ephemeral loopback port.
     pub fn new() -> RawListener {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind raw listener");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -437,4 +443,55 @@ pub fn owned(args: &[&[u8]]) -> Vec<Vec<u8>> {
 /// Owned argument vectors from string literals.
 pub fn strs(args: &[&str]) -> Vec<Vec<u8>> {
     args.iter().map(|a| a.as_bytes().to_vec()).collect()
+}
+
+/// What the library logged in this test process (see [`logs`]).
+pub struct Logs {
+    lines: std::sync::Mutex<Vec<String>>,
+    changed: std::sync::Condvar,
+}
+
+impl Logs {
+    /// Whether a logged line satisfies `pred`.
+    pub fn any(&self, pred: impl Fn(&str) -> bool) -> bool {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|l| pred(l))
+    }
+
+    /// Waits (at most [`TIMEOUT`]) for a logged line that satisfies `pred`; panics
+    /// naming `what` if none comes.
+    pub fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        while !lines.iter().any(|l| pred(l)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no log line for {what} within {TIMEOUT:?}; logged: {lines:#?}");
+            lines = self.changed.wait_timeout(lines, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+}
+
+impl log::Log for Logs {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).push(record.args().to_string());
+        self.changed.notify_all();
+    }
+
+    fn flush(&self) {}
+}
+
+/// Everything the library logs in this test process, at every level, from the first
+/// call on (the process's logger, installed then).
+pub fn logs() -> &'static Logs {
+    static LOGS: std::sync::OnceLock<&'static Logs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static Logs =
+            Box::leak(Box::new(Logs { lines: std::sync::Mutex::default(), changed: std::sync::Condvar::new() }));
+        log::set_logger(logs).expect("the only logger of the test process");
+        log::set_max_level(log::LevelFilter::Trace);
+        logs
+    })
 }

@@ -7,7 +7,7 @@ use ivy_testkit as common;
 use common::*;
 use ivy::{AppEvent, Bus, Limits};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex, OnceLock};
+
 use std::time::Duration;
 
 /// Connections accepted, and datagrams read, per loop turn (`agent.rs`).
@@ -16,19 +16,13 @@ const PER_TURN: usize = 16;
 const X_RE: &str = "^raw (.*)$";
 
 /// Diagnostics of the library, collected for the whole test process.
-fn diagnostics() -> &'static Arc<Mutex<Vec<String>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let l = log.clone();
-        ivy::engine::diag::set_hook(Some(Box::new(move |m: &str| l.lock().expect("log").push(m.to_string()))));
-        log
-    })
+fn diagnostics() -> &'static Logs {
+    logs()
 }
 
 /// Whether the library logged exactly `line`.
 fn logged(line: &str) -> bool {
-    diagnostics().lock().expect("log").iter().any(|l| l == line)
+    diagnostics().any(|l| l == line)
 }
 
 /// X, bound to [`X_RE`], with its messages from peers and its application events.
@@ -58,7 +52,7 @@ fn join(mut raw: Raw, port: u16, name: &str, events: &Receiver<AppRecord>) -> Ra
 #[track_caller]
 fn exchange(x: &Bus, msgs: &Receiver<Vec<Vec<u8>>>, peers: &mut [(&str, &mut Raw)], round: u32) {
     for (name, raw) in peers.iter_mut() {
-        assert_eq!(x.send(format!("to {name} {round}").as_bytes()), 1);
+        assert_eq!(x.send(format!("to {name} {round}").as_bytes()), Ok(1));
         raw.expect(format!("2 0\x02{round}\x03\n").as_bytes());
         raw.send(format!("2 0\x02{name} {round}\x03\n").as_bytes());
         assert_eq!(recv(msgs, "a message from a peer"), strs(&[&format!("{name} {round}")]));
@@ -168,7 +162,7 @@ fn hellos_per_turn_are_capped() {
 /// byte shorter is read.
 #[test]
 fn datagrams_longer_than_any_hello_are_ignored() {
-    use ivy::runtime::agent::SCRATCH;
+    use ivy::DATAGRAM_BUFFER as SCRATCH;
     diagnostics();
     let (x, _, _) = x_agent(Limits::default());
     let bus_port = bus_port();
@@ -182,8 +176,7 @@ fn datagrams_longer_than_any_hello_are_ignored() {
     send_datagram(bus_port, &padded(SCRATCH));
     assert!(l.accept_within(Duration::from_millis(300)).is_none(), "X dialled on a datagram past its buffer");
     let why = format!("ignored: {SCRATCH} bytes or more");
-    let ignored =
-        diagnostics().lock().expect("log").iter().any(|m| m.starts_with("datagram from ") && m.ends_with(&why));
+    let ignored = diagnostics().any(|m| m.starts_with("datagram from ") && m.ends_with(&why));
     assert!(ignored, "the datagram ignored is logged");
     send_datagram(bus_port, &padded(SCRATCH - 1));
     let mut raw = l.accept();
@@ -216,7 +209,7 @@ impl Blackhole {
 /// after `DIAL_TIMEOUT`, and then a hello is dialled again.
 #[test]
 fn hanging_dials_are_capped_and_given_up() {
-    use ivy::runtime::DIAL_TIMEOUT;
+    use ivy::DIAL_TIMEOUT;
     use std::time::Instant;
     diagnostics();
     let (x, _, events) = x_agent(Limits { max_peers: 4, ..Limits::default() });
@@ -238,7 +231,8 @@ fn hanging_dials_are_capped_and_given_up() {
     let _b = join(Raw::connect(port), port, "B", &events);
     // Both hanging connects are given up after DIAL_TIMEOUT (not after the ~127 s
     // of the system's SYN retries).
-    let given_up = |h: &Blackhole| logged(&format!("SocketConnectAddr error 127.0.0.1:{}", h.port));
+    let given_up =
+        |h: &Blackhole| diagnostics().any(|l| l.starts_with(&format!("SocketConnectAddr error 127.0.0.1:{}:", h.port)));
     let deadline = started + DIAL_TIMEOUT + Duration::from_secs(3);
     while !holes.iter().all(given_up) {
         assert!(Instant::now() < deadline, "hanging connects not given up after {DIAL_TIMEOUT:?}");

@@ -15,8 +15,9 @@ use ivy_testkit as common;
 
 use common::*;
 use ivy::AppEvent;
-use ivy::engine::{Limits, QUADRATIC_MAX_MESSAGE};
-use ivy::pattern::Pattern;
+use ivy::Limits;
+use ivy_proto::engine::QUADRATIC_MAX_MESSAGE;
+use ivy_proto::pattern::Pattern;
 use std::net::TcpStream;
 use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
@@ -82,7 +83,7 @@ impl Fix {
     fn served(&mut self) {
         self.round += 1;
         let k = self.round;
-        let n = self.x.send(format!("good {k}").as_bytes());
+        let n = self.x.send(format!("good {k}").as_bytes()).expect("sent");
         assert!(n >= 1, "Y's subscription is gone");
         self.to_hostile += n - 1;
         assert_eq!(recv(&self.goods, "Y's message"), strs(&[&k.to_string()]));
@@ -94,7 +95,7 @@ impl Fix {
         let start = Instant::now();
         for m in messages {
             let t = Instant::now();
-            self.to_hostile += self.x.send(m);
+            self.to_hostile += self.x.send(m).expect("sent");
             longest = longest.max(t.elapsed());
             self.served();
         }
@@ -211,7 +212,7 @@ fn lookaround_is_not_quadratic() {
     assert_eq!(f.subscribe(&["(?=[^x]*x)a"]), Vec::<Vec<u8>>::new());
     let msg = repeat(b"a", 30_000);
     let t = Instant::now();
-    f.x.send(&msg);
+    let _ = f.x.send(&msg);
     let took = t.elapsed();
     assert!(took < budget * 4 + Duration::from_millis(100), "one 30 KB send took {took:?} (budget {budget:?})");
 }
@@ -238,7 +239,7 @@ fn many_backtracking_patterns_share_one_budget() {
     assert_eq!(errors.iter().map(|l| show(l)).collect::<Vec<_>>(), want.iter().map(|l| show(l)).collect::<Vec<_>>());
     let msg = repeat(b"a", 300);
     let t = Instant::now();
-    f.x.send(&msg);
+    let _ = f.x.send(&msg);
     let took = t.elapsed();
     // At most one budget per pattern kept (twice, for slack: tests run in parallel).
     let bound = budget * (2 * max as u32) + Duration::from_millis(100);
@@ -262,7 +263,7 @@ fn large_linear_programs_are_bounded() {
     assert_eq!(shown, vec![too_large("(.*a){3000}"), too_large("(a?){3000}a{3000}")]);
     let msg = repeat(b"a", 10_000);
     let t = Instant::now();
-    f.x.send(&msg);
+    let _ = f.x.send(&msg);
     let took = t.elapsed();
     // Only `(.*a){100}` runs: about 40 ms optimised, a second or more in a debug
     // build on a busy machine; all four would take 0.6 s optimised, 10 s debug.

@@ -110,9 +110,9 @@ impl Fix {
         let k = self.round.get() + 1;
         self.round.set(k);
         wait_peers(&self.x, peers);
-        assert_eq!(self.x.send(format!("good {k}").as_bytes()), 1);
+        assert_eq!(self.x.send(format!("good {k}").as_bytes()), Ok(1));
         assert_eq!(recv(&self.goods, "Y's message from X"), strs(&[&k.to_string()]));
-        assert_eq!(self.y.send(format!("fromy {k}").as_bytes()), 1);
+        assert_eq!(self.y.send(format!("fromy {k}").as_bytes()), Ok(1));
         assert_eq!(recv(&self.from_y, "X's message from Y"), strs(&[&k.to_string()]));
         assert_no_recv(&self.goods, 5, "extra message at Y");
     }
@@ -230,7 +230,7 @@ fn regexps_per_peer_limit() {
         assert_eq!(f.next_event(), Ev::Bind(BindEvent::Added, i as i32, format!("^r{i} (.*)$").into_bytes()));
     }
     assert_eq!(f.next_event(), Ev::App(AppEvent::Connected, b"R".to_vec()));
-    assert_eq!(f.x.send(b"r2 x"), 1);
+    assert_eq!(f.x.send(b"r2 x"), Ok(1));
     raw.expect(b"2 2\x02x\x03\n");
     // Re-using an id replaces (DESIGN §5): still within the limit.
     raw.send(b"1 0\x02^other$\n");
@@ -242,7 +242,7 @@ fn regexps_per_peer_limit() {
     raw.expect_eof();
     assert_eq!(f.next_disconnected(), b"R");
     // The dropped peer's subscriptions are gone.
-    assert_eq!(f.x.send(b"r2 x"), 0);
+    assert_eq!(f.x.send(b"r2 x"), Ok(0));
     f.served();
 }
 
@@ -318,7 +318,7 @@ fn invalid_utf8_everywhere() {
     let peer = f.x.peer_by_name(b"R\xffAW").expect("peer by its non-UTF-8 name");
     assert_eq!(f.x.peer_regexps(peer), Some(vec![b"^\xe9t\xe9 (.*)$".to_vec()]));
 
-    assert_eq!(f.x.send(b"\xe9t\xe9 caf\xff\xfe"), 1);
+    assert_eq!(f.x.send(b"\xe9t\xe9 caf\xff\xfe"), Ok(1));
     raw.expect(b"2 1\x02caf\xff\xfe\x03\n");
     raw.send(b"2 1\x02\xff\x03\xc3\x28\x03\n");
     assert_eq!(recv(&f.raw_msgs, "non-UTF-8 args"), vec![b"\xff".to_vec(), b"\xc3\x28".to_vec()]);
@@ -326,7 +326,7 @@ fn invalid_utf8_everywhere() {
     assert_eq!(f.next_event(), Ev::Direct(5, b"\xff\xfe".to_vec()));
     raw.send(b"4 1\x02\xff\n");
     assert_eq!(f.next_event(), Ev::Bind(BindEvent::Removed, 1, b"\xff".to_vec()));
-    assert!(f.x.send_direct(peer, 9, b"\x80\x81"));
+    assert!(f.x.send_direct(peer, 9, b"\x80\x81").is_ok());
     raw.expect(b"7 9\x02\x80\x81\n");
     raw.ping_pong(1);
     f.served_with_peers(2);
@@ -361,7 +361,7 @@ fn line_split_at_every_byte() {
     assert_eq!(f.next_event(), Ev::App(AppEvent::Connected, b"SPLIT".to_vec()));
     assert_eq!(recv(&f.raw_msgs, "split Msg"), strs(&["split", "msg"]));
     assert_eq!(f.next_event(), Ev::Direct(4, b"dir".to_vec()));
-    assert_eq!(f.x.send(b"split it"), 1);
+    assert_eq!(f.x.send(b"split it"), Ok(1));
     raw.expect(b"2 3\x02it\x03\n");
     // A bad line split at every byte is still bad.
     for b in b"2 1 nostx\n" {

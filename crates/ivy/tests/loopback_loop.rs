@@ -436,6 +436,6 @@ fn a_panic_out_of_run_leaves_the_loop_not_running() {
     lp.add_timer(1, 0, Box::new(|_, _, _| panic!("a timer's panic")));
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run()));
     assert!(unwound.is_err(), "the timer's panic unwinds out of run");
-    assert!(!lp.is_running(), "no thread is inside run any more");
+    assert!(!lp.is_driven(), "no thread is inside run any more");
     assert!(!lp.on_loop_thread());
 }

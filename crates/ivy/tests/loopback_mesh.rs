@@ -127,7 +127,7 @@ fn exchange(nodes: &[&Node], round: u32) {
     for s in nodes {
         for r in nodes.iter().filter(|r| r.name != s.name) {
             let msg = format!("from {} to {} n={round}", s.name, r.name);
-            assert_eq!(s.run.send(msg.as_bytes()), 1, "{msg}: routed count");
+            assert_eq!(s.run.send(msg.as_bytes()), Ok(1), "{msg}: routed count");
         }
     }
     for r in nodes {
@@ -281,5 +281,5 @@ fn join_and_leave_in_any_order() {
     first.run.stop_and_join();
     expect_left(&nodes[0], "jc");
     wait_peers(&nodes[0].run, 0);
-    assert_eq!(nodes[0].run.send(b"from jd to jc n=1"), 0);
+    assert_eq!(nodes[0].run.send(b"from jd to jc n=1"), Ok(0));
 }

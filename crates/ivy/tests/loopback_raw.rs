@@ -149,12 +149,12 @@ fn routing_three_matches() {
     let mut raw = ct.raw_by_hello();
     raw.send(b"6 9999\x02RAW\n1 5\x02^hello (.*)\n1 7\x02hello\n1 8\x02(.*)\n5 0\x02\n");
     raw.expect(b"2 8\x02CTEST Ready\x03\n");
-    assert_eq!(ct.run.send(b"hello world"), 3);
+    assert_eq!(ct.run.send(b"hello world"), Ok(3));
     raw.expect(b"2 5\x02world\x03\n2 7\x02\n2 8\x02hello world\x03\n");
     // Nothing matches: nothing sent, count 0.
     raw.send(b"4 8\x02\n");
     raw.ping_pong(1);
-    assert_eq!(ct.run.send(b"goodbye"), 0);
+    assert_eq!(ct.run.send(b"goodbye"), Ok(0));
     raw.expect_quiet(100);
 }
 
@@ -163,7 +163,7 @@ fn routing_three_matches() {
 fn routing_captures() {
     let ct = ctest();
     let (mut raw, _) = ct.raw_connected(&[(0, "world"), (1, "^a(b)?(c)?(d)?"), (2, "^e=(.*)$")]);
-    assert_eq!(ct.run.send(b"hello world"), 1);
+    assert_eq!(ct.run.send(b"hello world"), Ok(1));
     raw.expect(b"2 0\x02\n");
     for (msg, want) in [
         (&b"a"[..], &b"2 1\x02\n"[..]),
@@ -175,7 +175,7 @@ fn routing_captures() {
         (b"e=a\x03b", b"2 2\x02a\x03b\x03\n"),
         (b"e=caf\xc3\xa9\xff\x01", b"2 2\x02caf\xc3\xa9\xff\x01\x03\n"),
     ] {
-        assert_eq!(ct.run.send(msg), 1, "send {}", show(msg));
+        assert_eq!(ct.run.send(msg), Ok(1), "send {}", show(msg));
         raw.expect(want);
     }
     raw.expect_quiet(50);
@@ -218,7 +218,7 @@ fn bad_format_empty_line() {
     assert_eq!(recv(&ct.peer_of_event, "Disconnected peer"), peer);
     wait_peers(&ct.run, 0);
     // The agent has forgotten RAW's subscriptions.
-    assert_eq!(ct.run.send(b"anything"), 0);
+    assert_eq!(ct.run.send(b"anything"), Ok(0));
 }
 
 /// §11 case 25: a line without STX.
@@ -267,18 +267,18 @@ fn ping_from_agent() {
         let _ = tx.send(micros);
     });
     let (mut raw, peer) = ct.raw_connected(&[]);
-    assert!(ct.run.ping(peer));
-    assert!(ct.run.ping(peer));
+    assert!(ct.run.ping(peer).is_ok());
+    assert!(ct.run.ping(peer).is_ok());
     raw.expect(b"9 1\x02\n9 2\x02\n");
     raw.send(b"10 1\x02\n");
-    assert!(recv(&pongs, "pong 1") <= 0);
+    assert!(recv(&pongs, "pong 1") < 0, "an answer to an older ping reads negative");
     raw.send(b"10 2\x02\n");
     raw.ping_pong(77);
     assert_no_recv(&pongs, 50, "pong");
-    assert!(ct.run.ping(peer));
+    assert!(ct.run.ping(peer).is_ok());
     raw.expect(b"9 3\x02\n");
     raw.send(b"10 3\x02\n");
-    assert!(recv(&pongs, "pong 3") >= 0);
+    assert!(recv(&pongs, "pong 3") > 0, "the answer to the last ping reads positive");
 }
 
 /// §11 case 36 and 37: direct messages both ways, error out.
@@ -288,20 +288,21 @@ fn direct_both_ways() {
     let (mut raw, peer) = ct.raw_connected(&[]);
     raw.send(b"7 12\x02hello\x03there\x03\n");
     assert_eq!(ct.next(), Ev::Direct(b"RAW".to_vec(), 12, b"hello\x03there\x03".to_vec()));
-    assert!(ct.run.send_direct(peer, 33, b"hi\x03there"));
+    assert!(ct.run.send_direct(peer, 33, b"hi\x03there").is_ok());
     raw.expect(b"7 33\x02hi\x03there\n");
-    assert!(ct.run.send_error(peer, 44, b"oops"));
+    assert!(ct.run.send_error(peer, 44, b"oops").is_ok());
     raw.expect(b"3 44\x02oops\n");
     // A received Error is only logged.
     raw.send(b"3 5\x02some error\n");
     raw.ping_pong(1);
     assert_no_recv(&ct.events, 50, "event");
     // An LF would break framing: refused, nothing sent.
-    assert!(!ct.run.send_direct(peer, 1, b"a\nb"));
+    assert!(ct.run.send_direct(peer, 1, b"a\nb").is_err());
     raw.expect_quiet(50);
 }
 
 /// §11 case 38: Die: the callback, Bye to the peer, close, and `run()` returns.
+/// Our own leaving tells the application of no disconnection (as ivy-c).
 #[test]
 fn die_from_peer() {
     let mut ct = ctest();
@@ -311,7 +312,7 @@ fn die_from_peer() {
     raw.expect(b"0 0\x02\n");
     raw.expect_eof();
     ct.run.wait_finished();
-    assert_eq!(ct.next(), app(AppEvent::Disconnected, "RAW"));
+    assert_no_recv(&ct.events, 100, "event after our own leaving");
 }
 
 /// §11 case 38, the other way: our Die request.
@@ -319,7 +320,7 @@ fn die_from_peer() {
 fn die_to_peer() {
     let ct = ctest();
     let (mut raw, peer) = ct.raw_connected(&[]);
-    assert!(ct.run.send_die(peer));
+    assert!(ct.run.send_die(peer).is_ok());
     raw.expect(b"8 0\x02\n");
 }
 
@@ -331,6 +332,8 @@ fn stop_closes_connections() {
     ct.run.stop_and_join();
     raw.expect(b"0 0\x02\n");
     raw.expect_eof();
+    assert_no_recv(&ct.events, 100, "event after our own leaving");
+    assert!(ct.run.peers().is_empty(), "the peers we left are forgotten");
 }
 
 /// §11 case 4 and 10: a peer connecting to the agent's TCP port gets the handshake at
@@ -416,9 +419,9 @@ fn own_subscriptions_on_the_wire() {
     let id = ct.run.bind(b"^new (.*)", |_: &Bus, _, _| {});
     assert_eq!(id.id(), 3);
     raw.expect(b"1 3\x02^new (.*)\n");
-    assert!(ct.run.change(id, b"^newer (.*)"));
+    assert!(ct.run.change(id, b"^newer (.*)").is_ok());
     raw.expect(b"1 3\x02^newer (.*)\n");
-    assert!(ct.run.unbind(id));
+    assert!(ct.run.unbind(id).is_ok());
     raw.expect(b"4 3\x02\n");
     let id2 = ct.run.bind(b"^v=(?I5#5i)$", |_: &Bus, _, _| {});
     assert_eq!(id2.id(), 4);

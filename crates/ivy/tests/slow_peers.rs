@@ -93,7 +93,7 @@ fn subscriber_that_stops_reading() {
     let mut lines = 0;
     for i in 0..MESSAGES {
         let t = Instant::now();
-        lines += x.send(&message(i));
+        lines += x.send(&message(i)).expect("sent");
         longest = longest.max(t.elapsed());
     }
     assert_eq!(lines, 2 * MESSAGES, "every message matched both subscribers (dropped lines count)");
@@ -102,7 +102,7 @@ fn subscriber_that_stops_reading() {
     for i in 0..MESSAGES {
         assert_eq!(recv(&at_y, "Y's message"), i.to_string());
     }
-    assert_eq!(y.send(b"sync"), 1);
+    assert_eq!(y.send(b"sync"), Ok(1));
     recv(&synced, "X's sync");
     assert_eq!(count(&log, slow_id, AppEvent::Congestion), 1, "Congestion once");
     let dropped = count(&log, slow_id, AppEvent::FifoFull);
@@ -144,7 +144,7 @@ fn subscriber_that_stops_reading() {
     assert_eq!(count(&log, slow_id, AppEvent::FifoFull), dropped, "FifoFull once per dropped line");
 
     // After the drain, the next line arrives whole (no prefix left over, §7).
-    assert_eq!(x.send(b"msg 999999 after"), 2);
+    assert_eq!(x.send(b"msg 999999 after"), Ok(2));
     let mut line = Vec::new();
     reader.read_until(b'\n', &mut line).expect("the line after");
     assert_bytes(&line, b"2 0\x02msg 999999 after\x03\n");
@@ -306,7 +306,7 @@ fn vanished_idle_peer_is_detected_by_keepalive() {
     );
     assert!(took >= LIVENESS.idle, "detected after {took:?}: too soon for keepalive");
     // The good peer is served throughout.
-    assert_eq!(x.send(b"good after"), 1);
+    assert_eq!(x.send(b"good after"), Ok(1));
     assert_eq!(recv(at_y, "Y's message"), "after");
 }
 
@@ -318,8 +318,8 @@ fn vanished_peer_with_unacknowledged_data_is_detected_by_user_timeout() {
     let t0 = Instant::now();
     // Data into the black hole: never acknowledged.
     for i in 0..5 {
-        assert_eq!(x.send(format!("ghost {i}").as_bytes()), 1);
-        assert_eq!(x.send(format!("good {i}").as_bytes()), 1);
+        assert_eq!(x.send(format!("ghost {i}").as_bytes()), Ok(1));
+        assert_eq!(x.send(format!("good {i}").as_bytes()), Ok(1));
         assert_eq!(recv(at_y, "Y's message"), i.to_string());
         thread::sleep(Duration::from_millis(100));
     }
@@ -331,8 +331,8 @@ fn vanished_peer_with_unacknowledged_data_is_detected_by_user_timeout() {
         LIVENESS.detection_time()
     );
     assert!(took >= Duration::from_secs(1), "detected after {took:?}: too soon for a timeout");
-    assert_eq!(x.send(b"ghost gone"), 0, "the vanished peer's subscription is gone");
-    assert_eq!(x.send(b"good after"), 1);
+    assert_eq!(x.send(b"ghost gone"), Ok(0), "the vanished peer's subscription is gone");
+    assert_eq!(x.send(b"good after"), Ok(1));
     assert_eq!(recv(at_y, "Y's message"), "after");
 }
 

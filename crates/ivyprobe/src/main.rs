@@ -56,8 +56,8 @@
 
 #![no_main]
 
-use ivy::pattern::{Pattern, expand_intervals};
-use ivy::{AppEvent, BindEvent, BindingId, Bus, PeerId};
+use ivy::regexp::{Pattern, expand_intervals};
+use ivy::{AppEvent, BindEvent, BindingId, Bus, Environment, PeerId, PrintLogger, SendError, Stream};
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::AsFd;
@@ -107,6 +107,14 @@ const PANICKED: i32 = 101;
 enum Parsed {
     Run(Options),
     Exit(i32),
+}
+
+/// Prints a logged line (the library's).
+fn print(stream: Stream, line: &str) {
+    match stream {
+        Stream::Stdout => out(&[line.trim_end_matches('\n').as_bytes()]),
+        Stream::Stderr => eprint!("{line}"),
+    }
 }
 
 /// Writes one line to stdout and flushes it.
@@ -255,7 +263,7 @@ fn find_peer(bus: &Bus, app: &[u8]) -> Option<PeerId> {
 
 fn cmd_unbind(bus: &Bus, arg: &[u8]) {
     match std::str::from_utf8(arg.trim_ascii()).ok().and_then(|a| a.parse::<i32>().ok()) {
-        Some(id) if bus.unbind(BindingId::from_id(id)) => say(&format!("-> unbound [{id}]")),
+        Some(id) if bus.unbind(BindingId::from_id(id)).is_ok() => say(&format!("-> unbound [{id}]")),
         Some(id) => say(&format!("-> no binding [{id}]")),
         None => say("-> usage: .unbind ID"),
     }
@@ -271,22 +279,27 @@ fn cmd_direct(bus: &Bus, arg: &[u8]) {
         return say("-> usage: .direct APP ID MSG");
     };
     if let Some(peer) = find_peer(bus, app) {
-        bus.send_direct(peer, id, msg);
-        out(&[b"-> direct sent to ", app]);
+        sent(bus.send_direct(peer, id, msg), "direct", app);
     }
 }
 
 fn cmd_die(bus: &Bus, app: &[u8]) {
     if let Some(peer) = find_peer(bus, app) {
-        bus.send_die(peer);
-        out(&[b"-> die sent to ", app]);
+        sent(bus.send_die(peer), "die", app);
     }
 }
 
 fn cmd_ping(bus: &Bus, app: &[u8]) {
     if let Some(peer) = find_peer(bus, app) {
-        bus.ping(peer);
-        out(&[b"-> ping sent to ", app]);
+        sent(bus.ping(peer), "ping", app);
+    }
+}
+
+/// `-> WHAT sent to APP`, or why not.
+fn sent(result: Result<(), SendError>, what: &str, app: &[u8]) {
+    match result {
+        Ok(()) => out(&[b"-> ", what.as_bytes(), b" sent to ", app]),
+        Err(e) => out(&[b"-> ", what.as_bytes(), b" not sent to ", app, b": ", e.to_string().as_bytes()]),
     }
 }
 
@@ -350,8 +363,10 @@ fn handle_line(bus: &Bus, line: &[u8]) {
     if line.first() == Some(&b'.') {
         command(bus, line);
     } else {
-        let n = bus.send(line);
-        say(&format!("-> Sent to {n} peer(s)"));
+        match bus.send(line) {
+            Ok(n) => say(&format!("-> Sent to {n} peer(s)")),
+            Err(e) => say(&format!("-> not sent: {e}")),
+        }
     }
 }
 
@@ -391,7 +406,7 @@ fn watch_stdin(bus: &Bus) -> io::Result<()> {
         0,
         Box::new(move |lp, channel, _fd| {
             read_stdin(&handle, &mut input, &mut pending);
-            if lp.is_stopped() {
+            if !handle.is_started() {
                 lp.remove_channel(channel);
             }
         }),
@@ -406,9 +421,12 @@ fn run() -> i32 {
         Parsed::Run(opts) => opts,
         Parsed::Exit(code) => return code,
     };
+    let env = Environment::read();
+    PrintLogger::install(env.log_level(), print);
     let name = opts.name.unwrap_or_else(|| "IVYPROBE".to_string());
     let ready = format!("{name} Ready");
     let bus = Bus::new(name.as_bytes(), Some(ready.as_bytes()));
+    env.apply(&bus);
     install_callbacks(&bus, opts.show_binds);
     for word in &opts.filters {
         bus.add_filter(word.as_bytes());
@@ -420,7 +438,7 @@ fn run() -> i32 {
         eprintln!("ivyprobe: cannot watch stdin: {e}");
         return FAILURE;
     }
-    if let Err(e) = bus.start(opts.bus.as_deref()) {
+    if let Err(e) = bus.start(env.bus_or(opts.bus.as_deref())) {
         eprintln!("ivyprobe: cannot join the bus: {e}");
         return FAILURE;
     }

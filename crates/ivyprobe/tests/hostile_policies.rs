@@ -194,7 +194,7 @@ fn ivy_allow_environment_variable() {
     l.accept().read_handshake();
     // A list that does not parse is reported and ignored: everyone is admitted.
     let p = Probe::spawn(&[("IVY_ALLOW", "300.1.1.1")]);
-    p.expect_prefix(b"ivy: IVY_ALLOW ignored");
+    p.expect_prefix(b"IVY_ALLOW ignored: bad address");
     let mut raw = Raw::connect(p.tcp_port());
     raw.read_handshake();
     raw.ping_pong(1);

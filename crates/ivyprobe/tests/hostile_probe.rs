@@ -19,7 +19,7 @@
 use ivy_testkit as common;
 
 use common::{RawListener, TIMEOUT, bus_port, send_datagram, show};
-use ivy::engine::Limits;
+use ivy::Limits;
 use std::collections::HashSet;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
@@ -655,7 +655,7 @@ fn lowest_free_fd(pid: u32) -> u32 {
 #[test]
 fn out_of_descriptors_pauses_accept() {
     const MAX_FDS: u32 = 24;
-    const FAILED: &[u8] = b"ivy: accept: Too many open files (os error 24): not accepting for 100 ms";
+    const FAILED: &[u8] = b"accept: Too many open files (os error 24): not accepting for 100 ms";
     let (mut v, diag) = Victim::spawn_with_fd_limit(MAX_FDS);
     // More connections than the agent has descriptors: the last ones stay in the
     // listen backlog, and the listener readable.

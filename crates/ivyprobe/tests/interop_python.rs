@@ -13,7 +13,8 @@
 //! own bus port on loopback broadcast (never 2010), every wait is bounded by
 //! [`TIMEOUT`], and every child process is killed and reaped on drop.
 
-use ivy::{AppEvent, BindEvent, BindingId, Bus, DiePolicy, PeerId};
+use ivy::{AppEvent, BindEvent, BindingId, Bus, DiePolicy, Matching, PeerId, SendError};
+use ivy_testkit::logs;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -414,7 +415,7 @@ impl RustAgent {
         }
     }
 
-    fn send(&self, text: &str) -> usize {
+    fn send(&self, text: &str) -> Result<usize, SendError> {
         self.bus.send(text.as_bytes())
     }
 
@@ -449,17 +450,6 @@ impl Drop for RustAgent {
             let _ = t.join();
         }
     }
-}
-
-/// Diagnostics of our library (`ivy::engine::diag`), collected for the whole process.
-fn diagnostics() -> &'static Arc<Log> {
-    static DIAG: OnceLock<Arc<Log>> = OnceLock::new();
-    DIAG.get_or_init(|| {
-        let log = Log::new("ivy diagnostics");
-        let l = log.clone();
-        ivy::engine::diag::set_hook(Some(Box::new(move |m: &str| l.push(m.to_string()))));
-        log
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -628,7 +618,7 @@ fn connect_and_leave(rust_first: bool) {
     py.cmd("apps");
     py.log.expect("apps =RUST");
 
-    assert_eq!(rust.send("echo from rust"), 1);
+    assert_eq!(rust.send("echo from rust"), Ok(1));
     py.log.expect(&msg_line(1, "RUST", &["from rust"]));
     assert_eq!(py.send("echo from python"), 1);
     rust.log.expect(&msg_line(ids[1], "PY", &["from python"]));
@@ -636,7 +626,7 @@ fn connect_and_leave(rust_first: bool) {
     if rust_first {
         py.stop();
         rust.log.expect("disconnected =PY");
-        assert_eq!(rust.send("echo anyone?"), 0);
+        assert_eq!(rust.send("echo anyone?"), Ok(0));
     } else {
         rust.stop();
         py.log.expect("disconnected =RUST");
@@ -683,7 +673,7 @@ fn ready_none_and_python_ready_anchored() {
     py.log.expect("connected =RUST");
     rust.log.expect_next_msg(&msg_line(ids[1], "PY", &["Ready"]));
     rust.log.refute("match of 'Ready'", QUIET, |l| l.starts_with(&format!("msg {} ", ids[0])));
-    assert_eq!(rust.send("after"), 1);
+    assert_eq!(rust.send("after"), Ok(1));
     py.log.expect_next_msg(&msg_line(0, "RUST", &["after"]));
 }
 
@@ -701,7 +691,7 @@ fn duplicate_hellos_one_connection() {
     assert_eq!(rust.bus.peers().len(), 1, "{}", rust.log.dump());
     py.cmd("apps");
     py.log.expect("apps =RUST");
-    assert_eq!(rust.send("once"), 1);
+    assert_eq!(rust.send("once"), Ok(1));
     assert_eq!(py.send("once"), 1);
     rust.log.expect(&msg_line(ids[0], "PY", &["once"]));
     py.log.expect(&msg_line(0, "RUST", &["once"]));
@@ -729,11 +719,11 @@ fn captures_both_ways() {
     let python = python();
     let re = r"^temp=(\d+) unit=(\w+)$";
     let (mut py, rust, ids) = pair(python, &[re], &[re]);
-    assert_eq!(rust.send("temp=21 unit=C"), 1);
+    assert_eq!(rust.send("temp=21 unit=C"), Ok(1));
     py.log.expect(&msg_line(0, "RUST", &["21", "C"]));
     assert_eq!(py.send("temp=19 unit=K"), 1);
     rust.log.expect(&msg_line(ids[0], "PY", &["19", "K"]));
-    assert_eq!(rust.send("temp=x unit=C"), 0);
+    assert_eq!(rust.send("temp=x unit=C"), Ok(0));
     assert_eq!(py.send("temp=x unit=C"), 0);
 }
 
@@ -744,11 +734,11 @@ const SEVERAL: [&str; 4] = ["^hello (.*)", "hello", "(.*)", "^bye"];
 fn several_bindings_rust_sending() {
     let python = python();
     let (mut py, rust, _) = pair(python, &SEVERAL, &[]);
-    assert_eq!(rust.send("hello world"), 3);
+    assert_eq!(rust.send("hello world"), Ok(3));
     py.log.expect(&msg_line(0, "RUST", &["world"]));
     py.log.expect(&msg_line(1, "RUST", &[]));
     py.log.expect(&msg_line(2, "RUST", &["hello world"]));
-    assert_eq!(rust.send("bye"), 2);
+    assert_eq!(rust.send("bye"), Ok(2));
     py.log.expect(&msg_line(2, "RUST", &["bye"]));
     py.log.expect(&msg_line(3, "RUST", &[]));
     py.cmd("sync 1");
@@ -780,7 +770,7 @@ fn binding_added_and_removed_by_us_while_connected() {
     py.log.expect(&format!("regexp added =RUST {id} {}", enc(re)));
     assert_eq!(py.send("late one"), 1);
     rust.log.expect(&msg_line(id, "PY", &["one"]));
-    assert!(rust.bus.unbind(BindingId::from_id(id)));
+    assert!(rust.bus.unbind(BindingId::from_id(id)).is_ok());
     py.log.expect(&format!("regexp removed =RUST {id} {}", enc(re)));
     assert_eq!(py.send("late two"), 0);
 }
@@ -794,13 +784,13 @@ fn binding_added_and_removed_by_python_while_connected() {
     py.cmd(&format!("bind {}", enc(re)));
     py.log.expect(&format!("bound 0 {}", enc(re)));
     rust.log.expect(&format!("regexp added =PY 0 {}", enc(re)));
-    assert_eq!(rust.send("late one"), 1);
+    assert_eq!(rust.send("late one"), Ok(1));
     py.log.expect(&msg_line(0, "RUST", &["one"]));
     py.cmd("unbind 0");
     py.log.expect(&format!("unbound 0 {}", enc(re)));
     // ivy-c reports the DelRegexp text (empty), not the removed regexp (§3).
     rust.log.expect("regexp removed =PY 0 =");
-    assert_eq!(rust.send("late two"), 0);
+    assert_eq!(rust.send("late two"), Ok(0));
 }
 
 /// Our IvyChangeMsg equivalent sends AddRegexp with the same id and the new
@@ -809,7 +799,7 @@ fn binding_added_and_removed_by_python_while_connected() {
 fn change_of_our_binding_python_keeps_both() {
     let python = python();
     let (mut py, rust, ids) = pair(python, &[], &["^old (.*)"]);
-    assert!(rust.bus.change(BindingId::from_id(ids[0]), b"^new (.*)"));
+    assert!(rust.bus.change(BindingId::from_id(ids[0]), b"^new (.*)").is_ok());
     py.log.expect(&format!("regexp added =RUST {} {}", ids[0], enc("^new (.*)")));
     assert_eq!(py.send("new x"), 1);
     rust.log.expect(&msg_line(ids[0], "PY", &["x"]));
@@ -823,7 +813,7 @@ fn utf8_text_both_ways() {
     let re = r"^température=(\S+) (.*)$";
     let (mut py, rust, ids) = pair(python, &[re], &[re]);
     let text = "température=21,5 °C ✓ 日本語 😀";
-    assert_eq!(rust.send(text), 1);
+    assert_eq!(rust.send(text), Ok(1));
     py.log.expect(&msg_line(0, "RUST", &["21,5", "°C ✓ 日本語 😀"]));
     assert_eq!(py.send(text), 1);
     rust.log.expect(&msg_line(ids[0], "PY", &["21,5", "°C ✓ 日本語 😀"]));
@@ -835,7 +825,7 @@ fn utf8_text_both_ways() {
 fn anchoring_rust_sender_unanchored() {
     let python = python();
     let (py, rust, _) = pair(python, &["world"], &[]);
-    assert_eq!(rust.send("hello world"), 1);
+    assert_eq!(rust.send("hello world"), Ok(1));
     py.log.expect_next_msg(&msg_line(0, "RUST", &[]));
 }
 
@@ -858,7 +848,7 @@ fn optional_groups_rust_sender() {
     for (text, args) in
         [("a", &[][..]), ("ac", &["", "c"][..]), ("ad", &["", "", "d"][..]), ("abcd", &["b", "c", "d"][..])]
     {
-        assert_eq!(rust.send(text), 1);
+        assert_eq!(rust.send(text), Ok(1));
         py.log.expect_next_msg(&msg_line(0, "RUST", args));
     }
 }
@@ -882,10 +872,10 @@ fn direct_messages_both_ways() {
     let python = python();
     let (mut py, rust, _) = pair(python, &[], &[]);
     let to_py = rust.peer("PY");
-    assert!(rust.bus.send_direct(to_py, 33, "hi there é".as_bytes()));
+    assert!(rust.bus.send_direct(to_py, 33, "hi there é".as_bytes()).is_ok());
     py.log.expect(&format!("direct =RUST 33 {}", enc("hi there é")));
     // ivy-python delivers the text before the first ETX only (ivy-c: all of it).
-    assert!(rust.bus.send_direct(to_py, 34, b"hi\x03there"));
+    assert!(rust.bus.send_direct(to_py, 34, b"hi\x03there").is_ok());
     py.log.expect("direct =RUST 34 =hi");
     py.cmd(&format!("direct =RUST 12 {}", enc("hello é")));
     py.log.expect("direct-sent");
@@ -896,16 +886,16 @@ fn direct_messages_both_ways() {
 #[test]
 fn error_messages_both_ways() {
     let python = python();
-    let diag = diagnostics();
+    let diag = logs();
     let (mut py, rust, ids) = pair(python, &["(.*)"], &["(.*)"]);
     let token = format!("oops-{}", rust.bus.tcp_port().unwrap());
-    assert!(rust.bus.send_error(rust.peer("PY"), 44, token.as_bytes()));
+    assert!(rust.bus.send_error(rust.peer("PY"), 44, token.as_bytes()).is_ok());
     py.log
         .wait("logging our error", |l| l.starts_with("stderr:") && l.contains("protocol error") && l.contains(&token));
     py.cmd(&format!("error =RUST 5 {}", enc(&token)));
     py.log.expect("error-sent");
     diag.wait("Received error 5", |l| l == format!("Received error 5 {token}"));
-    assert_eq!(rust.send("still there"), 1);
+    assert_eq!(rust.send("still there"), Ok(1));
     py.log.expect(&msg_line(0, "RUST", &["still there"]));
     assert_eq!(py.send("still there"), 1);
     rust.log.expect(&msg_line(ids[0], "PY", &["still there"]));
@@ -920,7 +910,7 @@ fn ping_pong_both_ways() {
     let python = python();
     let (mut py, rust, _) = pair(python, &[], &[]);
     for _ in 0..2 {
-        assert!(rust.bus.ping(rust.peer("PY")));
+        assert!(rust.bus.ping(rust.peer("PY")).is_ok());
         let line = rust.log.expect_prefix("pong =PY ");
         let micros: i64 = line["pong =PY ".len()..].parse().unwrap();
         assert!(micros > 0 && micros < 2_000_000, "round trip {micros} µs");
@@ -940,7 +930,7 @@ fn ping_pong_both_ways() {
 fn our_die_stops_python_agent() {
     let python = python();
     let (mut py, rust, _) = pair(python, &[], &[]);
-    assert!(rust.bus.send_die(rust.peer("PY")));
+    assert!(rust.bus.send_die(rust.peer("PY")).is_ok());
     py.log.expect("die =RUST 0");
     py.log.expect("terminated");
     rust.log.expect("disconnected =PY");
@@ -952,9 +942,9 @@ fn our_die_stops_python_agent() {
 fn our_die_vetoed_by_python() {
     let python = python();
     let (py, rust, _) = pair(python, &["--veto-die", "(.*)"], &[]);
-    assert!(rust.bus.send_die(rust.peer("PY")));
+    assert!(rust.bus.send_die(rust.peer("PY")).is_ok());
     py.log.expect("die =RUST 0");
-    assert_eq!(rust.send("still here"), 1);
+    assert_eq!(rust.send("still here"), Ok(1));
     py.log.expect(&msg_line(0, "RUST", &["still here"]));
     rust.log.refute("disconnection", QUIET, |l| l.starts_with("disconnected"));
 }
@@ -1056,7 +1046,7 @@ fn long_utf8_message_bytes_are_exact() {
     rust.log.expect("connected =RAW");
     for times in [1, 113, 114, 500, 2000] {
         let text = multibyte(times);
-        assert_eq!(rust.send(&text), 1);
+        assert_eq!(rust.send(&text), Ok(1));
         let line = raw.line_starting(b"2 ");
         let mut want = b"2 0\x02".to_vec();
         want.extend_from_slice(text.as_bytes());
@@ -1089,15 +1079,15 @@ fn long_utf8_message_rust_to_python_chunk_limit() {
     let (py, rust, _) = pair(python, &["(.*)"], &[]);
     let fits = multibyte(113);
     assert_eq!(4 + fits.len() + 2, 1023);
-    assert_eq!(rust.send(&fits), 1);
+    assert_eq!(rust.send(&fits), Ok(1));
     py.log.expect_next_msg(&msg_line(0, "RUST", &[&fits]));
     // 3 KB whose 1024-byte boundaries fall between characters: intact.
     let aligned = format!("{}{}", "a".repeat(1020), "é".repeat(1024));
-    assert_eq!(rust.send(&aligned), 1);
+    assert_eq!(rust.send(&aligned), Ok(1));
     py.log.expect_next_msg(&msg_line(0, "RUST", &[&aligned]));
     // One more "é€😀": byte 1024 of the line is the second byte of a '€'.
     let split = multibyte(114);
-    assert_eq!(rust.send(&split), 1);
+    assert_eq!(rust.send(&split), Ok(1));
     py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
     rust.log.expect("disconnected =PY");
     py.log.refute("the message", Duration::ZERO, |l| l.starts_with("msg "));
@@ -1112,12 +1102,12 @@ fn long_utf8_message_rust_to_python_chunk_limit() {
 fn burst_of_short_utf8_messages_python_chunk_limit() {
     let python = python();
     let (py, rust, _) = pair(python, &["(.*)"], &[]);
-    assert_eq!(rust.send("block:0.5"), 1);
+    assert_eq!(rust.send("block:0.5"), Ok(1));
     py.log.expect_next_msg(&msg_line(0, "RUST", &["block:0.5"]));
     // 100 lines of 13 bytes, `2 0\x02€😀\x03\n`: byte 1024 = 78 × 13 + 10, the
     // fourth byte of a '😀'.
     for _ in 0..100 {
-        assert_eq!(rust.send("€😀"), 1);
+        assert_eq!(rust.send("€😀"), Ok(1));
     }
     py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
     rust.log.expect("disconnected =PY");
@@ -1130,7 +1120,7 @@ fn burst_of_short_utf8_messages_python_chunk_limit() {
 fn latin1_payload_kills_python_handler() {
     let python = python();
     let (py, rust, _) = pair(python, &["(.*)"], &[]);
-    assert_eq!(rust.bus.send(b"caf\xe9"), 1);
+    assert_eq!(rust.bus.send(b"caf\xe9"), Ok(1));
     py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
     rust.log.expect("disconnected =PY");
 }
@@ -1153,14 +1143,26 @@ fn non_utf8_agent_name_ends_python_discovery() {
     py.log.refute("a connection", Duration::ZERO, |l| l.starts_with("connected"));
 }
 
-/// Our regexps work on bytes (as ivy-c's PCRE without UTF-8 mode), except on
-/// a valid UTF-8 message: there `.` takes a whole character, so no capture
-/// ends inside one (such a Msg would kill ivy-python's handler).
+/// Our regexps read bytes, as ivy-c's PCRE without UTF-8 mode (a message goes
+/// to the same subscribers whichever of the two sends it): `.` takes one byte, so
+/// a capture may end inside a character, and such a Msg kills ivy-python's
+/// handler as ivy-c's does.
 #[test]
-fn capture_never_splits_a_utf8_character() {
+fn byte_matching_splits_a_character_as_ivy_c() {
     let python = python();
     let (py, rust, _) = pair(python, &["^(.)(.*)$"], &[]);
-    assert_eq!(rust.send("é€ x"), 1);
+    assert_eq!(rust.send("é€ x"), Ok(1));
+    py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
+}
+
+/// With text matching (ivy-python's way, `Matching::Text`), `.` takes a whole
+/// character on a UTF-8 message: no capture ends inside one.
+#[test]
+fn text_matching_never_splits_a_character() {
+    let python = python();
+    let (py, rust, _) = pair(python, &["^(.)(.*)$"], &[]);
+    rust.bus.set_matching(Matching::Text);
+    assert_eq!(rust.send("é€ x"), Ok(1));
     py.log.refute("handler death", QUIET, |l| l.starts_with("handler-error "));
     py.log.expect(&msg_line(0, "RUST", &["é", "€ x"]));
     rust.log.refute("disconnection", Duration::ZERO, |l| l.starts_with("disconnected"));
@@ -1241,7 +1243,7 @@ fn four_agents_every_pair_exchanges() {
         for to in names.iter().filter(|t| *t != from) {
             let text = format!("to-{to} from-{from}");
             match *from {
-                "RUST" => assert_eq!(rust.send(&text), 1, "{text}"),
+                "RUST" => assert_eq!(rust.send(&text), Ok(1), "{text}"),
                 "PY" => assert_eq!(py.send(&text), 1, "{text}"),
                 "RPROBE" => {
                     probe.line(&text);

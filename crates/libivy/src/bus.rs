@@ -1,18 +1,20 @@
 //! Every call the C library makes on the Rust API's [`Bus`] (the global agent
-//! of the C API), in the C API's terms: C handles in and out, C callbacks
-//! registered as closures, ivy-c's results. The exports convert their C
-//! arguments and call these; a change of the Rust API is adapted to here.
+//! of the C API; `lib.rs` makes it), in the C API's terms: C handles in and
+//! out, C callbacks registered as closures, ivy-c's results (the Rust API's
+//! errors become ivy-c's silence, a 0 or a printed line). The exports convert
+//! their C arguments and call these; a change of the Rust API is adapted to
+//! here.
 
 use std::ffi::c_int;
 
-use ::ivy::api::{AppEvent, BindEvent, BindingId, Bus, PeerId};
+use ::ivy::{AppEvent, BindEvent, BindingId, Bus, PeerId, SendError};
 
 use crate::cargs::CArgs;
 use crate::ivy::{
     IvyApplicationCallback, IvyApplicationEvent, IvyBindCallback, IvyBindEvent, IvyClientPtr, IvyDieCallback,
     IvyPongCallback, MsgCallback, MsgDirectCallback, MsgRcvPtr,
 };
-use crate::{_clnt_lst_dict, SendPtr, c_stderr, global, handle_addr, handle_ptr};
+use crate::{_clnt_lst_dict, SendPtr, c_stderr, global, handle_addr, handle_ptr, obeyed_die};
 
 fn bus() -> &'static Bus {
     &global().bus
@@ -64,14 +66,13 @@ fn bind_event(e: BindEvent) -> IvyBindEvent {
 // ---------------------------------------------------------------------------
 // Identity and callbacks.
 
-/// `IvyInit`: name, ready message, application and die callbacks, and
-/// ivy-c's `IVY_DEBUG_BINARY` check.
+/// `IvyInit`: name, ready message, application and die callbacks (a Die
+/// obeyed then stops the loop), and ivy-c's `IVY_DEBUG_BINARY` check.
 pub(crate) fn init(
     name: &[u8],
     ready: Option<&[u8]>,
     (callback, data): (IvyApplicationCallback, SendPtr),
     (die_callback, die_data): (IvyDieCallback, SendPtr),
-    debug_binary: bool,
 ) {
     let bus = bus();
     bus.set_identity(name, ready);
@@ -87,8 +88,9 @@ pub(crate) fn init(
             // SAFETY: as above.
             unsafe { cb(client_ptr(peer), die_data.get(), id) }
         }
+        obeyed_die();
     });
-    bus.set_debug_binary(debug_binary);
+    bus.set_debug_binary(global().env.debug_binary);
 }
 
 /// `IvySetBindCallback`.
@@ -123,16 +125,20 @@ pub(crate) fn on_direct(callback: MsgDirectCallback, data: SendPtr) {
     });
 }
 
-/// `IvyStart`: a failure is printed, as the C API has no way to report it.
+/// `IvyStart` (NULL or "": `IVYBUS`, then the default): a failure is printed,
+/// as the C API has no way to report it.
 pub(crate) fn start(spec: Option<&str>) {
-    if let Err(e) = bus().start(spec) {
+    let g = global();
+    if let Err(e) = g.bus.start(g.env.bus_or(spec)) {
         c_stderr(&format!("IvyStart: cannot start the bus: {e}\n"));
     }
 }
 
-/// `IvyStop`.
+/// `IvyStop`: the bus leaves, and `IvyMainLoop` returns.
 pub(crate) fn stop() {
-    bus().stop();
+    let g = global();
+    g.bus.stop();
+    g.lp.stop();
 }
 
 // ---------------------------------------------------------------------------
@@ -141,6 +147,11 @@ pub(crate) fn stop() {
 /// The peer's name; `None` for NULL or stale.
 pub(crate) fn peer_name(app: IvyClientPtr) -> Option<Vec<u8>> {
     peer_of(app).and_then(|p| bus().peer_name(p))
+}
+
+/// The peer's name for a printed line ("Unknown" for NULL or stale).
+pub(crate) fn name_text(app: IvyClientPtr) -> String {
+    String::from_utf8_lossy(&peer_name(app).unwrap_or_else(|| b"Unknown".to_vec())).into_owned()
 }
 
 /// The peer's host name; `None` for NULL or stale.
@@ -184,47 +195,54 @@ pub(crate) fn bind(regexp: &[u8], callback: MsgCallback, data: SendPtr) -> MsgRc
 /// `IvyChangeMsg`: NULL or stale does nothing.
 pub(crate) fn change(msg: MsgRcvPtr, regexp: &[u8]) {
     if let Some(id) = binding_of(msg) {
-        bus().change(id, regexp);
+        // Unknown: nothing to change, as with ivy-c.
+        let _ = bus().change(id, regexp);
     }
 }
 
 /// `IvyUnbindMsg`: NULL or stale does nothing.
 pub(crate) fn unbind(msg: MsgRcvPtr) {
     if let Some(id) = binding_of(msg) {
-        bus().unbind(id);
+        // Unknown: nothing to remove, as with ivy-c.
+        let _ = bus().unbind(id);
     }
 }
 
-/// `IvySendMsg`: the number of Msg lines sent.
+/// `IvySendMsg`: the number of Msg lines sent; 0 for a message refused.
 pub(crate) fn send(message: &[u8]) -> c_int {
-    c_int::try_from(bus().send(message)).unwrap_or(c_int::MAX)
+    bus().send(message).map_or(0, |n| c_int::try_from(n).unwrap_or(c_int::MAX))
+}
+
+/// Runs a send to the peer `app`: a stale peer or a refused text is ignored,
+/// as ivy-c's sends report nothing.
+fn to_peer(app: IvyClientPtr, send: impl FnOnce(&Bus, PeerId) -> Result<(), SendError>) {
+    if let Some(p) = peer_of(app) {
+        let _ = send(bus(), p);
+    }
 }
 
 /// `IvySendError`.
 pub(crate) fn send_error(app: IvyClientPtr, id: c_int, text: &[u8]) {
-    if let Some(p) = peer_of(app) {
-        bus().send_error(p, id, text);
-    }
+    to_peer(app, |bus, p| bus.send_error(p, id, text));
 }
 
 /// `IvySendDieMsg`.
 pub(crate) fn send_die(app: IvyClientPtr) {
-    if let Some(p) = peer_of(app) {
-        bus().send_die(p);
-    }
+    to_peer(app, |bus, p| bus.send_die(p));
 }
 
 /// `IvySendDirectMsg`.
 pub(crate) fn send_direct(app: IvyClientPtr, id: c_int, text: &[u8]) {
-    if let Some(p) = peer_of(app) {
-        bus().send_direct(p, id, text);
-    }
+    to_peer(app, |bus, p| bus.send_direct(p, id, text));
 }
 
-/// `IvySendPing`.
+/// `IvySendPing`: without a pong callback, ivy-c's complaint on stderr.
 pub(crate) fn ping(app: IvyClientPtr) {
-    if let Some(p) = peer_of(app) {
-        bus().ping(p);
+    let Some(p) = peer_of(app) else { return };
+    let bus = bus();
+    if bus.ping(p) == Err(SendError::NoPongCallback) {
+        let name = name_text(app);
+        c_stderr(&format!("Application: {name} useless IvySendPing issued since no pong callback defined\n"));
     }
 }
 

@@ -22,15 +22,15 @@ pub type IvyClientPtr = *const _clnt_lst_dict;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IvyApplicationEvent {
-    /// The peer ended its handshake (also on a repeated EndRegexp).
+    /// The peer finished its handshake.
     IvyApplicationConnected,
-    /// The peer left; its handle is valid during this call only.
+    /// The peer left.
     IvyApplicationDisconnected,
-    /// Our sends to the peer wait in its queue.
+    /// The peer's socket refused bytes: they wait in its queue.
     IvyApplicationCongestion,
-    /// Everything queued for the peer was written.
+    /// The peer's queue was written out.
     IvyApplicationDecongestion,
-    /// A message to the peer was dropped: its queue is full.
+    /// A message to the peer was dropped at its queue's cap.
     IvyApplicationFifoFull,
 }
 
@@ -38,20 +38,20 @@ pub enum IvyApplicationEvent {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IvyBindEvent {
-    /// The peer added a regexp.
+    /// The peer subscribed a regexp.
     IvyAddBind,
-    /// The peer removed a regexp (the text given is the DelRegexp's, usually empty).
+    /// The peer withdrew a subscription.
     IvyRemoveBind,
-    /// The filter words refused a regexp of the peer.
+    /// The filter words refused the peer's regexp.
     IvyFilterBind,
-    /// The peer announced a regexp under an id it already uses (the text given is the new one).
+    /// The peer changed the regexp of a subscription.
     IvyChangeBind,
 }
 
-/// Told about a peer's events.
+/// Told about a peer's connection events (`IvyInit`).
 pub type IvyApplicationCallback =
     Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, event: IvyApplicationEvent)>;
-/// Told about a peer's regexps.
+/// Told about a peer's subscriptions (`IvySetBindCallback`).
 pub type IvyBindCallback = Option<
     unsafe extern "C" fn(
         app: IvyClientPtr,
@@ -61,14 +61,14 @@ pub type IvyBindCallback = Option<
         event: IvyBindEvent,
     ),
 >;
-/// Told that a peer asks us to die (before the library leaves the bus).
+/// Run when a peer asks us to die (`IvyInit`).
 pub type IvyDieCallback = Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, id: c_int)>;
-/// Given the round trip of a Ping in µs (negative when the Pong answers an older Ping).
+/// Given a Pong's round trip in microseconds (`IvySetPongCallback`).
 pub type IvyPongCallback = Option<unsafe extern "C" fn(app: IvyClientPtr, round_trip_delay: c_int)>;
-/// Given a matching message's captured groups (argv is writable, valid during the call).
+/// Given the captured groups of a message that matched a binding (`IvyBindMsg`).
 pub type MsgCallback =
     Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, argc: c_int, argv: *mut *mut c_char)>;
-/// Given a direct message (writable, valid during the call).
+/// Given a direct message (`IvyBindDirectMsg`).
 pub type MsgDirectCallback =
     Option<unsafe extern "C" fn(app: IvyClientPtr, user_data: *mut c_void, id: c_int, msg: *mut c_char)>;
 
@@ -77,11 +77,6 @@ pub type MsgRcvPtr = *mut _msg_rcv;
 
 fn host_string(app: IvyClientPtr) -> String {
     bus::peer_host(app).unwrap_or_else(|| "can't get peer".to_owned())
-}
-
-/// The peer's name for a printed line ("Unknown" for NULL or stale).
-fn name_string(app: IvyClientPtr) -> String {
-    String::from_utf8_lossy(&bus::peer_name(app).unwrap_or_else(|| b"Unknown".to_vec())).into_owned()
 }
 
 // ---------------------------------------------------------------------------
@@ -96,7 +91,7 @@ pub unsafe extern "C" fn IvyDefaultApplicationCallback(
 ) {
     let _ = user_data;
     boundary!({
-        let name = name_string(app);
+        let name = bus::name_text(app);
         let host = host_string(app);
         let line = match event {
             IvyApplicationEvent::IvyApplicationConnected => format!("Application: {name} ready on {host}\n"),
@@ -124,7 +119,7 @@ pub unsafe extern "C" fn IvyDefaultBindCallback(
 ) {
     let _ = user_data;
     boundary!({
-        let name = name_string(app);
+        let name = bus::name_text(app);
         let host = host_string(app);
         // SAFETY: `regexp` is NULL or a NUL-terminated string (module contract).
         let re = String::from_utf8_lossy(unsafe { bytes(regexp) }.unwrap_or(b"(null)")).into_owned();
@@ -213,10 +208,9 @@ pub unsafe extern "C" fn IvyInit(
     boundary!({
         // SAFETY: both are NULL or NUL-terminated strings; they are copied here.
         let (name, ready) = unsafe { (bytes(AppName), bytes(ready)) };
-        let debug_binary = std::env::var_os("IVY_DEBUG_BINARY").is_some();
         let app = (callback, SendPtr::new(data));
         let die = (die_callback, SendPtr::new(die_data));
-        bus::init(name.unwrap_or(b"(null)"), ready, app, die, debug_binary);
+        bus::init(name.unwrap_or(b"(null)"), ready, app, die);
         super::ivychannel::channel_init();
     })
 }
@@ -257,7 +251,6 @@ pub unsafe extern "C" fn IvyStart(bus: *const c_char) {
     boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let spec = unsafe { bytes(bus) }.map(|b| String::from_utf8_lossy(b).into_owned());
-        let spec = spec.filter(|s| !s.is_empty());
         bus::start(spec.as_deref());
     })
 }

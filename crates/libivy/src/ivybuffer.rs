@@ -9,10 +9,10 @@ use std::ffi::{c_char, c_int};
 /// Start with all fields zero; free `data` with `free()`.
 #[repr(C)]
 pub struct IvyBuffer {
-    /// The text (malloc'd; NULL while empty).
+    /// The text (malloc'd, NUL-terminated), or NULL.
     pub data: *mut c_char,
     /// Bytes allocated at `data`.
     pub size: c_int,
-    /// Where the next text goes (the length so far).
+    /// Where the next text is written.
     pub offset: c_int,
 }

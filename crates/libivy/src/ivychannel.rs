@@ -4,7 +4,7 @@ use std::ffi::c_void;
 
 use super::{_channel, IVY_HANDLE, SendPtr, global, handle_addr, handle_ptr};
 use crate::boundary::boundary;
-use ::ivy::api::ChannelId;
+use ::ivy::ChannelId;
 
 /// A watched file descriptor, as returned by `IvyChannelAdd`.
 pub type Channel = *mut _channel;
@@ -62,16 +62,16 @@ pub unsafe extern "C" fn IvyChannelAdd(
             return std::ptr::null_mut();
         };
         let data = SendPtr::new(data);
-        let read_cb = Box::new(move |_: &::ivy::api::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
+        let read_cb = Box::new(move |_: &::ivy::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
             // SAFETY: C callback with the ivy-c signature, on the loop thread,
             // with the user data it was registered with.
             unsafe { read(channel_ptr(id), fd, data.get()) }
         });
         let write_cb = handle_write.map(|w| {
-            Box::new(move |_: &::ivy::api::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
+            Box::new(move |_: &::ivy::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
                 // SAFETY: as above.
                 unsafe { w(channel_ptr(id), fd, data.get()) }
-            }) as Box<dyn FnMut(&::ivy::api::EventLoop, ChannelId, IVY_HANDLE) + Send>
+            }) as Box<dyn FnMut(&::ivy::EventLoop, ChannelId, IVY_HANDLE) + Send>
         });
         let delete_cb = handle_delete.map(|d| {
             Box::new(move || {

@@ -52,7 +52,7 @@ use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
-use ::ivy::api::{Bus, EventLoop};
+use ::ivy::{Bus, Environment, EventLoop, PrintLogger, Stream};
 
 /// ivy-c's `IVY_HANDLE` (a macro for `int` on Unix). Declared here, outside the
 /// header sources, so cbindgen writes the name and the header's macro gives it
@@ -61,19 +61,18 @@ pub type IVY_HANDLE = c_int;
 
 /// Opaque tags of the C handle types. They are never defined: cbindgen writes
 /// them as `struct _tag` (see `[export.rename]` in `cbindgen.toml`).
-/// `IvyClientPtr`'s tag.
 pub enum _clnt_lst_dict {}
-/// `MsgRcvPtr`'s tag.
+/// Tag of `MsgRcvPtr`.
 pub enum _msg_rcv {}
-/// `Channel`'s tag.
+/// Tag of `Channel`.
 pub enum _channel {}
-/// `TimerId`'s tag.
+/// Tag of `TimerId`.
 pub enum _timer {}
-/// `IvyBinding`'s tag.
+/// Tag of `IvyBinding`.
 pub enum _binding {}
-/// `Client`'s tag.
+/// Tag of `Client` (ivysocket.h).
 pub enum _client {}
-/// `Server`'s tag.
+/// Tag of `Server` (ivysocket.h).
 pub enum _server {}
 
 /// A user data pointer handed to us by C and given back, untouched, to C
@@ -103,6 +102,8 @@ impl SendPtr {
 pub(crate) struct Global {
     pub lp: EventLoop,
     pub bus: Bus,
+    /// The environment, read once.
+    pub env: Environment,
     /// The filter words (`IvySetFilter` / `IvyBindingSetFilter` share them).
     pub filter: Mutex<FilterWords>,
 }
@@ -114,10 +115,31 @@ pub(crate) struct FilterWords {
 }
 
 static GLOBAL: Lazy<Global> = Lazy::new(|| {
+    let env = Environment::read();
+    PrintLogger::install(env.log_level(), print);
     let lp = EventLoop::new();
     let bus = Bus::with_loop(&lp, b"(null)", None);
-    Global { lp, bus, filter: Mutex::new(FilterWords::default()) }
+    env.apply(&bus);
+    bus.on_die(|_, _, _| obeyed_die());
+    Global { lp, bus, env, filter: Mutex::new(FilterWords::default()) }
 });
+
+/// After the die callback: unless `IVY_IGNORE_DIE` says otherwise, the bus leaves
+/// (its driver sees to that) and `IvyMainLoop` returns, as after `IvyStop`.
+pub(crate) fn obeyed_die() {
+    let g = global();
+    if !g.env.ignore_die {
+        g.lp.stop();
+    }
+}
+
+/// Prints a line the library logs, as ivy-c prints it: through C's stdio.
+fn print(stream: Stream, line: &str) {
+    match stream {
+        Stream::Stdout => c_stdout(line),
+        Stream::Stderr => c_stderr(line),
+    }
+}
 
 pub(crate) fn global() -> &'static Global {
     &GLOBAL

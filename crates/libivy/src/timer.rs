@@ -23,8 +23,8 @@ fn ms(timeout: c_long) -> i64 {
     i64::from(timeout)
 }
 
-fn timer_of(t: TimerId) -> Option<::ivy::api::TimerId> {
-    ::ivy::api::TimerId::from_raw(handle_addr(t))
+fn timer_of(t: TimerId) -> Option<::ivy::TimerId> {
+    ::ivy::TimerId::from_raw(handle_addr(t))
 }
 
 /// Fires `cb` `count` times (`TIMER_LOOP` or 0: forever), every `timeout` ms,

@@ -47,7 +47,7 @@ pub(super) enum Admit {
 
 impl SearchBudget {
     /// Starts the accounting of a new message.
-    pub fn start(&mut self) {
+    pub(super) fn start(&mut self) {
         self.cost = 0;
         // Only messages past UNTIMED_COST fill it: an empty table is not swept.
         if !self.spent.is_empty() {
@@ -57,7 +57,7 @@ impl SearchBudget {
     }
 
     /// Whether `pattern`, subscribed by `subs`, may run on a message of `len` bytes.
-    pub fn admit(&mut self, pattern: &Pattern, len: usize, subs: &[(PeerId, i32)]) -> Admit {
+    pub(super) fn admit(&mut self, pattern: &Pattern, len: usize, subs: &[(PeerId, i32)]) -> Admit {
         let admit = self.decide(pattern, len, subs);
         self.refused += usize::from(matches!(admit, Admit::No));
         admit
@@ -95,7 +95,7 @@ impl SearchBudget {
     }
 
     /// Gives the time since `started` to every peer in `subs`.
-    pub fn settle(&mut self, started: Instant, subs: &[(PeerId, i32)]) {
+    pub(super) fn settle(&mut self, started: Instant, subs: &[(PeerId, i32)]) {
         let took = started.elapsed();
         for (peer, _) in subs {
             *self.spent.entry(*peer).or_default() += took;
@@ -103,7 +103,7 @@ impl SearchBudget {
     }
 
     /// How many searches were refused since [`SearchBudget::start`].
-    pub fn refused(&self) -> usize {
+    pub(super) fn refused(&self) -> usize {
         self.refused
     }
 }

@@ -2,10 +2,9 @@
 //! compiled once and run once per message, whoever subscribed it (§5.1).
 
 use super::budget::{Admit, SearchBudget};
-use super::diag;
 use super::idmap::IdMap;
 use super::limits::Limits;
-use super::types::PeerId;
+use super::types::{Matching, PeerId};
 use crate::pattern::{CaptureSlots, CompileError, Pattern, PrefixIndex, Subject};
 use crate::wire::{ETX, LF};
 use std::collections::HashMap;
@@ -64,13 +63,14 @@ fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern) {
 
 /// Every peer subscription, iterated in insertion order of the texts.
 #[derive(Debug, Default)]
-pub struct Dictionary {
+pub(super) struct Dictionary {
     entries: IdMap<u64, Entry>,
     by_text: HashMap<Vec<u8>, u64>,
     index: PrefixIndex,
     next_key: u64,
     loads: IdMap<PeerId, Load>,
     budget: SearchBudget,
+    matching: Matching,
     /// Scratch of [`Dictionary::for_each_match`], kept to save allocations.
     candidates: Vec<u64>,
     spans: Vec<Option<(usize, usize)>>,
@@ -78,11 +78,16 @@ pub struct Dictionary {
 }
 
 impl Dictionary {
+    /// How regexps read messages from now on.
+    pub(super) fn set_matching(&mut self, matching: Matching) {
+        self.matching = matching;
+    }
+
     /// Adds (peer, id) under `text`, compiling the text if it is new. Returns the
     /// compile error when the text cannot be compiled: the subscription is kept
     /// (listed, never matching), as ivy-c does. A text past the peer's
     /// [`Limits`] on states or backtracking is not kept; the error says which.
-    pub fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Option<CompileError> {
+    pub(super) fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Option<CompileError> {
         let key = match self.by_text.get(text) {
             Some(&key) => key,
             None => self.insert_text(text),
@@ -113,7 +118,7 @@ impl Dictionary {
     }
 
     /// Removes every (peer, id) pair under `text`; drops the text when nobody is left.
-    pub fn unsubscribe(&mut self, peer: PeerId, id: i32, text: &[u8]) {
+    pub(super) fn unsubscribe(&mut self, peer: PeerId, id: i32, text: &[u8]) {
         let Some(&key) = self.by_text.get(text) else { return };
         let Some(entry) = self.entries.get_mut(&key) else { return };
         let before = entry.subs.len();
@@ -139,7 +144,7 @@ impl Dictionary {
     /// params of the Msg line (the argv of §5.3, each argument followed by ETX),
     /// or `None` when an argument holds LF (no line can carry it). A pattern
     /// the [`SearchBudget`] refuses does not run (no match).
-    pub fn for_each_match(&mut self, message: &[u8], mut deliver: impl FnMut(Option<&[u8]>, &[(PeerId, i32)])) {
+    pub(super) fn for_each_match(&mut self, message: &[u8], mut deliver: impl FnMut(Option<&[u8]>, &[(PeerId, i32)])) {
         let mut candidates = std::mem::take(&mut self.candidates);
         self.index.candidates(message, &mut candidates);
         self.budget.start();
@@ -154,7 +159,7 @@ impl Dictionary {
                 Admit::Yes => None,
                 Admit::Timed(started) => Some(started),
             };
-            let subject = if pattern.reads_text() {
+            let subject = if self.matching == Matching::Text && pattern.reads_text() {
                 *checked.get_or_insert_with(|| Subject::new(message))
             } else {
                 Subject::bytes_only(message)
@@ -178,10 +183,11 @@ impl Dictionary {
             deliver((!lf).then_some(&self.params), subs);
         }
         self.candidates = candidates;
-        let refused = self.budget.refused();
-        if refused > 0 {
-            diag::log(|| format!("{refused} regexps not run on a message of {} bytes (search budget)", message.len()));
-        }
+    }
+
+    /// How many searches the budget refused on the last message.
+    pub(super) fn refused(&self) -> usize {
+        self.budget.refused()
     }
 }
 

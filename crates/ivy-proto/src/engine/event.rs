@@ -2,30 +2,87 @@
 
 use super::types::{AppEvent, BindEvent, PeerId};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Something to deliver to the user's callbacks, in order, on the loop thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A connection event; after `Disconnected` is delivered the driver calls
     /// [`super::Engine::reap`] so the peer stays listed during the callback.
-    App { peer: PeerId, event: AppEvent },
-    /// A peer's subscription changed (`regexp` as ivy-c reports it, §4.4).
-    Bind { peer: PeerId, id: i32, regexp: Vec<u8>, event: BindEvent },
-    /// A Msg for our binding `binding`; `params` is the raw ETX-separated block.
-    Msg { peer: PeerId, binding: i32, params: Vec<u8> },
-    /// A direct message, text raw (ETX kept).
-    Direct { peer: PeerId, id: i32, text: Vec<u8> },
+    App {
+        /// The peer.
+        peer: PeerId,
+        /// What happened.
+        event: AppEvent,
+    },
+    /// A peer's subscription changed.
+    Bind {
+        /// The peer.
+        peer: PeerId,
+        /// Its subscription id.
+        id: i32,
+        /// The regexp as ivy-c reports it (§4.4).
+        regexp: Vec<u8>,
+        /// What happened.
+        event: BindEvent,
+    },
+    /// A Msg for one of our bindings.
+    Msg {
+        /// The sender.
+        peer: PeerId,
+        /// Our binding's wire id.
+        binding: i32,
+        /// The raw ETX-separated arguments ([`crate::wire::args`] splits them).
+        params: Vec<u8>,
+    },
+    /// A direct message.
+    Direct {
+        /// The sender.
+        peer: PeerId,
+        /// Its id.
+        id: i32,
+        /// Its text, raw (ETX kept).
+        text: Vec<u8>,
+    },
     /// The peer asks us to die.
-    Die { peer: PeerId, id: i32 },
-    /// Round trip of a ping in µs, negative when the Pong id was not the last ping's.
-    Pong { peer: PeerId, micros: i32 },
+    Die {
+        /// The peer.
+        peer: PeerId,
+        /// The Die's id.
+        id: i32,
+    },
+    /// A Pong.
+    Pong {
+        /// The peer.
+        peer: PeerId,
+        /// When the ping it answers was sent (the `now` given to [`super::Engine::ping`]).
+        sent_at: Duration,
+        /// Whether its id is the last ping's (§6.4).
+        latest: bool,
+    },
+}
+
+/// The round trip of a Pong in µs as ivy-c reports it (§6.4): `now` minus the
+/// ping's `sent_at`, negative when the Pong does not answer the latest ping. Whole
+/// seconds count up to 2 000; the value is at least 1 µs either way, so that the
+/// sign always tells.
+pub fn pong_micros(sent_at: Duration, now: Duration, latest: bool) -> i32 {
+    let rtt = now.saturating_sub(sent_at);
+    let micros = rtt.as_secs().min(2000) * 1_000_000 + u64::from(rtt.subsec_micros());
+    let micros = i32::try_from(micros.max(1)).unwrap_or(i32::MAX);
+    if latest { micros } else { -micros }
 }
 
 /// Something the runtime must do with sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Open a connection (the hello of a newcomer); the name is its hello name.
-    Connect { addr: SocketAddr, name: Vec<u8> },
+    /// Open a connection (the hello of a newcomer).
+    Connect {
+        /// Where the newcomer listens.
+        addr: SocketAddr,
+        /// The name its hello gave.
+        name: Vec<u8>,
+    },
     /// Flush what is queued for the peer, then close its connection.
     Close(PeerId),
 }
@@ -34,25 +91,25 @@ pub enum Action {
 /// [`SparePool::MAX_BUFFERS`] buffers holding [`SparePool::MAX_BYTES`] together, enough
 /// for the Msgs of one turn of the loop (16 reads of up to 64 KiB).
 #[derive(Debug, Default)]
-pub struct SparePool {
+pub(super) struct SparePool {
     buffers: Vec<Vec<u8>>,
     /// Capacity of `buffers`, summed.
     bytes: usize,
 }
 
 impl SparePool {
-    pub const MAX_BUFFERS: usize = 4096;
-    pub const MAX_BYTES: usize = 1 << 20;
+    pub(super) const MAX_BUFFERS: usize = 4096;
+    pub(super) const MAX_BYTES: usize = 1 << 20;
 
     /// An empty buffer: a kept one if any.
-    pub fn take(&mut self) -> Vec<u8> {
+    pub(super) fn take(&mut self) -> Vec<u8> {
         let buf = self.buffers.pop().unwrap_or_default();
         self.bytes = self.bytes.saturating_sub(buf.capacity());
         buf
     }
 
     /// Keeps `buf` (emptied) for reuse, unless the pool is full.
-    pub fn give(&mut self, mut buf: Vec<u8>) {
+    pub(super) fn give(&mut self, mut buf: Vec<u8>) {
         let bytes = self.bytes + buf.capacity();
         if self.buffers.len() < Self::MAX_BUFFERS && bytes <= Self::MAX_BYTES {
             buf.clear();
@@ -65,6 +122,20 @@ impl SparePool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pong_round_trips_keep_their_sign() {
+        let at = |ms| Duration::from_millis(ms);
+        assert_eq!(pong_micros(at(5), at(7), true), 2000);
+        assert_eq!(pong_micros(at(5), at(7), false), -2000);
+        // No time measured: still 1 µs, so that a stale Pong reads negative.
+        assert_eq!(pong_micros(at(5), at(5), true), 1);
+        assert_eq!(pong_micros(at(5), at(5), false), -1);
+        assert_eq!(pong_micros(at(9), at(5), false), -1);
+        assert_eq!(pong_micros(at(1000), Duration::from_micros(1_250_123), true), 250_123);
+        // Whole seconds count up to 2 000.
+        assert_eq!(pong_micros(Duration::from_secs(10), Duration::from_micros(3_010_500_000), true), 2_000_500_000);
+    }
 
     #[test]
     fn spare_pool_reuses_within_its_budget() {

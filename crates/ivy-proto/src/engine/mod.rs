@@ -1,16 +1,19 @@
 //! The sans-IO Ivy agent: peers, handshake, our bindings, their subscriptions,
-//! routing and congestion. It takes bytes, datagrams and time, and gives back bytes
-//! to write ([`Engine::pending_output`]), [`Event`]s for the user and [`Action`]s for
-//! the runtime. No sockets, no threads, and the clock only to time peers' regexp
-//! searches against their budget (`budget.rs`): tests drive it directly.
+//! routing and congestion. Its driver hands it what happened (`handle_*`: bytes
+//! received, datagrams, connections opened and closed) and what its user asks
+//! (sends, bindings, pings with the time as an input), then polls what to do
+//! (`poll_*` and [`Engine::take_output`]: bytes to write per peer, [`Event`]s for
+//! the user, [`Action`]s on sockets, [`Notice`]s to log). No sockets, no clock,
+//! no threads, no globals: tests and fuzzers drive it as production does.
 
 mod admission;
 mod budget;
-pub mod diag;
 mod dictionary;
+mod error;
 mod event;
 mod idmap;
 mod limits;
+mod notice;
 mod outqueue;
 mod peer;
 mod policy;
@@ -19,14 +22,16 @@ mod send;
 mod types;
 
 pub use budget::{ALWAYS_RUN_STATES, PEER_SEARCH_TIME, QUADRATIC_MAX_MESSAGE, SEARCH_MAX_COST, UNTIMED_COST};
+pub use error::{SendError, UnknownBinding};
 use event::SparePool;
-pub use event::{Action, Event};
+pub use event::{Action, Event, pong_micros};
 pub use idmap::{IdHasher, IdMap};
 pub use limits::Limits;
-pub use outqueue::{Push, WhenFull};
+pub use notice::{Notice, Severity, TurnedAway};
+use outqueue::{Push, WhenFull};
 pub use peer::{Peer, PeerState};
-pub use policy::AllowList;
-pub use types::{AppEvent, BindEvent, BindingId, DiePolicy, PeerId};
+pub use policy::{AllowList, AllowListError};
+pub use types::{AppEvent, BindEvent, BindingId, Matching, PeerId};
 
 use crate::pattern::Filter;
 use crate::wire::{self, LineBuffer, MsgType};
@@ -55,6 +60,7 @@ pub struct Engine {
     dict: Dictionary,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
+    notices: VecDeque<Notice>,
     /// Output queued since the driver last looked.
     outbox: Outbox,
     /// Connections asked of the runtime and not yet opened.
@@ -88,6 +94,7 @@ impl Engine {
             dict: Dictionary::default(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
+            notices: VecDeque::new(),
             outbox: Outbox::default(),
             connecting: HashSet::new(),
             admission: Admission::default(),
@@ -95,19 +102,23 @@ impl Engine {
         }
     }
 
+    /// Changes our name and ready message (for the next hellos and handshakes).
     pub fn set_identity(&mut self, name: &[u8], ready: Option<&[u8]>) {
         self.name = no_lf(name);
         self.ready = ready.map(<[u8]>::to_vec);
     }
 
+    /// Our name, as sent in hellos and handshakes.
     pub fn name(&self) -> &[u8] {
         &self.name
     }
 
+    /// Sets the limits on what peers may make us hold.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }
 
+    /// The limits in force.
     pub fn limits(&self) -> Limits {
         self.limits
     }
@@ -122,9 +133,9 @@ impl Engine {
         self.allow = allow;
     }
 
-    /// Whether a host may join.
-    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
-        self.allow.allows(ip)
+    /// How the peers' regexps read our messages (default [`Matching::Bytes`]).
+    pub fn set_matching(&mut self, matching: Matching) {
+        self.dict.set_matching(matching);
     }
 
     /// With it on, messages holding bytes < 0x20 or ≥ 0x80 are refused (IVY_DEBUG_BINARY).
@@ -138,6 +149,7 @@ impl Engine {
         self.app_id = app_id.to_vec();
     }
 
+    /// Our application id (empty before [`Engine::set_local`]).
     pub fn app_id(&self) -> &[u8] {
         &self.app_id
     }
@@ -149,7 +161,7 @@ impl Engine {
 
     /// A new connection: `hello_name` is the name from the hello that made us
     /// connect, `None` for an accepted one. Our handshake is queued at once (§4.1).
-    pub fn add_peer(&mut self, remote: SocketAddr, local: SocketAddr, hello_name: Option<&[u8]>) -> PeerId {
+    pub fn handle_connected(&mut self, remote: SocketAddr, local: SocketAddr, hello_name: Option<&[u8]>) -> PeerId {
         self.connecting.remove(&remote);
         let name = match hello_name {
             Some(n) => n.to_vec(),
@@ -166,6 +178,7 @@ impl Engine {
             ready_sent: false,
             ping_seq: 0,
             ping_sent_at: None,
+            left: false,
             state: PeerState::Open,
             seq: 0,
         };
@@ -183,13 +196,13 @@ impl Engine {
     }
 
     /// A connection asked through [`Action::Connect`] could not be opened.
-    pub fn connect_failed(&mut self, addr: SocketAddr) {
+    pub fn handle_connect_failed(&mut self, addr: SocketAddr) {
         self.connecting.remove(&addr);
     }
 
     /// The connection is gone (EOF, error, or after [`Action::Close`]): its
     /// subscriptions go and `Disconnected` is reported. The record stays until [`Engine::reap`].
-    pub fn on_closed(&mut self, id: PeerId) {
+    pub fn handle_closed(&mut self, id: PeerId) {
         let Some(peer) = self.peers.get_mut(id) else { return };
         if peer.state == PeerState::Dead {
             return;
@@ -198,10 +211,16 @@ impl Engine {
         self.admission.closed();
         peer.out = OutQueue::new(0);
         peer.input = LineBuffer::new(0);
+        let left = std::mem::take(&mut peer.left);
         for (sub, text) in std::mem::take(&mut peer.regexps) {
             self.dict.unsubscribe(id, sub, &text);
         }
-        self.events.push_back(Event::App { peer: id, event: AppEvent::Disconnected });
+        if left {
+            // Our own leaving: nobody is told (as ivy-c), the record goes at once.
+            self.peers.remove(id);
+        } else {
+            self.events.push_back(Event::App { peer: id, event: AppEvent::Disconnected });
+        }
     }
 
     /// Frees a dead peer's record, once its `Disconnected` event has been delivered.
@@ -211,11 +230,15 @@ impl Engine {
         }
     }
 
-    /// Leaves the bus: Bye to every peer, then close them all.
+    /// Leaves the bus: Bye to every peer, then close them all. Their closing
+    /// reports no `Disconnected`: the user leaves, the peers do not.
     pub fn leave(&mut self) {
         for id in self.peers.newest_first() {
             self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Bye, 0, b""));
             self.request_close(id);
+            if let Some(peer) = self.peers.get_mut(id) {
+                peer.left = true;
+            }
         }
     }
 
@@ -232,16 +255,29 @@ impl Engine {
         queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, full, write)
     }
 
-    /// Bytes waiting to be written to the peer.
-    pub fn pending_output(&self, id: PeerId) -> &[u8] {
-        self.peers.get(id).map(|p| p.out.pending()).unwrap_or_default()
+    /// Moves the bytes queued for a peer into `buf` for the driver to write (see
+    /// `OutQueue::lend`: `buf`'s allocation goes to the engine in exchange). They
+    /// stay counted against the peer's queue cap until [`Engine::handle_written`].
+    pub fn take_output(&mut self, id: PeerId, buf: &mut Vec<u8>) {
+        match self.peers.get_mut(id) {
+            Some(peer) => peer.out.lend(buf),
+            None => buf.clear(),
+        }
     }
 
-    /// The runtime wrote `n` bytes; `blocked` when the socket would not take more.
+    /// Bytes not yet written to the peer: taken and not reported written, or queued.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn output_len(&self, id: PeerId) -> usize {
+        self.peers.get(id).map_or(0, |p| p.out.len())
+    }
+
+    /// The driver wrote `n` of the bytes it took; `blocked` when the socket would
+    /// not take more. Congestion starts on the first refusal and ends when all
+    /// is written (§7).
     #[inline]
-    pub fn wrote(&mut self, id: PeerId, n: usize, blocked: bool) {
+    pub fn handle_written(&mut self, id: PeerId, n: usize, blocked: bool) {
         let Some(peer) = self.peers.get_mut(id) else { return };
-        peer.out.consume(n);
+        peer.out.settle(n);
         let event = if blocked && peer.out.note_blocked() {
             Some(AppEvent::Congestion)
         } else if peer.out.note_drained() {
@@ -255,13 +291,13 @@ impl Engine {
     }
 
     /// Peers whose queue went from empty to not empty since the last call.
-    pub fn take_dirty(&mut self, out: &mut Vec<PeerId>) {
+    pub fn poll_dirty(&mut self, out: &mut Vec<PeerId>) {
         out.clear();
         std::mem::swap(out, &mut self.outbox.peers);
         self.outbox.bytes = 0;
     }
 
-    /// Bytes queued since the last [`Engine::take_dirty`], and for how many peers.
+    /// Bytes queued since the last [`Engine::poll_dirty`], and for how many peers.
     pub fn unflushed(&self) -> (usize, usize) {
         (self.outbox.bytes, self.outbox.peers.len())
     }
@@ -279,7 +315,7 @@ impl Engine {
     /// Moves every pending event to `out` (which should be empty), in order. The
     /// queues are swapped, so their allocations take turns rather than being freed;
     /// with no event, only when that gives the engine the larger allocation.
-    pub fn take_events(&mut self, out: &mut VecDeque<Event>) {
+    pub fn poll_events(&mut self, out: &mut VecDeque<Event>) {
         if !self.events.is_empty() || self.events.capacity() < out.capacity() {
             std::mem::swap(out, &mut self.events);
         }
@@ -292,12 +328,19 @@ impl Engine {
         }
     }
 
+    /// Whether events wait for [`Engine::poll_events`].
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
     }
 
-    pub fn pop_action(&mut self) -> Option<Action> {
+    /// The next thing to do with sockets.
+    pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
+    }
+
+    /// The next notice to log.
+    pub fn poll_notice(&mut self) -> Option<Notice> {
+        self.notices.pop_front()
     }
 
     /// Peer ids, newest connection first, mid-handshake ones included.
@@ -305,6 +348,7 @@ impl Engine {
         self.peers.newest_first()
     }
 
+    /// A peer, while it is connected or its `Disconnected` is not yet reaped.
     pub fn peer(&self, id: PeerId) -> Option<&Peer> {
         self.peers.get(id)
     }
@@ -325,8 +369,9 @@ impl Engine {
         &self.own
     }
 
-    /// Memory held for one peer's buffers (for limits tests).
-    pub fn peer_memory(&self, id: PeerId) -> usize {
+    /// Memory held for one peer's buffers.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn peer_memory(&self, id: PeerId) -> usize {
         self.peers.get(id).map_or(0, |p| p.input.capacity() + p.out.capacity())
     }
 }
@@ -348,7 +393,7 @@ fn queue_to(
     write: impl FnOnce(&mut Vec<u8>),
 ) -> Option<Push> {
     let peer = peers.get_mut(id).filter(|p| p.is_open())?;
-    let before = peer.out.pending().len();
+    let (was_empty, before) = (peer.out.is_empty(), peer.out.queued());
     let push = if full == WhenFull::Keep {
         peer.out.push_uncapped(write);
         Push::Queued
@@ -358,11 +403,12 @@ fn queue_to(
     match push {
         Push::Queued => {
             // A queue that was not empty is already known to the driver: listed
-            // here since, or waiting for the socket to become writable.
-            if before == 0 {
+            // here since, or being written (it takes the rest when done), or
+            // waiting for the socket to become writable.
+            if was_empty {
                 outbox.peers.push(id);
             }
-            outbox.bytes += peer.out.pending().len() - before;
+            outbox.bytes += peer.out.queued() - before;
         }
         Push::Full if full == WhenFull::Report => events.push_back(Event::App { peer: id, event: AppEvent::FifoFull }),
         Push::Full => {}

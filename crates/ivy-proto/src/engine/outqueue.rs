@@ -3,7 +3,7 @@
 
 /// What happened to a line handed to [`OutQueue::push_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Push {
+pub(crate) enum Push {
     Queued,
     /// Dropped whole because the queue is at its cap.
     Full,
@@ -11,7 +11,7 @@ pub enum Push {
 
 /// What becomes of a line that does not fit under a peer's queue cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WhenFull {
+pub(super) enum WhenFull {
     /// Dropped, and FifoFull reported (the user's sends).
     Report,
     /// Dropped silently (the ready message, replies, Bye).
@@ -22,77 +22,88 @@ pub enum WhenFull {
     Keep,
 }
 
-/// A peer's outgoing byte queue.
+/// A peer's outgoing byte queue. The driver takes its bytes out to write them
+/// ([`OutQueue::lend`]) and says how many it wrote ([`OutQueue::settle`]); until
+/// then they still count against the cap, ahead of the bytes queued meanwhile.
 #[derive(Debug, Default)]
-pub struct OutQueue {
+pub(crate) struct OutQueue {
     buf: Vec<u8>,
-    head: usize,
+    /// Bytes lent to the driver and not yet written.
+    lent: usize,
     cap: usize,
     congested: bool,
 }
 
-/// Memory kept after a drain; a queue that grew past [`SHRINK_ABOVE`] gives the rest
-/// back (a gap between the two, so that steady bursts do not shrink and regrow).
+/// Memory kept by an empty buffer; one that grew past [`SHRINK_ABOVE`] gives the
+/// rest back (a gap between the two, so that steady bursts do not shrink and regrow).
 const KEEP_CAPACITY: usize = 64 << 10;
+/// See [`KEEP_CAPACITY`].
 const SHRINK_ABOVE: usize = 4 * KEEP_CAPACITY;
 
 impl OutQueue {
-    pub fn new(cap: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         OutQueue { cap, ..Default::default() }
     }
 
     /// Appends one or more whole lines written by `write`; if the result would exceed
     /// the cap, everything `write` added is removed again and `Full` is returned.
-    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Push {
+    pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Push {
         self.push(true, write)
     }
 
     /// Appends whole lines past the cap too (see [`WhenFull::Keep`]).
-    pub fn push_uncapped(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+    pub(crate) fn push_uncapped(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         self.push(false, write);
     }
 
     fn push(&mut self, capped: bool, write: impl FnOnce(&mut Vec<u8>)) -> Push {
         let before = self.buf.len();
         write(&mut self.buf);
-        if capped && self.buf.len() - self.head > self.cap {
+        if capped && self.len() > self.cap {
             self.buf.truncate(before);
             return Push::Full;
         }
         Push::Queued
     }
 
-    /// The bytes still to write.
-    pub fn pending(&self) -> &[u8] {
-        self.buf.get(self.head..).unwrap_or_default()
+    /// Bytes not yet written: lent and queued.
+    pub(crate) fn len(&self) -> usize {
+        self.lent + self.buf.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.head >= self.buf.len()
+    /// Bytes queued and not lent.
+    pub(crate) fn queued(&self) -> usize {
+        self.buf.len()
     }
 
-    /// Marks `n` bytes as written.
-    pub fn consume(&mut self, n: usize) {
-        self.head = (self.head + n).min(self.buf.len());
-        if self.is_empty() {
-            self.buf.clear();
-            self.head = 0;
-            if self.buf.capacity() > SHRINK_ABOVE {
-                self.buf.shrink_to(KEEP_CAPACITY);
-            }
-        } else if self.head > self.buf.len() / 2 && self.head > KEEP_CAPACITY {
-            self.buf.drain(..self.head);
-            self.head = 0;
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Moves the queued bytes into `into` (empty, its allocation taken in
+    /// exchange, so that two buffers take turns and none is allocated per
+    /// write). They stay counted until [`OutQueue::settle`].
+    pub(crate) fn lend(&mut self, into: &mut Vec<u8>) {
+        into.clear();
+        if into.capacity() > SHRINK_ABOVE {
+            into.shrink_to(KEEP_CAPACITY);
         }
+        std::mem::swap(&mut self.buf, into);
+        self.lent += into.len();
+    }
+
+    /// `n` lent bytes were written.
+    pub(crate) fn settle(&mut self, n: usize) {
+        self.lent = self.lent.saturating_sub(n);
     }
 
     /// Records that the socket refused some bytes; true when this starts a congestion.
-    pub fn note_blocked(&mut self) -> bool {
+    pub(crate) fn note_blocked(&mut self) -> bool {
         !std::mem::replace(&mut self.congested, true)
     }
 
     /// After a write: true when a congestion just ended (queue drained).
-    pub fn note_drained(&mut self) -> bool {
+    pub(crate) fn note_drained(&mut self) -> bool {
         if self.congested && self.is_empty() {
             self.congested = false;
             return true;
@@ -100,16 +111,8 @@ impl OutQueue {
         false
     }
 
-    pub fn is_congested(&self) -> bool {
-        self.congested
-    }
-
-    pub fn set_cap(&mut self, cap: usize) {
-        self.cap = cap;
-    }
-
     /// Bytes of memory held.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.buf.capacity()
     }
 }
@@ -119,18 +122,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn drops_whole_lines_past_cap() {
+    fn drops_whole_lines_past_cap_lent_bytes_included() {
         let mut q = OutQueue::new(10);
         assert_eq!(q.push_with(|b| b.extend_from_slice(b"2 0\x02ab\n")), Push::Queued);
         assert_eq!(q.push_with(|b| b.extend_from_slice(b"2 0\x02cd\n")), Push::Full);
-        assert_eq!(q.pending(), b"2 0\x02ab\n");
-        q.consume(3);
-        assert_eq!(q.pending(), b"\x02ab\n");
+        let mut lent = Vec::new();
+        q.lend(&mut lent);
+        assert_eq!(lent, b"2 0\x02ab\n");
+        assert_eq!((q.len(), q.queued()), (7, 0));
+        q.settle(3);
+        assert_eq!(q.len(), 4, "\\x02ab\\n still lent");
         assert_eq!(q.push_with(|b| b.extend_from_slice(b"x\n")), Push::Queued);
-        assert_eq!(q.pending(), b"\x02ab\nx\n");
         q.push_uncapped(|b| b.extend_from_slice(b"1 0\x02long regexp\n"));
-        assert_eq!(q.pending(), b"\x02ab\nx\n1 0\x02long regexp\n");
         assert_eq!(q.push_with(|b| b.extend_from_slice(b"y\n")), Push::Full);
+        let mut next = Vec::new();
+        q.lend(&mut next);
+        assert_eq!(next, b"x\n1 0\x02long regexp\n");
+        q.settle(4 + next.len());
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn lending_swaps_allocations_and_sheds_large_ones() {
+        let mut q = OutQueue::new(usize::MAX);
+        let mut spare = Vec::with_capacity(100);
+        q.push_with(|b| b.extend_from_slice(b"abc\n"));
+        q.lend(&mut spare);
+        assert_eq!(spare, b"abc\n");
+        assert!(q.capacity() >= 100, "the spare allocation went to the queue");
+        let mut big = vec![0; SHRINK_ABOVE + 1];
+        q.lend(&mut big);
+        assert!(big.is_empty());
+        assert!(q.capacity() <= KEEP_CAPACITY, "a large spare is shrunk before the queue takes it");
     }
 
     #[test]
@@ -140,9 +163,11 @@ mod tests {
         assert!(q.note_blocked());
         assert!(!q.note_blocked());
         assert!(!q.note_drained());
-        q.consume(4);
+        let mut lent = Vec::new();
+        q.lend(&mut lent);
+        assert!(!q.note_drained(), "lent bytes are not written yet");
+        q.settle(4);
         assert!(q.note_drained());
         assert!(!q.note_drained());
-        assert!(!q.is_congested());
     }
 }

@@ -20,24 +20,39 @@ pub enum PeerState {
 /// What we know of one connection.
 #[derive(Debug)]
 pub struct Peer {
-    pub name: Vec<u8>,
-    pub remote: SocketAddr,
-    pub local: SocketAddr,
+    /// Its name: from the hello that made us dial, or " host:port" for an accepted
+    /// connection, then from its StartRegexp.
+    pub(crate) name: Vec<u8>,
+    pub(crate) remote: SocketAddr,
+    pub(crate) local: SocketAddr,
     /// The TCP port the peer announced in StartRegexp.
-    pub announced_port: Option<u16>,
+    pub(crate) announced_port: Option<u16>,
     /// The peer's subscriptions in arrival order (C lists them newest first).
-    pub regexps: Vec<(i32, Vec<u8>)>,
-    pub input: LineBuffer,
-    pub out: OutQueue,
-    pub ready_sent: bool,
-    pub ping_seq: i32,
-    pub ping_sent_at: Option<Duration>,
-    pub state: PeerState,
+    pub(crate) regexps: Vec<(i32, Vec<u8>)>,
+    pub(crate) input: LineBuffer,
+    pub(crate) out: OutQueue,
+    pub(crate) ready_sent: bool,
+    pub(crate) ping_seq: i32,
+    pub(crate) ping_sent_at: Option<Duration>,
+    /// Closed because we leave the bus ([`super::Engine::leave`]).
+    pub(crate) left: bool,
+    pub(crate) state: PeerState,
     /// Connection order, for newest-first listings.
-    pub seq: u64,
+    pub(crate) seq: u64,
 }
 
 impl Peer {
+    /// Its name (see the field).
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
+    /// Its address as we see it.
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// Connected, and neither closing nor gone.
     pub fn is_open(&self) -> bool {
         self.state == PeerState::Open
     }
@@ -51,7 +66,7 @@ struct Slot {
 
 /// The slab of peers.
 #[derive(Debug, Default)]
-pub struct PeerTable {
+pub(super) struct PeerTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
     next_seq: u64,
@@ -63,7 +78,7 @@ fn split(id: PeerId) -> (usize, u32) {
 
 impl PeerTable {
     /// Stores a peer (its `seq` is assigned here) and returns its new id.
-    pub fn insert(&mut self, mut peer: Peer) -> PeerId {
+    pub(super) fn insert(&mut self, mut peer: Peer) -> PeerId {
         self.next_seq += 1;
         peer.seq = self.next_seq;
         let index = match self.free.pop() {
@@ -79,13 +94,13 @@ impl PeerTable {
         PeerId(u64::from(slot.generation) << 32 | index as u64)
     }
 
-    pub fn get(&self, id: PeerId) -> Option<&Peer> {
+    pub(super) fn get(&self, id: PeerId) -> Option<&Peer> {
         let (index, generation) = split(id);
         let slot = self.slots.get(index)?;
         (slot.generation == generation).then_some(slot.peer.as_ref()).flatten()
     }
 
-    pub fn get_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+    pub(super) fn get_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
         let (index, generation) = split(id);
         let slot = self.slots.get_mut(index)?;
         if slot.generation != generation {
@@ -94,7 +109,7 @@ impl PeerTable {
         slot.peer.as_mut()
     }
 
-    pub fn remove(&mut self, id: PeerId) -> Option<Peer> {
+    pub(super) fn remove(&mut self, id: PeerId) -> Option<Peer> {
         let (index, generation) = split(id);
         let slot = self.slots.get_mut(index)?;
         if slot.generation != generation {
@@ -106,7 +121,7 @@ impl PeerTable {
     }
 
     /// Every peer with its id, in slot order.
-    pub fn iter(&self) -> impl Iterator<Item = (PeerId, &Peer)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (PeerId, &Peer)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| {
             let id = PeerId(u64::from(s.generation) << 32 | i as u64);
             s.peer.as_ref().map(|p| (id, p))
@@ -114,7 +129,7 @@ impl PeerTable {
     }
 
     /// Ids of every peer, newest connection first.
-    pub fn newest_first(&self) -> Vec<PeerId> {
+    pub(super) fn newest_first(&self) -> Vec<PeerId> {
         let mut v: Vec<(u64, PeerId)> = self.iter().map(|(id, p)| (p.seq, id)).collect();
         v.sort_unstable_by_key(|&(seq, _)| std::cmp::Reverse(seq));
         v.into_iter().map(|(_, id)| id).collect()
@@ -138,6 +153,7 @@ mod tests {
             ready_sent: false,
             ping_seq: 0,
             ping_sent_at: None,
+            left: false,
             state: PeerState::Open,
             seq: 0,
         }

@@ -4,10 +4,22 @@
 
 use std::net::IpAddr;
 use std::str::FromStr;
+use thiserror::Error;
+
+/// An allow-list entry that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AllowListError {
+    /// Not an IPv4 or IPv6 address.
+    #[error("bad address '{0}'")]
+    Address(String),
+    /// A prefix length that is not a number, or longer than the address.
+    #[error("bad prefix in '{0}'")]
+    Prefix(String),
+}
 
 /// One address or network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
+pub(super) struct Network {
     addr: IpAddr,
     prefix: u8,
 }
@@ -34,17 +46,19 @@ fn masked(bits: u128, width: u8, prefix: u8) -> u128 {
 }
 
 impl FromStr for Network {
-    type Err = String;
+    type Err = AllowListError;
 
     /// `127.0.0.1`, `10.0.0.0/8`, `::1`, `fe80::/10`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let (addr, prefix) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
-        let addr: IpAddr = addr.parse().map_err(|_| format!("bad address '{s}'"))?;
+        let addr: IpAddr = addr.parse().map_err(|_| AllowListError::Address(s.to_owned()))?;
         let width = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => width,
-            Some(p) => p.parse::<u8>().ok().filter(|&p| p <= width).ok_or_else(|| format!("bad prefix in '{s}'"))?,
+            Some(p) => {
+                p.parse::<u8>().ok().filter(|&p| p <= width).ok_or_else(|| AllowListError::Prefix(s.to_owned()))?
+            }
         };
         Ok(Network { addr, prefix })
     }
@@ -58,11 +72,12 @@ pub struct AllowList {
 
 impl AllowList {
     /// Parses a comma-separated list, e.g. `127.0.0.0/8,192.168.1.7`.
-    pub fn parse(list: &str) -> Result<AllowList, String> {
+    pub fn parse(list: &str) -> Result<AllowList, AllowListError> {
         let networks = list.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect::<Result<_, _>>()?;
         Ok(AllowList { networks })
     }
 
+    /// Whether `ip` may join.
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.networks.is_empty() || self.networks.iter().any(|n| n.contains(ip))
     }
@@ -96,8 +111,8 @@ mod tests {
 
     #[test]
     fn bad_entries_are_errors() {
-        assert!(AllowList::parse("300.1.1.1").is_err());
-        assert!(AllowList::parse("10.0.0.0/33").is_err());
-        assert!(AllowList::parse("10.0.0.0/x").is_err());
+        assert_eq!(AllowList::parse("300.1.1.1"), Err(AllowListError::Address("300.1.1.1".into())));
+        assert_eq!(AllowList::parse("10.0.0.0/33"), Err(AllowListError::Prefix("10.0.0.0/33".into())));
+        assert_eq!(AllowList::parse("10.0.0.0/x"), Err(AllowListError::Prefix("10.0.0.0/x".into())));
     }
 }

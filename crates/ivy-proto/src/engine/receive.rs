@@ -1,11 +1,11 @@
 //! What the engine does with each line a peer sends (§3, with DESIGN §5's choices).
 
-use super::{AppEvent, BindEvent, Engine, Event, PeerId, PeerState, WhenFull, diag};
+use super::{AppEvent, BindEvent, Engine, Event, Notice, PeerId, PeerState, WhenFull};
 use crate::wire::{self, MsgType};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 /// The bad-format reply of ivy-c (§2): sent with Error id 3, then Bye, then close.
-pub const BAD_FORMAT: &[u8] = b"bad format request expected 'type id ...'";
+pub(super) const BAD_FORMAT: &[u8] = b"bad format request expected 'type id ...'";
 
 /// After a line: go on with the next one, or stop reading this peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,30 +18,23 @@ enum Flow {
 }
 
 impl Engine {
-    /// Bytes received from a peer at time `now` (a monotonic clock of the driver's).
-    pub fn on_input(&mut self, id: PeerId, data: &[u8], now: Duration) {
-        let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
-        peer.input.push(data);
-        self.take_lines(id, &|| now);
-    }
-
     /// Where to receive a peer's bytes without a copy: room in its line buffer; then
-    /// call [`Engine::input_filled`]. `None` when the peer is not open (its input is
+    /// call [`Engine::handle_input`]. `None` when the peer is not open (its input is
     /// ignored).
     pub fn input_room(&mut self, id: PeerId) -> Option<&mut [u8]> {
         Some(self.peers.get_mut(id).filter(|p| p.is_open())?.input.spare())
     }
 
-    /// `n` bytes were received into [`Engine::input_room`]; `now` reads the
-    /// driver's monotonic clock, only for a line that needs the time (a Pong).
-    pub fn input_filled(&mut self, id: PeerId, n: usize, now: &dyn Fn() -> Duration) {
+    /// `n` bytes were received into [`Engine::input_room`]: every line they complete
+    /// is handled.
+    pub fn handle_input(&mut self, id: PeerId, n: usize) {
         let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
         peer.input.filled(n);
-        self.take_lines(id, now);
+        self.take_lines(id);
     }
 
     /// Handles every complete line buffered for an open peer.
-    fn take_lines(&mut self, id: PeerId, now: &dyn Fn() -> Duration) {
+    fn take_lines(&mut self, id: PeerId) {
         let Some(peer) = self.peers.get_mut(id) else { return };
         let mut input = std::mem::take(&mut peer.input);
         let mut close = false;
@@ -50,13 +43,13 @@ impl Engine {
                 Ok(Some(range)) => range,
                 Ok(None) => break,
                 Err(_) => {
-                    diag::log(|| "line too long: dropping peer".into());
-                    self.reject(id);
+                    let max = self.limits.max_line;
+                    self.limit_passed(id, "line length", input.data().len(), max);
                     break;
                 }
             };
             let line = input.data().get(range).unwrap_or_default();
-            match self.on_line(id, line, now) {
+            match self.on_line(id, line) {
                 Flow::Next => {}
                 Flow::CloseAfterBatch => close = true,
                 Flow::Stop => break,
@@ -71,6 +64,12 @@ impl Engine {
         }
     }
 
+    /// A limit of [`super::Limits`] passed: noticed, then as a bad format.
+    fn limit_passed(&mut self, peer: PeerId, limit: &'static str, value: usize, max: usize) {
+        self.notices.push_back(Notice::LimitPassed { peer, limit, value, max });
+        self.reject(peer);
+    }
+
     /// Bad format, or a limit passed: ivy-c's reply, Bye, close.
     fn reject(&mut self, id: PeerId) {
         self.queue(id, WhenFull::Drop, |b| {
@@ -80,14 +79,14 @@ impl Engine {
         self.request_close(id);
     }
 
-    fn on_line(&mut self, id: PeerId, line: &[u8], now: &dyn Fn() -> Duration) -> Flow {
+    fn on_line(&mut self, id: PeerId, line: &[u8]) -> Flow {
         let Some(l) = wire::parse_line(line) else {
-            diag::log(|| format!("Quitting bad format  {}", String::from_utf8_lossy(line)));
+            self.notices.push_back(Notice::BadFormat { peer: id, line: line.to_vec() });
             self.reject(id);
             return Flow::Stop;
         };
         let Some(kind) = MsgType::from_code(l.code) else {
-            diag::log(|| format!("Receive unhandled message {}", String::from_utf8_lossy(line)));
+            self.notices.push_back(Notice::UnknownType { peer: id, line: line.to_vec() });
             return Flow::Next;
         };
         match kind {
@@ -98,7 +97,7 @@ impl Engine {
             MsgType::StartRegexp => return self.peer_introduces(id, l.id, l.params),
             MsgType::EndRegexp => self.peer_ready(id),
             MsgType::Error => {
-                diag::log(|| format!("Received error {} {}", l.id, String::from_utf8_lossy(l.params)));
+                self.notices.push_back(Notice::ErrorReceived { peer: id, id: l.id, text: l.params.to_vec() });
             }
             MsgType::DirectMsg => {
                 let text = l.params.to_vec();
@@ -108,7 +107,7 @@ impl Engine {
             MsgType::Ping => {
                 self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Pong, l.id, b""));
             }
-            MsgType::Pong => self.pong(id, l.id, now()),
+            MsgType::Pong => self.pong(id, l.id),
         }
         Flow::Next
     }
@@ -121,8 +120,7 @@ impl Engine {
             wire::count_byte(params, wire::ETX) + usize::from(params.last().is_some_and(|&b| b != wire::ETX))
         };
         if fields > self.limits.max_args {
-            diag::log(|| format!("Msg with {fields} arguments: dropping peer"));
-            self.reject(id);
+            self.limit_passed(id, "arguments in a Msg", fields, self.limits.max_args);
             return Flow::Stop;
         }
         if self.own.contains_key(&binding) {
@@ -130,7 +128,7 @@ impl Engine {
             buf.extend_from_slice(params);
             self.events.push_back(Event::Msg { peer: id, binding, params: buf });
         } else {
-            diag::log(|| format!("Callback Message id={binding} not found!!!'"));
+            self.notices.push_back(Notice::UnknownBinding { peer: id, id: binding });
         }
         Flow::Next
     }
@@ -138,8 +136,7 @@ impl Engine {
     /// AddRegexp: add, or replace the text under an id the peer already uses (DESIGN §5).
     fn peer_subscribes(&mut self, id: PeerId, sub: i32, text: &[u8]) -> Flow {
         if text.len() > self.limits.max_regexp_len {
-            diag::log(|| format!("regexp of {} bytes: dropping peer", text.len()));
-            self.reject(id);
+            self.limit_passed(id, "regexp length", text.len(), self.limits.max_regexp_len);
             return Flow::Stop;
         }
         if !self.filter.is_empty() && !self.filter.accepts(text) {
@@ -157,8 +154,7 @@ impl Engine {
                 BindEvent::Changed
             }
             None if count >= max => {
-                diag::log(|| format!("more than {max} regexps: dropping peer"));
-                self.reject(id);
+                self.limit_passed(id, "regexps", count + 1, max);
                 return Flow::Stop;
             }
             None => {
@@ -172,6 +168,8 @@ impl Engine {
             reply.extend_from_slice(b"', ");
             reply.extend_from_slice(err.message.as_bytes());
             self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, err.offset, &reply));
+            let regexp = text.to_vec();
+            self.notices.push_back(Notice::BadRegexp { peer: id, id: sub, regexp, error: err.message });
         }
         self.events.push_back(Event::Bind { peer: id, id: sub, regexp: text.to_vec(), event });
         Flow::Next
@@ -204,6 +202,7 @@ impl Engine {
                     wire::encode_line(b, MsgType::Error, 0, b"Application already connected");
                 });
                 self.request_close(loser);
+                self.notices.push_back(Notice::AlreadyConnected { peer: loser });
                 if loser == id { Flow::Stop } else { Flow::Next }
             }
             None => Flow::Next,
@@ -239,36 +238,34 @@ impl Engine {
         }
     }
 
-    /// Pong: the round trip in µs, negative when it answers an older ping (§6.4).
-    fn pong(&mut self, id: PeerId, pong: i32, now: Duration) {
+    /// Pong: the time of the ping it answers, and whether it was the last one sent
+    /// (§6.4); a Pong with no ping waiting is ignored.
+    fn pong(&mut self, id: PeerId, pong: i32) {
         let Some(peer) = self.peers.get_mut(id) else { return };
-        let Some(sent) = peer.ping_sent_at.take() else { return };
-        let rtt = now.saturating_sub(sent);
-        let micros = rtt.as_secs().min(2000) as i64 * 1_000_000 + i64::from(rtt.subsec_micros());
-        let micros = i32::try_from(micros).unwrap_or(i32::MAX);
-        let micros = if pong == peer.ping_seq { micros } else { -micros };
-        self.events.push_back(Event::Pong { peer: id, micros });
+        let Some(sent_at) = peer.ping_sent_at.take() else { return };
+        let latest = pong == peer.ping_seq;
+        self.events.push_back(Event::Pong { peer: id, sent_at, latest });
     }
 
-    /// A datagram from the bus: each hello line from a newcomer asks for a connection.
-    pub fn on_datagram(&mut self, from: std::net::IpAddr, data: &[u8]) {
-        if !self.allow.allows(from) {
-            diag::log(|| format!("hello from {from} ignored: not in the allow-list"));
+    /// A datagram from the bus, sent from `from`: each hello line from a newcomer
+    /// asks for a connection ([`super::Action::Connect`]).
+    pub fn handle_datagram(&mut self, from: SocketAddr, data: &[u8]) {
+        if !self.allows(from.ip()) {
             return;
         }
         for line in wire::hello_lines(data) {
             let hello = match wire::parse_hello(line) {
                 Ok(h) => h,
-                Err(e) => {
-                    diag::log(|| format!("bad hello from {from}: {e:?}"));
+                Err(error) => {
+                    self.notices.push_back(Notice::BadHello { from, error });
                     continue;
                 }
             };
             if hello.app_id == self.app_id.as_slice() && !self.app_id.is_empty() {
                 continue;
             }
-            let addr = std::net::SocketAddr::new(from, hello.port);
-            if self.knows(addr) || !self.room_to_dial(|| format!("hello from {addr} ignored")) {
+            let addr = SocketAddr::new(from.ip(), hello.port);
+            if self.knows(addr) || !self.room_to_dial(addr) {
                 continue;
             }
             self.connecting.insert(addr);
@@ -277,7 +274,7 @@ impl Engine {
     }
 
     /// Whether a connection to the agent listening at `addr` exists or is under way.
-    fn knows(&self, addr: std::net::SocketAddr) -> bool {
+    fn knows(&self, addr: SocketAddr) -> bool {
         self.connecting.contains(&addr)
             || self.peers.iter().any(|(_, p)| {
                 p.is_open()

@@ -1,7 +1,7 @@
 //! What the engine sends on its user's behalf: messages routed through the peers'
 //! subscriptions (§5.1), our own subscriptions (§8.1), and the control messages (§6).
 
-use super::{Engine, PeerId, WhenFull, diag, queue_to};
+use super::{BindingId, Engine, Notice, PeerId, Push, SendError, UnknownBinding, WhenFull, queue_to};
 use crate::pattern::expand_intervals;
 use crate::wire::{self, LF, MsgType};
 use std::time::Duration;
@@ -9,22 +9,22 @@ use std::time::Duration;
 impl Engine {
     /// Sends `message` to every matching subscription of every peer; returns the number
     /// of Msg lines, counting those dropped at a full queue (as ivy-c).
-    pub fn send_msg(&mut self, message: &[u8]) -> usize {
+    pub fn send_msg(&mut self, message: &[u8]) -> Result<usize, SendError> {
         if self.debug_binary && message.iter().any(|&b| !(0x20..0x80).contains(&b)) {
-            diag::log(|| "IvySendMsg bad msg to send binary data not allowed ignored".into());
-            return 0;
+            self.notices.push_back(Notice::BinaryRefused);
+            return Err(SendError::Binary);
         }
-        self.route(message, None, WhenFull::Report)
+        Ok(self.route(message, None, WhenFull::Report))
     }
 
     /// Routes a message to the subscriptions of every peer, or only of `only`.
     /// `full`: Report for the user's sends, Drop on the ready path.
     pub(super) fn route(&mut self, message: &[u8], only: Option<PeerId>, full: WhenFull) -> usize {
-        let (peers, outbox, events) = (&mut self.peers, &mut self.outbox, &mut self.events);
+        let (peers, outbox, events, notices) = (&mut self.peers, &mut self.outbox, &mut self.events, &mut self.notices);
         let mut count = 0;
         self.dict.for_each_match(message, |params, subs| {
             let Some(params) = params else {
-                diag::log(|| "a captured argument holds LF: line not sent".into());
+                notices.push_back(Notice::LineFeedRefused { what: "a captured argument" });
                 return;
             };
             for &(peer, id) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
@@ -35,43 +35,47 @@ impl Engine {
                 count += usize::from(queued.is_some());
             }
         });
+        let refused = self.dict.refused();
+        if refused > 0 {
+            self.notices.push_back(Notice::SearchesRefused { count: refused, message_len: message.len() });
+        }
         count
     }
 
     /// Subscribes to `regexp` (interval-expanded here, §5.5); tells every peer.
-    pub fn bind(&mut self, regexp: &[u8]) -> i32 {
+    pub fn bind(&mut self, regexp: &[u8]) -> BindingId {
         let id = self.next_binding;
         self.next_binding = self.next_binding.wrapping_add(1);
         self.own.insert(id, expand_intervals(regexp));
         self.announce(id);
-        id
+        BindingId(id)
     }
 
     /// Replaces the text of our subscription `id`, keeping the id; tells every peer.
-    pub fn change(&mut self, id: i32, regexp: &[u8]) -> bool {
-        let Some(text) = self.own.get_mut(&id) else { return false };
+    pub fn change(&mut self, id: BindingId, regexp: &[u8]) -> Result<(), UnknownBinding> {
+        let BindingId(id) = id;
+        let text = self.own.get_mut(&id).ok_or(UnknownBinding)?;
         *text = expand_intervals(regexp);
         if !self.announce(id) {
             // Peers must not go on matching the old text under this id.
             self.queue_to_all(|b| wire::encode_line(b, MsgType::DelRegexp, id, b""));
         }
-        true
+        Ok(())
     }
 
     /// Removes our subscription `id`; tells every peer.
-    pub fn unbind(&mut self, id: i32) -> bool {
-        if self.own.remove(&id).is_none() {
-            return false;
-        }
+    pub fn unbind(&mut self, id: BindingId) -> Result<(), UnknownBinding> {
+        let BindingId(id) = id;
+        self.own.remove(&id).ok_or(UnknownBinding)?;
         self.queue_to_all(|b| wire::encode_line(b, MsgType::DelRegexp, id, b""));
-        true
+        Ok(())
     }
 
     /// Sends our subscription `id` to every peer; false when its text cannot go on the wire.
     fn announce(&mut self, id: i32) -> bool {
         let Some(text) = self.own.get(&id).cloned() else { return false };
         if text.contains(&LF) {
-            diag::log(|| "regexp holds LF: not sent to peers".into());
+            self.notices.push_back(Notice::LineFeedRefused { what: "a regexp of ours" });
             return false;
         }
         self.queue_to_all(|b| wire::encode_line(b, MsgType::AddRegexp, id, &text));
@@ -85,35 +89,41 @@ impl Engine {
         }
     }
 
-    /// A direct message (§6.1); false when the peer is gone or the text holds LF.
-    pub fn send_direct(&mut self, peer: PeerId, id: i32, text: &[u8]) -> bool {
+    /// A direct message (§6.1).
+    pub fn send_direct(&mut self, peer: PeerId, id: i32, text: &[u8]) -> Result<(), SendError> {
         self.send_raw(peer, MsgType::DirectMsg, id, text)
     }
 
     /// An Error message (§6.3).
-    pub fn send_error(&mut self, peer: PeerId, id: i32, text: &[u8]) -> bool {
+    pub fn send_error(&mut self, peer: PeerId, id: i32, text: &[u8]) -> Result<(), SendError> {
         self.send_raw(peer, MsgType::Error, id, text)
     }
 
     /// Asks the peer to die (§6.2).
-    pub fn send_die(&mut self, peer: PeerId) -> bool {
+    pub fn send_die(&mut self, peer: PeerId) -> Result<(), SendError> {
         self.send_raw(peer, MsgType::Die, 0, b"")
     }
 
-    /// Sends the next ping of this peer (ids from 1) and remembers when.
-    pub fn ping(&mut self, peer: PeerId, now: Duration) -> bool {
-        let Some(p) = self.peers.get_mut(peer).filter(|p| p.is_open()) else { return false };
+    /// Sends the next ping of this peer (ids from 1) and remembers `now`, which
+    /// its Pong event gives back.
+    pub fn ping(&mut self, peer: PeerId, now: Duration) -> Result<(), SendError> {
+        let p = self.peers.get_mut(peer).filter(|p| p.is_open()).ok_or(SendError::NoPeer)?;
         p.ping_seq = p.ping_seq.wrapping_add(1);
         p.ping_sent_at = Some(now);
         let seq = p.ping_seq;
         self.send_raw(peer, MsgType::Ping, seq, b"")
     }
 
-    fn send_raw(&mut self, peer: PeerId, kind: MsgType, id: i32, text: &[u8]) -> bool {
+    fn send_raw(&mut self, peer: PeerId, kind: MsgType, id: i32, text: &[u8]) -> Result<(), SendError> {
         if text.contains(&LF) {
-            diag::log(|| format!("{kind:?} text holds LF: not sent"));
-            return false;
+            let what = if kind == MsgType::Error { "an Error's text" } else { "a direct message" };
+            self.notices.push_back(Notice::LineFeedRefused { what });
+            return Err(SendError::LineFeed);
         }
-        self.queue(peer, WhenFull::Report, |b| wire::encode_line(b, kind, id, text)) == Some(super::Push::Queued)
+        match self.queue(peer, WhenFull::Report, |b| wire::encode_line(b, kind, id, text)) {
+            Some(Push::Queued) => Ok(()),
+            Some(Push::Full) => Err(SendError::QueueFull),
+            None => Err(SendError::NoPeer),
+        }
     }
 }

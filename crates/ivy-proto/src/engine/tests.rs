@@ -31,16 +31,14 @@ fn engine() -> Engine {
 /// An accepted connection from a distinct local port; our handshake is discarded.
 fn raw_peer(e: &mut Engine) -> PeerId {
     let port = 40000 + e.peers().len() as u16;
-    let p = e.add_peer(addr(port), addr(7777), None);
+    let p = e.handle_connected(addr(port), addr(7777), None);
     take_out(e, p);
     p
 }
 
 /// Everything queued for the peer, marked as written.
 fn take_out(e: &mut Engine, p: PeerId) -> Vec<u8> {
-    let out = e.pending_output(p).to_vec();
-    e.wrote(p, out.len(), false);
-    out
+    testing::drain_output(e, p)
 }
 
 #[track_caller]
@@ -49,19 +47,7 @@ fn expect_out(e: &mut Engine, p: PeerId, want: &[u8]) {
     assert_eq!(got.escape_ascii().to_string(), want.escape_ascii().to_string());
 }
 
-fn feed(e: &mut Engine, p: PeerId, bytes: &[u8]) {
-    e.on_input(p, bytes, ZERO);
-}
-
-fn events(e: &mut Engine) -> Vec<Event> {
-    let mut events = VecDeque::new();
-    e.take_events(&mut events);
-    events.into()
-}
-
-fn actions(e: &mut Engine) -> Vec<Action> {
-    std::iter::from_fn(|| e.pop_action()).collect()
-}
+use crate::testing::{self, actions, events, feed, notices};
 
 fn app(peer: PeerId, event: AppEvent) -> Event {
     Event::App { peer, event }
@@ -96,8 +82,8 @@ fn pump(a: &mut Engine, pa: PeerId, b: &mut Engine, pb: PeerId) {
         if ab.is_empty() && ba.is_empty() {
             break;
         }
-        b.on_input(pb, &ab, ZERO);
-        a.on_input(pa, &ba, ZERO);
+        feed(b, pb, &ab);
+        feed(a, pa, &ba);
     }
 }
 
@@ -108,10 +94,10 @@ fn pump(a: &mut Engine, pa: PeerId, b: &mut Engine, pb: PeerId) {
 fn case05_handshake_newest_binding_first() {
     let mut e = Engine::new(b"CTEST", None);
     e.set_local(38655, b"x");
-    assert_eq!(e.bind(b"^first (.*)"), 0);
-    assert_eq!(e.bind(b"second"), 1);
-    assert_eq!(e.bind(b"(a)(b)?"), 2);
-    let p = e.add_peer(addr(9999), addr(40000), Some(b"RAW"));
+    assert_eq!(e.bind(b"^first (.*)"), BindingId(0));
+    assert_eq!(e.bind(b"second"), BindingId(1));
+    assert_eq!(e.bind(b"(a)(b)?"), BindingId(2));
+    let p = e.handle_connected(addr(9999), addr(40000), Some(b"RAW"));
     expect_out(&mut e, p, b"6 38655\x02CTEST\n1 2\x02(a)(b)?\n1 1\x02second\n1 0\x02^first (.*)\n5 0\x02\n");
     assert_eq!(e.peer(p).unwrap().name, b"RAW");
 }
@@ -182,14 +168,14 @@ fn dirty_lists_peers_with_output() {
     let p = raw_with(&mut e, &[(0, "(.*)")]);
     let q = raw_peer(&mut e);
     let mut dirty = Vec::new();
-    e.take_dirty(&mut dirty);
-    e.send_msg(b"x");
-    e.take_dirty(&mut dirty);
+    e.poll_dirty(&mut dirty);
+    assert_eq!(e.send_msg(b"x"), Ok(1));
+    e.poll_dirty(&mut dirty);
     assert_eq!(dirty, vec![p]);
     feed(&mut e, q, b"\n");
-    e.take_dirty(&mut dirty);
+    e.poll_dirty(&mut dirty);
     assert_eq!(dirty, vec![q]);
-    e.take_dirty(&mut dirty);
+    e.poll_dirty(&mut dirty);
     assert!(dirty.is_empty());
 }
 
@@ -198,7 +184,7 @@ fn case09_send_before_end_regexp() {
     let mut e = engine();
     let p = raw_peer(&mut e);
     feed(&mut e, p, b"6 9999\x02RAW\n1 4\x02(.*)\n");
-    assert_eq!(e.send_msg(b"early"), 1);
+    assert_eq!(e.send_msg(b"early"), Ok(1));
     expect_out(&mut e, p, b"2 4\x02early\x03\n");
 }
 
@@ -209,8 +195,8 @@ fn two_engines_full_handshake() {
     let mut b = Engine::new(b"B", None);
     b.set_local(8000, b"idB");
     b.bind(b"^(.*) ready$");
-    let pa = a.add_peer(addr(8000), addr(50001), Some(b"B"));
-    let pb = b.add_peer(addr(50001), addr(8000), None);
+    let pa = a.handle_connected(addr(8000), addr(50001), Some(b"B"));
+    let pb = b.handle_connected(addr(50001), addr(8000), None);
     pump(&mut a, pa, &mut b, pb);
     assert_eq!(a.peer(pa).unwrap().name, b"B");
     assert_eq!(b.peer(pb).unwrap().name, b"A");
@@ -225,7 +211,7 @@ fn two_engines_full_handshake() {
 fn case11_one_line_per_matching_subscription() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(5, "^hello (.*)"), (7, "hello"), (8, "(.*)")]);
-    assert_eq!(e.send_msg(b"hello world"), 3);
+    assert_eq!(e.send_msg(b"hello world"), Ok(3));
     expect_out(&mut e, p, b"2 5\x02world\x03\n2 7\x02\n2 8\x02hello world\x03\n");
 }
 
@@ -233,7 +219,7 @@ fn case11_one_line_per_matching_subscription() {
 fn case12_unanchored_matching() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(0, "world")]);
-    assert_eq!(e.send_msg(b"hello world"), 1);
+    assert_eq!(e.send_msg(b"hello world"), Ok(1));
     expect_out(&mut e, p, b"2 0\x02\n");
 }
 
@@ -249,7 +235,7 @@ fn case13_optional_groups() {
         (b"abcd", b"2 1\x02b\x03c\x03d\x03\n"),
     ];
     for (message, line) in cases {
-        assert_eq!(e.send_msg(message), 1);
+        assert_eq!(e.send_msg(message), Ok(1));
         expect_out(&mut e, p, line);
     }
 }
@@ -258,9 +244,9 @@ fn case13_optional_groups() {
 fn case14_nested_and_repeated_groups() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(0, "^(x(y)?)+$")]);
-    assert_eq!(e.send_msg(b"xyxy"), 1);
+    assert_eq!(e.send_msg(b"xyxy"), Ok(1));
     expect_out(&mut e, p, b"2 0\x02xy\x03y\x03\n");
-    assert_eq!(e.send_msg(b"xyx"), 1);
+    assert_eq!(e.send_msg(b"xyx"), Ok(1));
     expect_out(&mut e, p, b"2 0\x02x\x03y\x03\n");
 }
 
@@ -268,7 +254,7 @@ fn case14_nested_and_repeated_groups() {
 fn case15_same_text_two_ids_newest_first() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(1, "^a(b)?(c)?(d)?"), (2, "^a(b)?(c)?(d)?")]);
-    assert_eq!(e.send_msg(b"a"), 2);
+    assert_eq!(e.send_msg(b"a"), Ok(2));
     expect_out(&mut e, p, b"2 2\x02\n2 1\x02\n");
 }
 
@@ -276,7 +262,7 @@ fn case15_same_text_two_ids_newest_first() {
 fn case16_empty_message() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(0, "(.*)")]);
-    assert_eq!(e.send_msg(b""), 1);
+    assert_eq!(e.send_msg(b""), Ok(1));
     expect_out(&mut e, p, b"2 0\x02\x03\n");
 }
 
@@ -284,7 +270,7 @@ fn case16_empty_message() {
 fn case17_etx_inside_message() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(0, "(.*)")]);
-    assert_eq!(e.send_msg(b"a\x03b"), 1);
+    assert_eq!(e.send_msg(b"a\x03b"), Ok(1));
     expect_out(&mut e, p, b"2 0\x02a\x03b\x03\n");
 }
 
@@ -292,15 +278,17 @@ fn case17_etx_inside_message() {
 fn case18_lf_inside_message_never_on_the_wire() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(0, "(.*)")]);
-    e.send_msg(b"nl1\nline2");
+    assert_eq!(e.send_msg(b"nl1\nline2"), Ok(1));
     expect_out(&mut e, p, b"2 0\x02nl1\x03\n");
 
     let mut e = engine();
     let p = raw_with(&mut e, &[(2, "(?s)^nl(.*)")]);
-    e.send_msg(b"nl1\nline2");
+    notices(&mut e);
+    assert_eq!(e.send_msg(b"nl1\nline2"), Ok(0));
     expect_out(&mut e, p, b"");
+    assert_eq!(notices(&mut e), vec![Notice::LineFeedRefused { what: "a captured argument" }]);
     // The peer is still served afterwards.
-    assert_eq!(e.send_msg(b"nl2"), 1);
+    assert_eq!(e.send_msg(b"nl2"), Ok(1));
     expect_out(&mut e, p, b"2 2\x022\x03\n");
 }
 
@@ -308,17 +296,21 @@ fn case18_lf_inside_message_never_on_the_wire() {
 fn lf_in_own_name_regexp_or_text_never_on_the_wire() {
     let mut e = Engine::new(b"two\nlines", None);
     e.set_local(7777, b"x");
-    assert_eq!(e.bind(b"^a\nb"), 0);
-    assert_eq!(e.bind(b"^ok"), 1);
-    let p = e.add_peer(addr(9999), addr(40000), None);
+    assert_eq!(e.bind(b"^a\nb"), BindingId(0));
+    assert_eq!(e.bind(b"^ok"), BindingId(1));
+    let p = e.handle_connected(addr(9999), addr(40000), None);
     expect_out(&mut e, p, b"6 7777\x02two lines\n1 1\x02^ok\n5 0\x02\n");
-    assert_eq!(e.bind(b"x\ny"), 2);
+    assert_eq!(e.bind(b"x\ny"), BindingId(2));
     expect_out(&mut e, p, b"");
-    assert!(!e.send_error(p, 1, b"x\ny"));
-    assert!(!e.send_direct(p, 1, b"x\ny"));
+    assert_eq!(e.send_error(p, 1, b"x\ny"), Err(SendError::LineFeed));
+    assert_eq!(e.send_direct(p, 1, b"x\ny"), Err(SendError::LineFeed));
     expect_out(&mut e, p, b"");
+    let refused = |what| Notice::LineFeedRefused { what };
+    let ours = refused("a regexp of ours");
+    let want = [ours.clone(), ours, refused("an Error's text"), refused("a direct message")];
+    assert_eq!(notices(&mut e), want);
     // A change to a text that cannot be sent withdraws the old one from peers.
-    assert!(e.change(1, b"^o\nk"));
+    assert!(e.change(BindingId(1), b"^o\nk").is_ok());
     expect_out(&mut e, p, b"4 1\x02\n");
 }
 
@@ -326,14 +318,16 @@ fn lf_in_own_name_regexp_or_text_never_on_the_wire() {
 fn case19_high_bytes_verbatim_debug_binary_refuses() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(0, "(.*)")]);
-    assert_eq!(e.send_msg(b"caf\xc3\xa9\xff\x01"), 1);
+    assert_eq!(e.send_msg(b"caf\xc3\xa9\xff\x01"), Ok(1));
     expect_out(&mut e, p, b"2 0\x02caf\xc3\xa9\xff\x01\x03\n");
     e.set_debug_binary(true);
+    notices(&mut e);
     for bad in [&b"caf\xc3\xa9"[..], b"a\x01", b"\xff", b"tab\there"] {
-        assert_eq!(e.send_msg(bad), 0);
+        assert_eq!(e.send_msg(bad), Err(SendError::Binary));
+        assert_eq!(notices(&mut e), [Notice::BinaryRefused]);
     }
     expect_out(&mut e, p, b"");
-    assert_eq!(e.send_msg(b"plain ascii ~"), 1);
+    assert_eq!(e.send_msg(b"plain ascii ~"), Ok(1));
     expect_out(&mut e, p, b"2 0\x02plain ascii ~\x03\n");
 }
 
@@ -342,7 +336,7 @@ fn case20_long_lines() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(0, "(.*)")]);
     let big = vec![b'x'; 100_000];
-    assert_eq!(e.send_msg(&big), 1);
+    assert_eq!(e.send_msg(&big), Ok(1));
     let out = take_out(&mut e, p);
     assert_eq!(out.len(), 100_006);
     assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
@@ -384,9 +378,7 @@ fn case22_msg_splitting() {
         feed(&mut e, p, line);
         let params = &line[4..line.len() - 1];
         assert_eq!(events(&mut e), vec![msg_ev(p, 0, params)]);
-        let mut args = Vec::new();
-        assert!(wire::split_args(params, 1024, &mut args));
-        assert_eq!(args, argv);
+        assert_eq!(wire::args(params).collect::<Vec<_>>(), argv);
     }
     expect_out(&mut e, p, b"");
 }
@@ -426,9 +418,9 @@ fn case25_bad_format_reply_close_then_ignore() {
         expect_out(&mut e, p, b"");
         assert!(events(&mut e).is_empty());
         assert!(actions(&mut e).is_empty());
-        e.on_closed(p);
+        e.handle_closed(p);
         assert_eq!(events(&mut e), vec![app(p, AppEvent::Disconnected)]);
-        assert_eq!(e.send_msg(b"x"), 0);
+        assert_eq!(e.send_msg(b"x"), Ok(0));
     }
     // Lines after a bad one in the same segment.
     let mut e = engine();
@@ -458,7 +450,7 @@ fn case27_bye_then_more_lines_in_one_segment() {
     assert_eq!(actions(&mut e), vec![Action::Close(p)]);
     feed(&mut e, p, b"9 6\x02\n");
     expect_out(&mut e, p, b"");
-    e.on_closed(p);
+    e.handle_closed(p);
     assert_eq!(events(&mut e), vec![app(p, AppEvent::Disconnected)]);
 }
 
@@ -474,7 +466,7 @@ fn case28_invalid_regexp_error_and_kept() {
     assert_eq!(events(&mut e), vec![bind_ev(p, 10, b"foo(bar", BindEvent::Added)]);
     assert_eq!(e.peer_regexps(p), Some(vec![b"foo(bar".to_vec()]));
     for m in [&b"foo(bar"[..], b"foobar", b"", b"foo"] {
-        assert_eq!(e.send_msg(m), 0);
+        assert_eq!(e.send_msg(m), Ok(0));
     }
     expect_out(&mut e, p, b"");
     assert!(actions(&mut e).is_empty());
@@ -494,21 +486,21 @@ fn case28_compile_error_texts() {
 fn case29_same_id_new_text_replaces() {
     let mut e = engine();
     let p = raw_with(&mut e, &[(1, "^old")]);
-    assert_eq!(e.send_msg(b"old"), 1);
+    assert_eq!(e.send_msg(b"old"), Ok(1));
     expect_out(&mut e, p, b"2 1\x02\n");
 
     feed(&mut e, p, b"1 1\x02^new\n");
     assert_eq!(events(&mut e), vec![bind_ev(p, 1, b"^new", BindEvent::Changed)]);
     assert_eq!(e.peer_regexps(p), Some(vec![b"^new".to_vec()]));
-    assert_eq!(e.send_msg(b"old"), 0);
-    assert_eq!(e.send_msg(b"new"), 1);
+    assert_eq!(e.send_msg(b"old"), Ok(0));
+    assert_eq!(e.send_msg(b"new"), Ok(1));
     expect_out(&mut e, p, b"2 1\x02\n");
 
     // Identical re-send: Changed, and still one delivery.
     feed(&mut e, p, b"1 1\x02^new\n");
     assert_eq!(events(&mut e), vec![bind_ev(p, 1, b"^new", BindEvent::Changed)]);
     assert_eq!(e.peer_regexps(p), Some(vec![b"^new".to_vec()]));
-    assert_eq!(e.send_msg(b"new"), 1);
+    assert_eq!(e.send_msg(b"new"), Ok(1));
     expect_out(&mut e, p, b"2 1\x02\n");
     expect_out(&mut e, p, b"");
 }
@@ -519,7 +511,7 @@ fn case29_replace_keeps_other_subscribers_of_old_text() {
     let p = raw_with(&mut e, &[(1, "^old"), (2, "^old")]);
     feed(&mut e, p, b"1 1\x02^new\n");
     events(&mut e);
-    assert_eq!(e.send_msg(b"old"), 1);
+    assert_eq!(e.send_msg(b"old"), Ok(1));
     expect_out(&mut e, p, b"2 2\x02\n");
 }
 
@@ -534,9 +526,9 @@ fn case30_del_regexp() {
     feed(&mut e, p, b"4 77\x02\n4 1\x02\n");
     assert!(events(&mut e).is_empty());
     assert_eq!(e.peer_regexps(p), Some(vec![b"^c".to_vec()]));
-    assert_eq!(e.send_msg(b"a"), 0);
-    assert_eq!(e.send_msg(b"b"), 0);
-    assert_eq!(e.send_msg(b"c"), 1);
+    assert_eq!(e.send_msg(b"a"), Ok(0));
+    assert_eq!(e.send_msg(b"b"), Ok(0));
+    assert_eq!(e.send_msg(b"c"), Ok(1));
     expect_out(&mut e, p, b"2 3\x02\n");
     assert!(actions(&mut e).is_empty());
 }
@@ -563,7 +555,7 @@ fn case31_filters() {
     let listed = e.peer_regexps(p).unwrap();
     assert_eq!(listed.len(), accepted.len());
     for m in ["hellothere", "bar", "foo-bar x", "Hello", "hello_world"] {
-        e.send_msg(m.as_bytes());
+        assert!(e.send_msg(m.as_bytes()).is_ok());
     }
     let out = take_out(&mut e, p);
     for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -580,16 +572,16 @@ fn case31_filters() {
 fn case32_own_bind_change_unbind() {
     let mut e = engine();
     let p = raw_with(&mut e, &[]);
-    assert_eq!(e.bind(b"^a (.*)"), 0);
+    assert_eq!(e.bind(b"^a (.*)"), BindingId(0));
     expect_out(&mut e, p, b"1 0\x02^a (.*)\n");
-    assert!(e.change(0, b"^b"));
+    assert!(e.change(BindingId(0), b"^b").is_ok());
     expect_out(&mut e, p, b"1 0\x02^b\n");
-    assert!(e.unbind(0));
+    assert!(e.unbind(BindingId(0)).is_ok());
     expect_out(&mut e, p, b"4 0\x02\n");
-    assert!(!e.unbind(0));
-    assert!(!e.change(0, b"^z"));
+    assert!(e.unbind(BindingId(0)).is_err());
+    assert!(e.change(BindingId(0), b"^z").is_err());
     expect_out(&mut e, p, b"");
-    assert_eq!(e.bind(b"^c"), 1);
+    assert_eq!(e.bind(b"^c"), BindingId(1));
     expect_out(&mut e, p, b"1 1\x02^c\n");
     // A Msg for the removed binding is not delivered.
     feed(&mut e, p, b"2 0\x02\n2 1\x02\n");
@@ -615,13 +607,13 @@ fn case33_interval_matches_at_the_sender() {
     let mut b = Engine::new(b"B", None);
     b.set_local(8000, b"idB");
     a.bind(b"^val=((?I1#5i))$");
-    let pa = a.add_peer(addr(8000), addr(50001), Some(b"B"));
-    let pb = b.add_peer(addr(50001), addr(8000), None);
+    let pa = a.handle_connected(addr(8000), addr(50001), Some(b"B"));
+    let pb = b.handle_connected(addr(50001), addr(8000), None);
     pump(&mut a, pa, &mut b, pb);
     events(&mut a);
-    assert_eq!(b.send_msg(b"val=3"), 1);
-    assert_eq!(b.send_msg(b"val=6"), 0);
-    assert_eq!(b.send_msg(b"val=35"), 0);
+    assert_eq!(b.send_msg(b"val=3"), Ok(1));
+    assert_eq!(b.send_msg(b"val=6"), Ok(0));
+    assert_eq!(b.send_msg(b"val=35"), Ok(0));
     pump(&mut a, pa, &mut b, pb);
     assert_eq!(events(&mut a), vec![msg_ev(pa, 0, b"3\x03")]);
 }
@@ -643,23 +635,18 @@ fn case35_ping_pong_round_trips() {
     let ms = Duration::from_millis;
     let mut e = engine();
     let p = raw_with(&mut e, &[]);
-    assert!(e.ping(p, ms(1000)));
-    assert!(e.ping(p, ms(1100)));
+    let pong = |sent_at, latest| Event::Pong { peer: p, sent_at, latest };
+    assert!(e.ping(p, ms(1000)).is_ok());
+    assert!(e.ping(p, ms(1100)).is_ok());
     expect_out(&mut e, p, b"9 1\x02\n9 2\x02\n");
-    e.on_input(p, b"10 1\x02\n", ms(1400));
-    assert_eq!(events(&mut e), vec![Event::Pong { peer: p, micros: -300_000 }]);
-    e.on_input(p, b"10 2\x02\n", ms(1500));
-    assert!(events(&mut e).is_empty());
-    assert!(e.ping(p, ms(2000)));
+    feed(&mut e, p, b"10 1\x02\n");
+    assert_eq!(events(&mut e), vec![pong(ms(1100), false)]);
+    feed(&mut e, p, b"10 2\x02\n");
+    assert!(events(&mut e).is_empty(), "the ping's time was taken by the first Pong");
+    assert!(e.ping(p, ms(2000)).is_ok());
     expect_out(&mut e, p, b"9 3\x02\n");
-    e.on_input(p, b"10 3\x02\n", Duration::from_micros(2_250_123));
-    assert_eq!(events(&mut e), vec![Event::Pong { peer: p, micros: 250_123 }]);
-    // Seconds are capped at 2000.
-    assert!(e.ping(p, Duration::from_secs(10)));
-    expect_out(&mut e, p, b"9 4\x02\n");
-    e.on_input(p, b"10 4\x02\n", Duration::from_micros(3_010_500_000));
-    let micros = 2_000_500_000;
-    assert_eq!(events(&mut e), vec![Event::Pong { peer: p, micros }]);
+    feed(&mut e, p, b"10 3\x02\n");
+    assert_eq!(events(&mut e), vec![pong(ms(2000), true)]);
 }
 
 #[test]
@@ -669,9 +656,9 @@ fn case36_direct_messages() {
     feed(&mut e, p, b"7 12\x02hello\x03there\x03\n");
     let text = b"hello\x03there\x03".to_vec();
     assert_eq!(events(&mut e), vec![Event::Direct { peer: p, id: 12, text }]);
-    assert!(e.send_direct(p, 33, b"hi\x03there"));
+    assert!(e.send_direct(p, 33, b"hi\x03there").is_ok());
     expect_out(&mut e, p, b"7 33\x02hi\x03there\n");
-    assert!(!e.send_direct(p, 34, b"two\nlines"));
+    assert!(e.send_direct(p, 34, b"two\nlines").is_err());
     expect_out(&mut e, p, b"");
 }
 
@@ -679,7 +666,7 @@ fn case36_direct_messages() {
 fn case37_errors() {
     let mut e = engine();
     let p = raw_with(&mut e, &[]);
-    assert!(e.send_error(p, 44, b"oops"));
+    assert!(e.send_error(p, 44, b"oops").is_ok());
     expect_out(&mut e, p, b"3 44\x02oops\n");
     feed(&mut e, p, b"3 5\x02some error\n");
     assert!(events(&mut e).is_empty());
@@ -692,7 +679,7 @@ fn case38_die() {
     let mut e = engine();
     let q = raw_peer(&mut e);
     let p = raw_with(&mut e, &[]);
-    assert!(e.send_die(p));
+    assert!(e.send_die(p).is_ok());
     expect_out(&mut e, p, b"8 0\x02\n");
     feed(&mut e, p, b"8 7\x02whatever\n");
     assert_eq!(events(&mut e), vec![Event::Die { peer: p, id: 7 }]);
@@ -713,23 +700,32 @@ fn case41_congestion_whole_lines() {
     let p = raw_with(&mut e, &[(0, "(.*)")]);
     let mut delivered = Vec::new();
     // Each message makes a 10-byte line: "2 0\x02mNNN\x03\n".
-    assert_eq!(e.send_msg(b"m000"), 1);
-    delivered.extend_from_slice(&e.pending_output(p)[..3]);
-    e.wrote(p, 3, true);
-    e.wrote(p, 0, true);
+    assert_eq!(e.send_msg(b"m000"), Ok(1));
+    let mut first = Vec::new();
+    e.take_output(p, &mut first);
+    delivered.extend_from_slice(&first[..3]);
+    e.handle_written(p, 3, true);
+    e.handle_written(p, 0, true);
     assert_eq!(events(&mut e), vec![app(p, AppEvent::Congestion)]);
     for i in 1..=12 {
-        assert_eq!(e.send_msg(format!("m{i:03}").as_bytes()), 1);
+        assert_eq!(e.send_msg(format!("m{i:03}").as_bytes()), Ok(1));
     }
-    // 7 + 9 * 10 = 97 bytes fit; the last three messages are dropped whole.
+    // The 7 bytes still lent count: 7 + 9 * 10 = 97 bytes fit; the last three
+    // messages are dropped whole.
     assert_eq!(events(&mut e), vec![app(p, AppEvent::FifoFull); 3]);
-    assert_eq!(e.pending_output(p).len(), 97);
-    delivered.extend_from_slice(&e.pending_output(p)[..50]);
-    e.wrote(p, 50, false);
+    assert_eq!(testing::output_len(&e, p), 97);
+    delivered.extend_from_slice(&first[3..]);
+    e.handle_written(p, 7, false);
+    let mut second = Vec::new();
+    e.take_output(p, &mut second);
+    assert_eq!(second.len(), 90);
+    delivered.extend_from_slice(&second[..50]);
+    e.handle_written(p, 50, false);
     assert!(events(&mut e).is_empty());
-    delivered.extend(take_out(&mut e, p));
+    delivered.extend_from_slice(&second[50..]);
+    e.handle_written(p, 40, false);
     assert_eq!(events(&mut e), vec![app(p, AppEvent::Decongestion)]);
-    assert_eq!(e.send_msg(b"m013"), 1);
+    assert_eq!(e.send_msg(b"m013"), Ok(1));
     delivered.extend(take_out(&mut e, p));
     assert!(events(&mut e).is_empty());
 
@@ -747,14 +743,14 @@ fn case41_fifo_full_counts_and_other_peers() {
     let p = raw_with(&mut e, &[(0, "(.*)"), (1, "^m")]);
     let q = raw_peer(&mut e);
     feed(&mut e, q, b"1 0\x02(.*)\n");
-    e.wrote(p, 0, true);
+    e.handle_written(p, 0, true);
     events(&mut e);
     // m000 gives p 10 + 5 bytes. m001's 10-byte line is dropped (and reported), its
     // 5-byte line still fits: lines are kept or dropped one by one, whole. q, which
     // reads, gets everything.
     for (i, len) in [(0, 15), (1, 20), (2, 20)] {
-        assert_eq!(e.send_msg(format!("m00{i}").as_bytes()), 3);
-        assert_eq!(e.pending_output(p).len(), len);
+        assert_eq!(e.send_msg(format!("m00{i}").as_bytes()), Ok(3));
+        assert_eq!(testing::output_len(&e, p), len);
         expect_out(&mut e, q, format!("2 0\x02m00{i}\x03\n").as_bytes());
     }
     let ev = events(&mut e);
@@ -767,15 +763,15 @@ fn full_queue_keeps_our_subscription_changes() {
     let mut e = engine();
     e.set_limits(Limits { queue_cap: 20, ..Limits::default() });
     let p = raw_with(&mut e, &[(0, "(.*)")]);
-    e.wrote(p, 0, true);
+    e.handle_written(p, 0, true);
     events(&mut e);
-    assert_eq!(e.send_msg(b"m000000000"), 1);
-    assert_eq!(e.send_msg(b"m000000001"), 1);
+    assert_eq!(e.send_msg(b"m000000000"), Ok(1));
+    assert_eq!(e.send_msg(b"m000000001"), Ok(1));
     assert_eq!(events(&mut e), vec![app(p, AppEvent::FifoFull)]);
     // Past the cap, but a lost AddRegexp or DelRegexp would leave p matching a
     // stale set of our subscriptions for good: they are queued all the same.
     let id = e.bind(b"^a long subscription (.*)");
-    assert!(e.unbind(id));
+    assert!(e.unbind(id).is_ok());
     assert!(events(&mut e).is_empty());
     let want = format!("2 0\x02m000000000\x03\n1 {id}\x02^a long subscription (.*)\n4 {id}\x02\n");
     expect_out(&mut e, p, want.as_bytes());
@@ -802,14 +798,14 @@ fn case42_listings_newest_first() {
 fn dedupe(conns: [(u16, u16); 2], announced: u16, order: [usize; 2]) -> usize {
     let mut e = engine();
     let ids = conns.map(|(remote, local)| {
-        let p = e.add_peer(addr(remote), addr(local), None);
+        let p = e.handle_connected(addr(remote), addr(local), None);
         take_out(&mut e, p);
         p
     });
     for i in order {
         feed(&mut e, ids[i], format!("6 {announced}\x02PEER\n").as_bytes());
     }
-    let losers: Vec<usize> = (0..2).filter(|&i| !e.pending_output(ids[i]).is_empty()).collect();
+    let losers: Vec<usize> = (0..2).filter(|&i| testing::output_len(&e, ids[i]) > 0).collect();
     assert_eq!(losers.len(), 1, "{conns:?} {order:?}");
     let loser = losers[0];
     expect_out(&mut e, ids[loser], b"3 0\x02Application already connected\n");
@@ -854,9 +850,9 @@ fn duplicate_connection_tie_on_max_port_is_symmetric() {
 #[test]
 fn no_dedupe_for_different_agents() {
     let mut e = engine();
-    let p = e.add_peer(addr(6000), addr(50001), None);
-    let q = e.add_peer(addr(6001), addr(50002), None);
-    let r = e.add_peer(SocketAddr::from(([127, 0, 0, 2], 6000)), addr(50003), None);
+    let p = e.handle_connected(addr(6000), addr(50001), None);
+    let q = e.handle_connected(addr(6001), addr(50002), None);
+    let r = e.handle_connected(SocketAddr::from(([127, 0, 0, 2], 6000)), addr(50003), None);
     for (x, port) in [(p, 6000), (q, 6001), (r, 6000)] {
         take_out(&mut e, x);
         feed(&mut e, x, format!("6 {port}\x02PEER\n").as_bytes());
@@ -872,15 +868,16 @@ fn no_dedupe_for_different_agents() {
 fn hello_handling() {
     let mut e = engine();
     let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+    let from = SocketAddr::new(ip, 2010);
     let at = |port| SocketAddr::new(ip, port);
-    e.on_datagram(ip, b"2 4000 id name\n");
-    e.on_datagram(ip, b"3\n");
+    e.handle_datagram(from, b"2 4000 id name\n");
+    e.handle_datagram(from, b"3\n");
     assert!(actions(&mut e).is_empty());
-    e.on_datagram(ip, b"3 4000\n");
+    e.handle_datagram(from, b"3 4000\n");
     assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4000), name: vec![] }]);
-    e.on_datagram(ip, b"3 4001 1:2:7777 CTEST\n");
+    e.handle_datagram(from, b"3 4001 1:2:7777 CTEST\n");
     assert!(actions(&mut e).is_empty());
-    e.on_datagram(ip, b"3 4002 a Agent A\n3 4003 b B\n");
+    e.handle_datagram(from, b"3 4002 a Agent A\n3 4003 b B\n");
     assert_eq!(
         actions(&mut e),
         vec![
@@ -889,19 +886,19 @@ fn hello_handling() {
         ]
     );
     // The same address again: already under way, then connected.
-    e.on_datagram(ip, b"3 4000 x X\n");
+    e.handle_datagram(from, b"3 4000 x X\n");
     assert!(actions(&mut e).is_empty());
-    let p = e.add_peer(at(4002), addr(50000), Some(b"Agent A"));
-    e.on_datagram(ip, b"3 4002 a Agent A\n");
+    let p = e.handle_connected(at(4002), addr(50000), Some(b"Agent A"));
+    e.handle_datagram(from, b"3 4002 a Agent A\n");
     assert!(actions(&mut e).is_empty());
     assert_eq!(e.peer(p).unwrap().name, b"Agent A");
     // A failed connect may be retried on the next hello.
-    e.connect_failed(at(4003));
-    e.on_datagram(ip, b"3 4003 b B\n");
+    e.handle_connect_failed(at(4003));
+    e.handle_datagram(from, b"3 4003 b B\n");
     assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4003), name: b"B".to_vec() }]);
     // The same port on another host is another agent.
     let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10));
-    e.on_datagram(other, b"3 4000\tt\tT\n");
+    e.handle_datagram(SocketAddr::new(other, 2010), b"3 4000\tt\tT\n");
     let addr = SocketAddr::new(other, 4000);
     assert_eq!(actions(&mut e), vec![Action::Connect { addr, name: b"T".to_vec() }]);
 }
@@ -926,7 +923,7 @@ fn assert_dropped(e: &mut Engine, p: PeerId, bystander: PeerId) {
     assert_eq!(actions(e), vec![Action::Close(p)]);
     feed(e, p, b"9 1\x02\n");
     expect_out(e, p, b"");
-    assert_eq!(e.send_msg(b"hi"), 1);
+    assert_eq!(e.send_msg(b"hi"), Ok(1));
     expect_out(e, bystander, b"2 0\x02hi\x03\n");
     feed(e, bystander, b"9 2\x02\n2 0\x02ok\x03\n");
     expect_out(e, bystander, b"10 2\x02\n");
@@ -1002,30 +999,31 @@ fn limit_peers_counts_accepted_dialled_and_dialling() {
     let mut e = engine();
     e.set_limits(Limits { max_peers: 3, ..Limits::default() });
     let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+    let from = SocketAddr::new(ip, 2010);
     let at = |port| SocketAddr::new(ip, port);
     let accepted = raw_peer(&mut e);
-    e.on_datagram(ip, b"3 4000 a A\n3 4001 b B\n");
+    e.handle_datagram(from, b"3 4000 a A\n3 4001 b B\n");
     assert_eq!(actions(&mut e).len(), 2);
-    let dialled = e.add_peer(at(4000), addr(50000), Some(b"A"));
+    let dialled = e.handle_connected(at(4000), addr(50000), Some(b"A"));
     // Full: one accepted, one dialled, one being dialled.
-    assert!(!e.room_for_peer(|| "accept".into()));
-    e.on_datagram(ip, b"3 4002 c C\n");
+    assert!(!e.admit(addr(1)));
+    e.handle_datagram(from, b"3 4002 c C\n");
     assert!(actions(&mut e).is_empty(), "a hello past max_peers is ignored");
     // The peers held are served as before.
     feed(&mut e, accepted, b"9 1\x02\n");
     expect_out(&mut e, accepted, b"10 1\x02\n");
     // A failed connect, then a peer leaving, each make room for one.
-    e.connect_failed(at(4001));
-    assert!(e.room_for_peer(|| "accept".into()));
-    e.on_datagram(ip, b"3 4002 c C\n");
+    e.handle_connect_failed(at(4001));
+    assert!(e.admit(addr(1)));
+    e.handle_datagram(from, b"3 4002 c C\n");
     assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4002), name: b"C".to_vec() }]);
-    assert!(!e.room_for_peer(|| "accept".into()));
-    e.on_closed(dialled);
-    assert!(e.room_for_peer(|| "accept".into()), "a closed peer counts no more, reaped or not");
-    e.on_closed(dialled);
-    assert!(e.room_for_peer(|| "accept".into()));
+    assert!(!e.admit(addr(1)));
+    e.handle_closed(dialled);
+    assert!(e.admit(addr(1)), "a closed peer counts no more, reaped or not");
+    e.handle_closed(dialled);
+    assert!(e.admit(addr(1)));
     raw_peer(&mut e);
-    assert!(!e.room_for_peer(|| "accept".into()), "closing it twice freed one place only");
+    assert!(!e.admit(addr(1)), "closing it twice freed one place only");
 }
 
 #[test]
@@ -1033,17 +1031,18 @@ fn limit_dials_under_way_to_half_of_max_peers() {
     let mut e = engine();
     e.set_limits(Limits { max_peers: 4, ..Limits::default() });
     let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+    let from = SocketAddr::new(ip, 2010);
     let at = |port| SocketAddr::new(ip, port);
-    e.on_datagram(ip, b"3 4000 a A\n3 4001 b B\n3 4002 c C\n");
+    e.handle_datagram(from, b"3 4000 a A\n3 4001 b B\n3 4002 c C\n");
     assert_eq!(actions(&mut e).len(), 2, "two connects under way at most");
     // The other half of the places stays for incoming connections.
     raw_peer(&mut e);
-    assert!(e.room_for_peer(|| "accept".into()));
+    assert!(e.admit(addr(1)));
     raw_peer(&mut e);
-    assert!(!e.room_for_peer(|| "accept".into()));
+    assert!(!e.admit(addr(1)));
     // A connect given up makes room for the next hello.
-    e.connect_failed(at(4000));
-    e.on_datagram(ip, b"3 4002 c C\n");
+    e.handle_connect_failed(at(4000));
+    e.handle_datagram(from, b"3 4002 c C\n");
     assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4002), name: b"C".to_vec() }]);
 }
 
@@ -1056,30 +1055,58 @@ fn stale_peer_id_after_reap_is_harmless() {
     let p = raw_with(&mut e, &[(0, "(.*)")]);
     e.reap(p); // not dead yet: kept
     assert!(e.peer(p).is_some());
-    e.on_closed(p);
+    e.handle_closed(p);
     assert_eq!(events(&mut e), vec![app(p, AppEvent::Disconnected)]);
-    assert_eq!(e.send_msg(b"x"), 0);
+    assert_eq!(e.send_msg(b"x"), Ok(0));
     e.reap(p);
     assert!(e.peer(p).is_none());
     let q = raw_with(&mut e, &[(0, "(.*)")]);
     assert_ne!(p, q);
 
-    e.on_input(p, b"9 1\x02\n1 5\x02(.*)\n", ZERO);
-    e.wrote(p, 10, true);
-    e.wrote(p, 10, false);
-    assert_eq!(e.pending_output(p), b"");
-    assert!(!e.send_direct(p, 1, b"x"));
-    assert!(!e.send_error(p, 1, b"x"));
-    assert!(!e.send_die(p));
-    assert!(!e.ping(p, ZERO));
+    feed(&mut e, p, b"9 1\x02\n1 5\x02(.*)\n");
+    e.handle_written(p, 10, true);
+    e.handle_written(p, 10, false);
+    assert_eq!(take_out(&mut e, p), b"");
+    assert_eq!(e.send_direct(p, 1, b"x"), Err(SendError::NoPeer));
+    assert_eq!(e.send_error(p, 1, b"x"), Err(SendError::NoPeer));
+    assert_eq!(e.send_die(p), Err(SendError::NoPeer));
+    assert_eq!(e.ping(p, ZERO), Err(SendError::NoPeer));
     assert_eq!(e.peer_regexps(p), None);
-    e.on_closed(p);
+    e.handle_closed(p);
     e.reap(p);
     assert!(events(&mut e).is_empty());
     assert!(actions(&mut e).is_empty());
     assert_eq!(e.peers(), vec![q]);
     // The live peer was not touched.
     expect_out(&mut e, q, b"");
-    assert_eq!(e.send_msg(b"x"), 1);
+    assert_eq!(e.send_msg(b"x"), Ok(1));
     expect_out(&mut e, q, b"2 0\x02x\x03\n");
+}
+
+// ---------------------------------------------------------------------------------
+// Matching: bytes, as ivy-c (issue 11), or text, as ivy-python
+
+#[test]
+fn matching_is_on_bytes_as_ivy_c() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])")]);
+    assert_eq!(e.send_msg("dot é".as_bytes()), Ok(0), "é is two bytes, . one");
+    assert_eq!(e.send_msg("two é".as_bytes()), Ok(1));
+    assert_eq!(e.send_msg("neg é".as_bytes()), Ok(1));
+    // Captures may end inside a character, as ivy-c's do.
+    expect_out(&mut e, p, b"2 1\x02\xc3\xa9\x03\n2 2\x02\xc3\x03\n");
+}
+
+#[test]
+fn text_matching_takes_whole_characters() {
+    let mut e = engine();
+    e.set_matching(Matching::Text);
+    let p = raw_with(&mut e, &[(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])")]);
+    assert_eq!(e.send_msg("dot é".as_bytes()), Ok(1));
+    assert_eq!(e.send_msg("two é".as_bytes()), Ok(0));
+    assert_eq!(e.send_msg("neg é".as_bytes()), Ok(1));
+    expect_out(&mut e, p, "2 0\x02é\x03\n2 2\x02é\x03\n".as_bytes());
+    // A message that is not UTF-8 is read as bytes.
+    assert_eq!(e.send_msg(b"dot \xe9"), Ok(1));
+    expect_out(&mut e, p, b"2 0\x02\xe9\x03\n");
 }

@@ -31,14 +31,26 @@ impl BindingId {
     }
 }
 
+/// The wire id.
+impl std::fmt::Display for BindingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Application events, numbered as ivy-c's `IvyApplicationEvent`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
 pub enum AppEvent {
+    /// The peer finished its handshake (again, for each EndRegexp).
     Connected = 0,
+    /// The peer's connection is gone (not for our own leaving).
     Disconnected = 1,
+    /// The peer's socket refused bytes: they wait in its queue.
     Congestion = 2,
+    /// The peer's queue was written out.
     Decongestion = 3,
+    /// A line was dropped at the peer's queue cap.
     FifoFull = 4,
 }
 
@@ -46,18 +58,26 @@ pub enum AppEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
 pub enum BindEvent {
+    /// The peer subscribed a regexp.
     Added = 0,
+    /// The peer withdrew a subscription.
     Removed = 1,
+    /// Our filter words refused the peer's regexp.
     Filtered = 2,
+    /// The peer replaced the regexp of a subscription id.
     Changed = 3,
 }
 
-/// What to do when a peer sends Die.
+/// How the peers' regexps read our messages (matching is the sender's, §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum DiePolicy {
-    /// Run the die callback, say Bye to every peer, close, and stop the loop (ivy-c, minus `exit`).
+pub enum Matching {
+    /// Bytes, as ivy-c's PCRE: `.` takes one byte, so `^dot (.)$` does not match
+    /// `dot é` (two bytes in UTF-8). The default: a message reaches the subscribers
+    /// an ivy-c agent would send it to.
     #[default]
-    Obey,
-    /// Run the die callback and otherwise ignore the request.
-    Ignore,
+    Bytes,
+    /// Text, as ivy-python's `re`: on a message that is valid UTF-8, `.` and `[^…]`
+    /// take a whole character and no capture ends inside one (other meanings stay
+    /// ASCII: `\d`, `\w`, `\s`, `\b`, POSIX classes, `(?i)`).
+    Text,
 }

@@ -268,7 +268,8 @@ impl<'m> Subject<'m> {
 
     /// Whether the message is valid UTF-8 with at least one non-ASCII
     /// character, so that patterns match it character by character.
-    pub fn is_text(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_text(&self) -> bool {
         self.text.is_some()
     }
 }
@@ -562,6 +563,7 @@ impl Pattern {
     }
 
     /// Number of capture groups (excluding group 0).
+    #[cfg(any(test, feature = "testing"))]
     pub fn group_count(&self) -> usize {
         self.groups
     }

@@ -148,8 +148,10 @@ pub fn parse_line(line: &[u8]) -> Option<Line<'_>> {
     Some(Line { code, id, params })
 }
 
-/// The fields of Msg params, split on ETX per §2 (see [`split_args`]), without
-/// allocating.
+/// The fields of Msg params, split on ETX per §2, without allocating: empty fields
+/// kept, no final empty field after the last ETX, a missing trailing ETX tolerated.
+/// `a\x03\x03b\x03` gives `a`, ``, `b`; `a\x03b` gives `a`, `b`; `` gives nothing;
+/// `\x03` gives one empty field.
 pub fn args(params: &[u8]) -> Args<'_> {
     let rest = (!params.is_empty()).then(|| params.strip_suffix(&[ETX]).unwrap_or(params));
     Args { rest }
@@ -176,22 +178,6 @@ impl<'a> Iterator for Args<'a> {
     }
 }
 
-/// Splits Msg params on ETX per §2: keeps empty fields, no final empty field after the
-/// last ETX, missing trailing ETX tolerated. `a\x03\x03b\x03`->["a","","b"],
-/// `a\x03b`->["a","b"], ``->[], `\x03`->[""]. Clears `out` first, then pushes the fields.
-/// Returns false (leaving out cleared) if there would be more than `max_args` fields.
-pub fn split_args<'a>(params: &'a [u8], max_args: usize, out: &mut Vec<&'a [u8]>) -> bool {
-    out.clear();
-    for field in args(params) {
-        if out.len() >= max_args {
-            out.clear();
-            return false;
-        }
-        out.push(field);
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,11 +195,8 @@ mod tests {
         line(MsgType::Msg, id, &params)
     }
 
-    fn args(params: &[u8], max: usize) -> Option<Vec<&[u8]>> {
-        let mut out = vec![&b"stale"[..]];
-        let ok = split_args(params, max, &mut out);
-        assert!(ok || out.is_empty());
-        ok.then_some(out)
+    fn fields(params: &[u8]) -> Vec<&[u8]> {
+        args(params).collect()
     }
 
     #[test]
@@ -295,26 +278,17 @@ mod tests {
 
     #[test]
     fn split_cases() {
-        let v = |x: &[&'static [u8]]| Some(x.to_vec());
-        assert_eq!(args(b"a\x03\x03b\x03", 120), v(&[b"a", b"", b"b"]));
-        assert_eq!(args(b"a\x03b", 120), v(&[b"a", b"b"]));
-        assert_eq!(args(b"", 120), v(&[]));
-        assert_eq!(args(b"\x03", 120), v(&[b""]));
-        assert_eq!(args(b"\x03\x03", 120), v(&[b"", b""]));
-        assert_eq!(args(b"abc\x03\r", 120), v(&[b"abc", b"\r"]));
-        assert_eq!(args(b"world\x03", 120), v(&[b"world"]));
-        assert_eq!(args(b"a\x03b\x03c\x03", 3), v(&[b"a", b"b", b"c"]));
-        assert_eq!(args(b"a\x03b\x03c\x03", 2), None);
-        assert_eq!(args(b"a\x03b\x03c", 2), None);
-        assert_eq!(args(b"", 0), v(&[]));
-        assert_eq!(args(b"\x03", 0), None);
-        let many = b"\x03".repeat(121);
-        assert_eq!(args(&many, 120), None);
+        let v = |x: &[&'static [u8]]| x.to_vec();
+        assert_eq!(fields(b"a\x03\x03b\x03"), v(&[b"a", b"", b"b"]));
+        assert_eq!(fields(b"a\x03b"), v(&[b"a", b"b"]));
+        assert_eq!(fields(b""), v(&[]));
+        assert_eq!(fields(b"\x03"), v(&[b""]));
+        assert_eq!(fields(b"\x03\x03"), v(&[b"", b""]));
+        assert_eq!(fields(b"abc\x03\r"), v(&[b"abc", b"\r"]));
+        assert_eq!(fields(b"world\x03"), v(&[b"world"]));
+        assert_eq!(fields(b"a\x03b\x03c"), v(&[b"a", b"b", b"c"]));
+        assert_eq!(fields(&b"\x03".repeat(121)).len(), 121);
         let long = [&[b'x'; 40][..], &[ETX], &[b'y'; 1000], &[ETX], &[ETX]].concat();
-        assert_eq!(args(&long, 120), v(&[&[b'x'; 40], &[b'y'; 1000], b""]));
-        // The iterator itself, which split_args collects.
-        let fields: Vec<&[u8]> = super::args(b"a\x03\x03b\x03").collect();
-        assert_eq!(fields, [&b"a"[..], b"", b"b"]);
-        assert_eq!(super::args(b"").next(), None);
+        assert_eq!(fields(&long), v(&[&[b'x'; 40], &[b'y'; 1000], b""]));
     }
 }

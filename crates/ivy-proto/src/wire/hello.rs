@@ -36,6 +36,28 @@ pub enum HelloError {
     BadPort,
 }
 
+impl HelloError {
+    /// Whether the line is a hello of another protocol version (ivy-c reports that
+    /// one on stderr, the others on stdout).
+    pub fn is_version(&self) -> bool {
+        matches!(self, HelloError::BadVersion(_))
+    }
+}
+
+/// ivy-c's words for the errors it reports (§1.4), ours for the others.
+impl std::fmt::Display for HelloError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HelloError::TooFewFields => f.write_str("Bad supervision message, expected 'version port'"),
+            HelloError::BadVersion(v) => write!(f, "Bad Ivy version, expected {PROTOCOL_VERSION} and got {v}"),
+            HelloError::FieldTooLong => {
+                write!(f, "Bad supervision message, id over {MAX_HELLO_ID} or name over {MAX_HELLO_NAME} bytes")
+            }
+            HelloError::BadPort => f.write_str("Bad supervision message, port out of range"),
+        }
+    }
+}
+
 /// Builds `"3 <port> <app_id> <app_name>\n"`.
 pub fn encode_hello(port: u16, app_id: &[u8], app_name: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + app_id.len() + app_name.len());

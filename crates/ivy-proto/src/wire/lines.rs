@@ -27,8 +27,8 @@ impl fmt::Display for LineTooLong {
 impl std::error::Error for LineTooLong {}
 
 /// Accumulates received bytes and hands out complete lines as ranges into [`Self::data`].
-/// Bytes are either pushed ([`Self::push`]) or received in place ([`Self::spare`], then
-/// [`Self::filled`]), which saves a copy.
+/// Bytes are received in place ([`Self::spare`], then [`Self::filled`]), which saves a
+/// copy.
 ///
 /// Invariant: `read <= scan <= end <= data.len()`; `data[..end]` was received (the
 /// rest is initialised room); `data[read..scan]` holds no LF.
@@ -54,23 +54,6 @@ impl LineBuffer {
     /// An empty buffer accepting lines of at most `max_line` bytes (excluding the LF).
     pub fn new(max_line: usize) -> Self {
         LineBuffer { data: Vec::new(), end: 0, read: 0, scan: 0, max_line, grow: false }
-    }
-
-    /// Appends received bytes. Amortised O(n): the consumed prefix is dropped only when
-    /// it is at least as large as the pending bytes, never per line. That drop (like
-    /// [`Self::compact`]) invalidates ranges returned earlier.
-    pub fn push(&mut self, data: &[u8]) {
-        if self.read > 0 && self.read >= self.pending() {
-            self.drop_consumed();
-        }
-        let end = self.end + data.len();
-        if end > self.data.len() {
-            self.data.resize(end, 0);
-        }
-        if let Some(room) = self.data.get_mut(self.end..end) {
-            room.copy_from_slice(data);
-            self.end = end;
-        }
     }
 
     /// Room to receive into, after the buffered bytes (the consumed prefix is dropped
@@ -181,16 +164,7 @@ mod tests {
         Ok(())
     }
 
-    /// Receives `bytes` in place, as a socket would, in as many calls as needed.
-    fn receive(buf: &mut LineBuffer, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let room = buf.spare();
-            let n = room.len().min(bytes.len());
-            room[..n].copy_from_slice(&bytes[..n]);
-            buf.filled(n);
-            bytes = &bytes[n..];
-        }
-    }
+    use crate::testing::receive;
 
     const STREAM: &[u8] = b"6 9999\x02RAW\n1 0\x02(.*)\n\n5 0\x02\n2 0\x02a\x03\r\nlast";
 
@@ -200,21 +174,18 @@ mod tests {
     }
 
     #[test]
-    fn split_at_every_boundary_pushed_or_received_in_place() {
-        let feeds: [fn(&mut LineBuffer, &[u8]); 2] = [|buf, bytes| buf.push(bytes), |buf, bytes| receive(buf, bytes)];
-        for feed in feeds {
-            for cut in 0..=STREAM.len() {
-                let (a, b) = STREAM.split_at(cut);
-                let mut buf = LineBuffer::new(64);
-                let mut got = Vec::new();
-                feed(&mut buf, a);
-                drain(&mut buf, &mut got).unwrap();
-                feed(&mut buf, b);
-                drain(&mut buf, &mut got).unwrap();
-                assert_eq!(got, expected(), "cut at {cut}");
-                assert_eq!(buf.pending(), 4);
-                assert_eq!(buf.data(), b"last");
-            }
+    fn split_at_every_boundary() {
+        for cut in 0..=STREAM.len() {
+            let (a, b) = STREAM.split_at(cut);
+            let mut buf = LineBuffer::new(64);
+            let mut got = Vec::new();
+            receive(&mut buf, a);
+            drain(&mut buf, &mut got).unwrap();
+            receive(&mut buf, b);
+            drain(&mut buf, &mut got).unwrap();
+            assert_eq!(got, expected(), "cut at {cut}");
+            assert_eq!(buf.pending(), 4);
+            assert_eq!(buf.data(), b"last");
         }
     }
 
@@ -223,7 +194,7 @@ mod tests {
         let mut buf = LineBuffer::new(64);
         let mut got = Vec::new();
         for &b in STREAM {
-            buf.push(&[b]);
+            receive(&mut buf, &[b]);
             while let Some(r) = buf.take_line().unwrap() {
                 got.push(buf.data()[r].to_vec());
             }
@@ -240,7 +211,7 @@ mod tests {
             crate::wire::codec::encode_line(&mut stream, MsgType::Ping, i, b"");
         }
         let mut buf = LineBuffer::default();
-        buf.push(&stream);
+        receive(&mut buf, &stream);
         let mut got = Vec::new();
         drain(&mut buf, &mut got).unwrap();
         assert_eq!(got.len(), 1000);
@@ -252,7 +223,7 @@ mod tests {
     fn bye_then_more_lines_in_one_segment() {
         // §11 case 27 (parse part): every line of the segment is still parsed.
         let mut buf = LineBuffer::default();
-        buf.push(b"0 0\x02\n2 0\x02after bye\x03\n9 5\x02\n");
+        receive(&mut buf, b"0 0\x02\n2 0\x02after bye\x03\n9 5\x02\n");
         let mut got = Vec::new();
         drain(&mut buf, &mut got).unwrap();
         let parsed: Vec<_> = got
@@ -273,22 +244,22 @@ mod tests {
     fn too_long_lines() {
         // Unterminated: exactly max is fine, one more byte is not.
         let mut buf = LineBuffer::new(10);
-        buf.push(b"0123456789");
+        receive(&mut buf, b"0123456789");
         assert_eq!(buf.take_line(), Ok(None));
-        buf.push(b"\n");
+        receive(&mut buf, b"\n");
         assert_eq!(buf.take_line(), Ok(Some(0..10)));
-        buf.push(b"0123456789a");
+        receive(&mut buf, b"0123456789a");
         assert_eq!(buf.take_line(), Err(LineTooLong));
         assert_eq!(buf.take_line(), Err(LineTooLong));
         // Complete but too long, with a valid line after it.
         let mut buf = LineBuffer::new(10);
-        buf.push(b"ok\n0123456789a\nok\n");
+        receive(&mut buf, b"ok\n0123456789a\nok\n");
         assert_eq!(buf.take_line(), Ok(Some(0..2)));
         assert_eq!(buf.take_line(), Err(LineTooLong));
         assert_eq!(buf.take_line(), Err(LineTooLong));
         // max_line 0 still accepts empty lines.
         let mut buf = LineBuffer::new(0);
-        buf.push(b"\n\n");
+        receive(&mut buf, b"\n\n");
         assert_eq!(buf.take_line(), Ok(Some(0..0)));
         assert_eq!(buf.take_line(), Ok(Some(1..1)));
         assert_eq!(buf.take_line(), Ok(None));
@@ -353,16 +324,16 @@ mod tests {
         let mut buf = LineBuffer::new(4 << 20);
         let huge = vec![b'x'; 2 << 20];
         for chunk in huge.chunks(4096) {
-            buf.push(chunk);
+            receive(&mut buf, chunk);
             assert_eq!(buf.take_line(), Ok(None));
         }
-        buf.push(b"\n2 1\x02tail");
+        receive(&mut buf, b"\n2 1\x02tail");
         assert_eq!(buf.take_line(), Ok(Some(0..2 << 20)));
         assert!(buf.capacity() >= 2 << 20);
         buf.compact();
         assert!(buf.capacity() <= SHRINK_ABOVE, "capacity {}", buf.capacity());
         assert_eq!(buf.data(), b"2 1\x02tail");
-        buf.push(b"\n");
+        receive(&mut buf, b"\n");
         assert_eq!(buf.take_line(), Ok(Some(0..8)));
     }
 }

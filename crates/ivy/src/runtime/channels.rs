@@ -9,7 +9,7 @@ pub type ChannelFn = Box<dyn FnMut(&super::EventLoop, ChannelId, RawFd) + Send>;
 /// Called when the channel is removed.
 pub type DeleteFn = Box<dyn FnMut() + Send>;
 
-pub struct Channel {
+pub(super) struct Channel {
     pub id: ChannelId,
     pub fd: RawFd,
     pub read: Option<ChannelFn>,
@@ -21,20 +21,26 @@ pub struct Channel {
 
 /// The channel list, newest first when iterated with [`Channels::ids`].
 #[derive(Default)]
-pub struct Channels {
+pub(super) struct Channels {
     list: Vec<Channel>,
     next_id: u64,
 }
 
 /// Which handler of a channel to take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Handler {
+pub(super) enum Handler {
     Read,
     Write,
 }
 
 impl Channels {
-    pub fn add(&mut self, fd: RawFd, read: ChannelFn, write: Option<ChannelFn>, delete: Option<DeleteFn>) -> ChannelId {
+    pub(super) fn add(
+        &mut self,
+        fd: RawFd,
+        read: ChannelFn,
+        write: Option<ChannelFn>,
+        delete: Option<DeleteFn>,
+    ) -> ChannelId {
         self.next_id += 1;
         let id = ChannelId(self.next_id);
         let ch = Channel { id, fd, read: Some(read), write, delete, writable: false, removed: false };
@@ -46,20 +52,20 @@ impl Channels {
         self.list.iter_mut().find(|c| c.id == id && !c.removed)
     }
 
-    pub fn mark_removed(&mut self, id: ChannelId) {
+    pub(super) fn mark_removed(&mut self, id: ChannelId) {
         if let Some(c) = self.find(id) {
             c.removed = true;
         }
     }
 
-    pub fn set_writable(&mut self, id: ChannelId, on: bool) {
+    pub(super) fn set_writable(&mut self, id: ChannelId, on: bool) {
         if let Some(c) = self.find(id) {
             c.writable = on;
         }
     }
 
     /// Takes out the channels marked removed; the caller runs their delete handlers.
-    pub fn take_removed(&mut self) -> Vec<Channel> {
+    pub(super) fn take_removed(&mut self) -> Vec<Channel> {
         if !self.list.iter().any(|c| c.removed) {
             return Vec::new();
         }
@@ -69,12 +75,12 @@ impl Channels {
     }
 
     /// (id, fd, writable watch) of live channels, newest first.
-    pub fn interests(&self) -> impl Iterator<Item = (ChannelId, RawFd, bool)> + '_ {
+    pub(super) fn interests(&self) -> impl Iterator<Item = (ChannelId, RawFd, bool)> + '_ {
         self.list.iter().rev().filter(|c| !c.removed).map(|c| (c.id, c.fd, c.writable))
     }
 
     /// Takes a handler out to call it without the loop's lock.
-    pub fn take(&mut self, id: ChannelId, which: Handler) -> Option<(ChannelFn, RawFd)> {
+    pub(super) fn take(&mut self, id: ChannelId, which: Handler) -> Option<(ChannelFn, RawFd)> {
         let c = self.find(id)?;
         let slot = match which {
             Handler::Read => &mut c.read,
@@ -84,7 +90,7 @@ impl Channels {
     }
 
     /// Puts a handler back, unless the channel has gone meanwhile.
-    pub fn put(&mut self, id: ChannelId, which: Handler, f: ChannelFn) {
+    pub(super) fn put(&mut self, id: ChannelId, which: Handler, f: ChannelFn) {
         if let Some(c) = self.list.iter_mut().find(|c| c.id == id) {
             match which {
                 Handler::Read => c.read = Some(f),
@@ -94,11 +100,11 @@ impl Channels {
     }
 
     /// Takes the delete handler (for an error condition; the channel stays).
-    pub fn take_delete(&mut self, id: ChannelId) -> Option<DeleteFn> {
+    pub(super) fn take_delete(&mut self, id: ChannelId) -> Option<DeleteFn> {
         self.find(id)?.delete.take()
     }
 
-    pub fn put_delete(&mut self, id: ChannelId, f: DeleteFn) {
+    pub(super) fn put_delete(&mut self, id: ChannelId, f: DeleteFn) {
         if let Some(c) = self.list.iter_mut().find(|c| c.id == id) {
             c.delete = Some(f);
         }

@@ -3,34 +3,44 @@
 //! callbacks run on the thread inside [`EventLoop::run`], never under the loop's lock.
 //!
 //! The wake-up fd and the sources' sockets stay registered in one epoll set
-//! ([`Watcher`]), so a turn of the loop costs one `epoll_wait` whatever the number of
-//! descriptors. User channels are the application's descriptors: it may close them
-//! before their deferred removal, or share their open file, which would leave a
-//! persistent registration behind. They are therefore polled afresh each turn with
-//! `poll`, together with the epoll fd, and only while there are any.
+//! ([`EpollSockets`]), so a turn of the loop costs one `epoll_wait` whatever the
+//! number of descriptors. User channels are the application's descriptors: it may
+//! close them before their deferred removal, or share their open file, which would
+//! leave a persistent registration behind. They are therefore polled afresh each turn
+//! with `poll`, together with the epoll fd, and only while there are any.
+//!
+//! A program that runs a loop of its own drives this one through one descriptor
+//! ([`EventLoop::pollable_fd`]: the epoll set, where a timerfd then stands for the
+//! timers) and [`EventLoop::dispatch`].
 
+use super::backend::{self, EpollSockets, Readiness, SocketLoop, WAKER_KEY};
 use super::channels::{ChannelFn, Channels, DeleteFn, Handler};
 use super::ids::{ChannelId, TimerId};
-use super::sys::{self, Epoll, Events, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, Waker};
+use super::sys::{self, Epoll, Events, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, TimerFd, Waker};
+use super::thread::Runner;
 use super::timers::{TimerFn, Timers};
-use super::watch::{self, WAKER_KEY, Watcher};
 use parking_lot::Mutex;
 use std::os::fd::RawFd;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Ready events taken per wait; more stay pending (level-triggered) for the next turn.
 const EVENTS_PER_WAIT: usize = 256;
 
-/// Something with file descriptors of its own for the loop to watch (a bus). It
-/// registers them through the [`Watcher`] it got from [`EventLoop::watcher`].
-pub trait Source: Send + Sync {
-    /// Its descriptor `fd` is ready (poll bits). May be stale: the descriptor may
-    /// have been closed, or its number reused, earlier in the same turn.
-    fn ready(&self, lp: &EventLoop, fd: RawFd, revents: i16);
+/// The key of the timerfd that stands for the timers when another loop drives
+/// this one (source 0, like the wake-up fd).
+const TIMER_KEY: u64 = 1;
+
+/// Something with file descriptors of its own for the loop to watch (a bus's
+/// driver). It registers them through the [`EpollSockets`] it got from
+/// [`EventLoop::epoll_sockets`].
+pub(crate) trait Source: Send + Sync {
+    /// Its descriptor `fd` is ready. May be stale: the descriptor may have been
+    /// closed, or its number reused, earlier in the same turn.
+    fn ready(&self, fd: RawFd, readiness: Readiness);
     /// Called once per iteration, after readiness: deliver what is pending.
-    fn turn(&self, lp: &EventLoop);
+    fn turn(&self);
     /// False once the owner is gone; the loop then forgets the source.
     fn alive(&self) -> bool;
 }
@@ -66,36 +76,13 @@ struct Inner {
     turn_wanted: AtomicBool,
     waker: Waker,
     epoll: Arc<Epoll>,
+    /// Made by [`EventLoop::pollable_fd`]: the timers' deadline, in the epoll set.
+    timer_fd: OnceLock<TimerFd>,
     epoch: Instant,
-    /// The thread inside `run` (see [`thread_tag`]), 0 when none.
-    runner: AtomicU64,
-}
-
-/// The calling thread marked as the one inside [`EventLoop::run`], until dropped:
-/// also when a callback's panic unwinds out of the loop, which otherwise would leave
-/// sends from this thread waiting for a loop that no longer runs.
-struct Running<'a> {
-    runner: &'a AtomicU64,
-    outer: u64,
-}
-
-impl<'a> Running<'a> {
-    fn enter(runner: &'a AtomicU64) -> Self {
-        Running { runner, outer: runner.swap(thread_tag(), Ordering::SeqCst) }
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        self.runner.store(self.outer, Ordering::SeqCst);
-    }
-}
-
-/// A small non-zero number naming the calling thread.
-fn thread_tag() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local!(static TAG: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
-    TAG.with(|t| *t)
+    /// The thread inside `run` or `dispatch`: the loop's thread. Marked until a
+    /// callback's panic unwinds out of the loop too, which otherwise would leave
+    /// sends from this thread waiting for a loop that no longer runs.
+    runner: Runner,
 }
 
 /// An event loop. Cheap to clone (all clones are the same loop); `Send + Sync`.
@@ -108,6 +95,17 @@ impl Default for EventLoop {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// How an iteration waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    /// Until a descriptor is ready or the nearest timer is due (`run`).
+    Block,
+    /// Not at all; due timers fire (`dispatch`).
+    DueOnly,
+    /// Not at all; no timer fires (`run_once`, ivy-c's IvyIdle).
+    NoTimers,
 }
 
 /// Buffers reused from one iteration to the next, so that a turn of the loop
@@ -152,8 +150,9 @@ impl EventLoop {
             turn_wanted: AtomicBool::new(false),
             waker,
             epoll: Arc::new(epoll),
+            timer_fd: OnceLock::new(),
             epoch: Instant::now(),
-            runner: AtomicU64::new(0),
+            runner: Runner::default(),
         };
         EventLoop { inner: Arc::new(inner) }
     }
@@ -170,11 +169,17 @@ impl EventLoop {
 
     /// Runs until [`EventLoop::stop`]; returns at once if stop was called and not reset.
     pub fn run(&self) {
+        self.run_while(|| true);
+    }
+
+    /// Runs until [`EventLoop::stop`] or until `go_on` says no (asked before each
+    /// iteration); returns at once if stop was called and not reset.
+    pub fn run_while(&self, go_on: impl Fn() -> bool) {
         {
-            let _running = Running::enter(&self.inner.runner);
+            let _running = self.inner.runner.enter();
             let mut scratch = Scratch::default();
-            while !self.is_stopped() {
-                if self.iterate(true, &mut scratch).is_err() {
+            while !self.is_stopped() && go_on() {
+                if self.iterate(Wait::Block, &mut scratch).is_err() {
                     break;
                 }
             }
@@ -182,18 +187,70 @@ impl EventLoop {
         // What other threads handed to the loop while it was stopping.
         let sources = self.inner.state.lock().sources.clone();
         for (_, source) in sources {
-            source.turn(self);
+            source.turn();
         }
     }
 
-    /// Whether some thread is inside [`EventLoop::run`].
-    pub fn is_running(&self) -> bool {
-        self.inner.runner.load(Ordering::SeqCst) != 0
+    /// Whether a thread runs the loop ([`EventLoop::run`]), or another loop drives it
+    /// ([`EventLoop::pollable_fd`]).
+    pub fn is_driven(&self) -> bool {
+        self.inner.runner.is_running() || self.inner.timer_fd.get().is_some()
     }
 
-    /// Whether the calling thread is the one inside [`EventLoop::run`].
+    /// Whether the calling thread is the one inside [`EventLoop::run`] or
+    /// [`EventLoop::dispatch`].
     pub fn on_loop_thread(&self) -> bool {
-        self.inner.runner.load(Ordering::SeqCst) == thread_tag()
+        self.inner.runner.is_this_thread()
+    }
+
+    /// The descriptor through which a loop the program owns drives this one: when
+    /// it is readable, call [`EventLoop::dispatch`]. It stays the same for the
+    /// loop's life; the sockets of the buses on this loop, their wake-ups and the
+    /// loop's timers all make it readable. User channels are not part of it (a
+    /// program with its own loop watches its descriptors itself).
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let lp = ivy::EventLoop::new();
+    /// let bus = ivy::Bus::with_loop(&lp, b"Watcher", None);
+    /// bus.bind(b"^tick (.*)", |_, _, args| println!("tick {:?}", args));
+    /// bus.start(Some("127.255.255.255:2345"))?;
+    /// let mut fds = [libc::pollfd { fd: lp.pollable_fd()?, events: libc::POLLIN, revents: 0 }];
+    /// loop {
+    ///     // The program's own loop: here poll(2), with its own descriptors beside ours.
+    ///     unsafe { libc::poll(fds.as_mut_ptr(), 1, -1) };
+    ///     lp.dispatch();
+    /// }
+    /// # }
+    /// ```
+    pub fn pollable_fd(&self) -> std::io::Result<RawFd> {
+        if self.inner.timer_fd.get().is_some() {
+            return Ok(self.inner.epoll.fd());
+        }
+        let timer_fd = TimerFd::new()?;
+        self.inner.epoll.add(timer_fd.fd(), POLLIN, TIMER_KEY)?;
+        if self.inner.timer_fd.set(timer_fd).is_ok() {
+            self.arm_timer_fd();
+        }
+        Ok(self.inner.epoll.fd())
+    }
+
+    /// Does what is due without waiting (for a loop the program owns, see
+    /// [`EventLoop::pollable_fd`]): deferred removals, ready descriptors, due
+    /// timers, the buses' turns. Call it from the thread that runs that loop.
+    pub fn dispatch(&self) {
+        let _running = self.inner.runner.enter();
+        let _ = self.iterate(Wait::DueOnly, &mut Scratch::default());
+        self.arm_timer_fd();
+    }
+
+    /// Sets the timerfd (when there is one) to the nearest timer.
+    fn arm_timer_fd(&self) {
+        let Some(fd) = self.inner.timer_fd.get() else { return };
+        let next = self.next_timeout();
+        if let Err(e) = fd.set(next) {
+            log::warn!(target: "ivy", "timerfd: {e}");
+        }
     }
 
     /// Makes `run` return after the current iteration; any thread.
@@ -207,6 +264,7 @@ impl EventLoop {
         self.inner.stop.store(false, Ordering::SeqCst);
     }
 
+    /// Whether [`EventLoop::stop`] was called and not reset.
     pub fn is_stopped(&self) -> bool {
         self.inner.stop.load(Ordering::SeqCst)
     }
@@ -214,37 +272,39 @@ impl EventLoop {
     /// One non-blocking pass (IvyIdle): removals, a zero-timeout poll and its
     /// handlers, no timer scan.
     pub fn run_once(&self) {
-        let _ = self.iterate(false, &mut Scratch::default());
+        let _ = self.iterate(Wait::NoTimers, &mut Scratch::default());
     }
 
-    /// A new source id, and the watcher through which that source registers its
-    /// descriptors; then hand the source itself to [`EventLoop::add_source`].
-    pub fn watcher(&self) -> Watcher {
+    /// A new source id, and the epoll sockets through which that source registers
+    /// its descriptors; then hand the source itself to [`EventLoop::add_source`].
+    pub(crate) fn epoll_sockets(&self) -> (u32, Arc<dyn SocketLoop>) {
         let mut st = self.inner.state.lock();
         st.last_source = st.last_source.checked_add(1).unwrap_or(1);
-        Watcher::new(self.inner.epoll.clone(), st.last_source)
+        let sockets = EpollSockets::new(self.inner.epoll.clone(), st.last_source);
+        (st.last_source, Arc::new(sockets))
     }
 
-    /// Registers the source of `watcher`; the loop holds it until it is no longer alive.
-    pub fn add_source(&self, watcher: &Watcher, source: Arc<dyn Source>) {
+    /// Registers `source`, whose descriptors (if any) are in the epoll set under
+    /// `id`; the loop holds it until it is no longer alive.
+    pub(crate) fn add_source(&self, id: u32, source: Arc<dyn Source>) {
         let mut st = self.inner.state.lock();
-        st.sources.push((watcher.source(), source));
+        st.sources.push((id, source));
         st.sources_version += 1;
         drop(st);
         self.wake();
     }
 
-    fn iterate(&self, blocking: bool, scratch: &mut Scratch) -> std::io::Result<()> {
+    fn iterate(&self, wait: Wait, scratch: &mut Scratch) -> std::io::Result<()> {
         self.run_removals();
         self.run_hook(|s| &mut s.before);
-        let timeout = self.prepare(blocking, scratch);
+        let timeout = self.prepare(wait, scratch);
         let waited = self.wait(timeout, scratch);
         self.run_hook(|s| &mut s.after);
         if let Err(e) = waited {
-            ivy_proto::engine::diag::log(|| format!("poll: {e}"));
+            log::warn!(target: "ivy", "poll: {e}");
             return Err(e);
         }
-        if blocking {
+        if wait != Wait::NoTimers {
             self.scan_timers();
         }
         for (key, revents) in scratch.events.iter() {
@@ -257,7 +317,7 @@ impl EventLoop {
         }
         self.inner.turn_wanted.store(false, Ordering::Release);
         for (_, source) in &scratch.sources {
-            source.turn(self);
+            source.turn();
         }
         Ok(())
     }
@@ -270,7 +330,7 @@ impl EventLoop {
     }
 
     /// Fills `scratch` with the sources and the channels to poll; returns the timeout.
-    fn prepare(&self, blocking: bool, scratch: &mut Scratch) -> Option<Duration> {
+    fn prepare(&self, wait: Wait, scratch: &mut Scratch) -> Option<Duration> {
         scratch.fds.clear();
         scratch.channels.clear();
         let mut st = self.inner.state.lock();
@@ -289,11 +349,11 @@ impl EventLoop {
             scratch.fds.push(sys::entry(fd, if writable { POLLIN | POLLOUT } else { POLLIN }));
             scratch.channels.push(id);
         }
-        match blocking {
+        match wait {
             _ if self.inner.turn_wanted.load(Ordering::Acquire) => Some(Duration::ZERO),
-            true if st.timers.is_empty() => None,
-            true => st.timers.next_timeout(self.now()),
-            false => Some(Duration::ZERO),
+            Wait::Block if st.timers.is_empty() => None,
+            Wait::Block => st.timers.next_timeout(self.now()),
+            Wait::DueOnly | Wait::NoTimers => Some(Duration::ZERO),
         }
     }
 
@@ -313,12 +373,19 @@ impl EventLoop {
     }
 
     fn dispatch_key(&self, key: u64, revents: i16, sources: &[(u32, Arc<dyn Source>)]) {
-        if key == WAKER_KEY {
-            return self.inner.waker.drain();
-        }
-        let (id, fd) = watch::split(key);
-        if let Some((_, source)) = sources.iter().find(|(s, _)| *s == id) {
-            source.ready(self, fd, revents);
+        match key {
+            WAKER_KEY => self.inner.waker.drain(),
+            TIMER_KEY => {
+                if let Some(fd) = self.inner.timer_fd.get() {
+                    fd.drain();
+                }
+            }
+            _ => {
+                let (id, fd) = backend::split(key);
+                if let Some((_, source)) = sources.iter().find(|(s, _)| *s == id) {
+                    source.ready(fd, Readiness::from_poll(revents));
+                }
+            }
         }
     }
 
@@ -380,15 +447,26 @@ impl EventLoop {
         let id = st.timers.add(self.now(), count, period_ms, cb);
         self.inner.timers.store(true, Ordering::Release);
         drop(st);
-        self.wake();
+        self.timers_changed();
         id
+    }
+
+    /// Has the loop (or the loop that drives it) see the new nearest timer.
+    fn timers_changed(&self) {
+        if self.on_loop_thread() {
+            // The end of this iteration (or dispatch) looks at the timers again.
+            self.want_turn();
+        } else {
+            self.wake();
+        }
+        self.arm_timer_fd();
     }
 
     /// New period, next firing `period_ms` from now; from inside the timer's own
     /// callback the current firing does not count.
     pub fn modify_timer(&self, id: TimerId, period_ms: i64) {
         self.inner.state.lock().timers.modify(self.now(), id, period_ms);
-        self.wake();
+        self.timers_changed();
     }
 
     /// Removes a timer; safe from any callback, a stale id is ignored.
@@ -448,6 +526,7 @@ impl EventLoop {
         self.wake();
     }
 
+    /// Has the channel's write handler called whenever its descriptor is writable, or no longer.
     pub fn set_channel_writable(&self, id: ChannelId, on: bool) {
         self.inner.state.lock().channels.set_writable(id, on);
         self.wake();

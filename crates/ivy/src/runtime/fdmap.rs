@@ -4,7 +4,7 @@
 use std::os::fd::RawFd;
 
 #[derive(Debug)]
-pub struct FdMap<T> {
+pub(super) struct FdMap<T> {
     slots: Vec<Option<T>>,
 }
 
@@ -17,7 +17,7 @@ impl<T> Default for FdMap<T> {
 impl<T> FdMap<T> {
     /// Stores `value` under `fd`; gives back the value it replaces. A negative `fd`
     /// (never a valid descriptor) is not stored: the value comes back.
-    pub fn insert(&mut self, fd: RawFd, value: T) -> Option<T> {
+    pub(super) fn insert(&mut self, fd: RawFd, value: T) -> Option<T> {
         let Ok(index) = usize::try_from(fd) else { return Some(value) };
         if index >= self.slots.len() {
             self.slots.resize_with(index + 1, || None);
@@ -25,22 +25,22 @@ impl<T> FdMap<T> {
         self.slots.get_mut(index).and_then(|slot| slot.replace(value))
     }
 
-    pub fn get(&self, fd: RawFd) -> Option<&T> {
+    pub(super) fn get(&self, fd: RawFd) -> Option<&T> {
         self.slots.get(usize::try_from(fd).ok()?)?.as_ref()
     }
 
-    pub fn get_mut(&mut self, fd: RawFd) -> Option<&mut T> {
+    pub(super) fn get_mut(&mut self, fd: RawFd) -> Option<&mut T> {
         self.slots.get_mut(usize::try_from(fd).ok()?)?.as_mut()
     }
 
-    pub fn remove(&mut self, fd: RawFd) -> Option<T> {
+    pub(super) fn remove(&mut self, fd: RawFd) -> Option<T> {
         let value = self.slots.get_mut(usize::try_from(fd).ok()?)?.take();
         self.trim();
         value
     }
 
     /// Keeps only the values for which `keep` is true.
-    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         for slot in &mut self.slots {
             if slot.as_ref().is_some_and(|v| !keep(v)) {
                 *slot = None;

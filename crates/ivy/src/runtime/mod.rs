@@ -1,19 +1,23 @@
-//! The only layer that touches the OS: one epoll loop with timers, user channels,
-//! hooks and a wake-up fd, and the [`agent::Agent`] that drives an engine over sockets.
+//! The only layer that touches the OS: the bus driver, its loop back-ends (the
+//! epoll [`EventLoop`], or a loop the program owns through [`SocketLoop`]), sockets,
+//! timers, user channels, hooks and the wake-up fd.
 
-pub mod agent;
+mod backend;
 mod channels;
+pub(crate) mod driver;
 mod event_loop;
 mod fdmap;
 mod ids;
 mod net;
 mod sys;
+mod thread;
 mod timers;
-mod watch;
 
+pub use backend::{MakeSocketLoop, Readiness, SocketEvents, SocketLoop};
 pub use channels::{ChannelFn, DeleteFn};
-pub use event_loop::{EventLoop, Source};
+pub use driver::{ACCEPT_BACKOFF, DATAGRAM_BUFFER, DiePolicy};
+pub use event_loop::EventLoop;
 pub use ids::{ChannelId, TimerId};
-pub use net::{DIAL_TIMEOUT, Liveness, host_name};
+pub(crate) use net::host_name;
+pub use net::{DIAL_TIMEOUT, Liveness};
 pub use timers::TimerFn;
-pub use watch::Watcher;

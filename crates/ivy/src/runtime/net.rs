@@ -23,7 +23,7 @@ fn domain(ipv6: bool) -> Domain {
 
 /// The UDP socket bound to the bus port, shared with other agents on this host
 /// (SO_REUSEADDR, SO_REUSEPORT), allowed to broadcast, member of the bus's groups.
-pub fn bus_socket(spec: &BusSpec) -> io::Result<UdpSocket> {
+pub(super) fn bus_socket(spec: &BusSpec) -> io::Result<UdpSocket> {
     let s = Socket::new(domain(spec.ipv6), Type::DGRAM, Some(Protocol::UDP))?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
@@ -44,7 +44,7 @@ pub fn bus_socket(spec: &BusSpec) -> io::Result<UdpSocket> {
 }
 
 /// The TCP listener on an ephemeral port.
-pub fn listener(ipv6: bool) -> io::Result<TcpListener> {
+pub(super) fn listener(ipv6: bool) -> io::Result<TcpListener> {
     let s = Socket::new(domain(ipv6), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     s.set_nonblocking(true)?;
@@ -62,7 +62,7 @@ pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Starts a non-blocking connect; completion shows as writability, failure within
 /// [`DIAL_TIMEOUT`] when nothing answers.
-pub fn dial(addr: SocketAddr) -> io::Result<TcpStream> {
+pub(super) fn dial(addr: SocketAddr) -> io::Result<TcpStream> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_nonblocking(true)?;
     s.set_cloexec(true)?;
@@ -81,8 +81,11 @@ pub fn dial(addr: SocketAddr) -> io::Result<TcpStream> {
 /// TCP_USER_TIMEOUT) the connection fails and the peer is Disconnected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Liveness {
+    /// Silence before the first probe.
     pub idle: Duration,
+    /// Time between probes.
     pub interval: Duration,
+    /// Probes unanswered before the connection fails.
     pub retries: u32,
 }
 
@@ -101,7 +104,7 @@ impl Liveness {
 }
 
 /// Every connection is non-blocking with TCP_NODELAY, and keepalive per `liveness`.
-pub fn configure(stream: &TcpStream, liveness: Option<Liveness>) -> io::Result<()> {
+pub(super) fn configure(stream: &TcpStream, liveness: Option<Liveness>) -> io::Result<()> {
     stream.set_nonblocking(true)?;
     stream.set_nodelay(true)?;
     let sock = SockRef::from(stream);
@@ -113,7 +116,7 @@ pub fn configure(stream: &TcpStream, liveness: Option<Liveness>) -> io::Result<(
 }
 
 /// A fresh application id `R:T:P`: OS-seeded random, wall-clock ms, TCP port (§1.5).
-pub fn app_id(port: u16) -> String {
+pub(super) fn app_id(port: u16) -> String {
     let random = std::collections::hash_map::RandomState::new().build_hasher().finish() as u32;
     let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
     format!("{random}:{ms}:{port}")
@@ -121,7 +124,7 @@ pub fn app_id(port: u16) -> String {
 
 /// The host name of `ip` by reverse lookup, short form (NI_NOFQDN); the address
 /// itself when it has no name. May block on DNS: never called by the loop itself.
-pub fn host_name(ip: IpAddr) -> String {
+pub(crate) fn host_name(ip: IpAddr) -> String {
     let addr = SockAddr::from(SocketAddr::new(ip, 0));
     let mut host = [0 as libc::c_char; 1025];
     // SAFETY: `addr` points to a valid sockaddr of `addr.len()` bytes; `host` is a

@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-pub use libc::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, pollfd};
+pub(super) use libc::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, pollfd};
 
 /// A wait timeout in ms for poll and epoll_wait: -1 forever, rounded up so that a
 /// timer is never waited for too early and spun on.
@@ -26,14 +26,14 @@ fn ready_count(n: i32) -> io::Result<usize> {
 }
 
 /// Waits for readiness on `fds`; `None` waits forever. EINTR counts as zero ready.
-pub fn poll(fds: &mut [pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+pub(super) fn poll(fds: &mut [pollfd], timeout: Option<Duration>) -> io::Result<usize> {
     // SAFETY: `fds` is a valid, exclusively borrowed slice of pollfd for the call's duration.
     let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms(timeout)) };
     ready_count(n)
 }
 
 /// Whether `fd` reports a hang-up or an error right now (a zero-timeout poll).
-pub fn hung_up(fd: RawFd) -> bool {
+pub(super) fn hung_up(fd: RawFd) -> bool {
     let mut now = [entry(fd, 0)];
     poll(&mut now, Some(Duration::ZERO)).is_ok() && now.iter().any(|p| p.revents & (POLLERR | POLLHUP) != 0)
 }
@@ -42,7 +42,7 @@ pub fn hung_up(fd: RawFd) -> bool {
 /// call: glibc's `recv` is a cancellation point, which costs a multi-threaded
 /// process two more calls on every read. The loop's blocking point, epoll_wait,
 /// stays one.
-pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     let (null, no_flags) = (std::ptr::null_mut::<libc::c_void>(), libc::c_long::from(0));
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call's
     // duration; recvfrom(2) accepts null source-address arguments.
@@ -54,7 +54,7 @@ pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Sends `buf` on a connected socket without raising SIGPIPE (send(2) with
 /// MSG_NOSIGNAL, as std's `TcpStream::write`), as a raw system call (see [`recv`]).
-pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+pub(super) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     let (null, no_len) = (std::ptr::null::<libc::c_void>(), libc::c_long::from(0));
     let flags = libc::c_long::from(libc::MSG_NOSIGNAL);
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call's
@@ -66,7 +66,7 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 }
 
 /// A pollfd entry.
-pub fn entry(fd: RawFd, events: i16) -> pollfd {
+pub(super) fn entry(fd: RawFd, events: i16) -> pollfd {
     pollfd { fd, events, revents: 0 }
 }
 
@@ -94,35 +94,35 @@ fn to_poll(events: u32) -> i16 {
 /// Level-triggered, like poll. Delete a descriptor before closing it: a registration
 /// outlives the number while another descriptor shares the open file.
 #[derive(Debug)]
-pub struct Epoll {
+pub(super) struct Epoll {
     fd: OwnedFd,
 }
 
 /// Ready events filled in by [`Epoll::wait`].
-pub struct Events {
+pub(super) struct Events {
     buf: Vec<libc::epoll_event>,
     len: usize,
 }
 
 impl Events {
     /// Room for `capacity` events per wait (more stay pending for the next one).
-    pub fn with_capacity(capacity: usize) -> Events {
+    pub(super) fn with_capacity(capacity: usize) -> Events {
         Events { buf: vec![libc::epoll_event { events: 0, u64: 0 }; capacity.max(1)], len: 0 }
     }
 
     /// Forgets the events of the last wait.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.len = 0;
     }
 
     /// (key, poll bits) of each ready descriptor.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, i16)> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, i16)> + '_ {
         self.buf.iter().take(self.len).map(|e| (e.u64, to_poll(e.events)))
     }
 }
 
 impl Epoll {
-    pub fn new() -> io::Result<Epoll> {
+    pub(super) fn new() -> io::Result<Epoll> {
         // SAFETY: epoll_create1 has no pointer arguments; the result is checked before use.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -141,20 +141,20 @@ impl Epoll {
     }
 
     /// Watches `fd` for the poll bits `events` (POLLIN, POLLOUT; errors always).
-    pub fn add(&self, fd: RawFd, events: i16, key: u64) -> io::Result<()> {
+    pub(super) fn add(&self, fd: RawFd, events: i16, key: u64) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_ADD, fd, events, key)
     }
 
-    pub fn modify(&self, fd: RawFd, events: i16, key: u64) -> io::Result<()> {
+    pub(super) fn modify(&self, fd: RawFd, events: i16, key: u64) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_MOD, fd, events, key)
     }
 
-    pub fn delete(&self, fd: RawFd) -> io::Result<()> {
+    pub(super) fn delete(&self, fd: RawFd) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0)
     }
 
     /// Waits for ready descriptors; `None` waits forever. EINTR counts as zero ready.
-    pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
+    pub(super) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
         let max = i32::try_from(events.buf.len()).unwrap_or(i32::MAX);
         // SAFETY: the kernel writes at most `max` entries into `events.buf`, which
         // holds that many initialised epoll_event and is borrowed exclusively.
@@ -163,19 +163,19 @@ impl Epoll {
         Ok(events.len)
     }
 
-    pub fn fd(&self) -> RawFd {
+    pub(super) fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 }
 
 /// An eventfd: any thread may `wake` the loop sleeping in poll.
 #[derive(Debug)]
-pub struct Waker {
+pub(super) struct Waker {
     fd: OwnedFd,
 }
 
 impl Waker {
-    pub fn new() -> io::Result<Waker> {
+    pub(super) fn new() -> io::Result<Waker> {
         // SAFETY: eventfd has no pointer arguments; the result is checked before use.
         let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if fd < 0 {
@@ -185,7 +185,7 @@ impl Waker {
         Ok(Waker { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
     }
 
-    pub fn wake(&self) {
+    pub(super) fn wake(&self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64 to our own eventfd; a full counter
         // (EAGAIN) already means the loop will wake, so the result is not needed.
@@ -193,13 +193,69 @@ impl Waker {
     }
 
     /// Clears pending wake-ups.
-    pub fn drain(&self) {
+    pub(super) fn drain(&self) {
         let mut value: u64 = 0;
         // SAFETY: reads at most 8 bytes into a live u64 from our own non-blocking eventfd.
         unsafe { libc::read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) };
     }
 
-    pub fn fd(&self) -> RawFd {
+    pub(super) fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Returns the free memory at the top of the heap, and free pages inside it, to
+/// the system (glibc keeps them otherwise): after a peer that held thousands of
+/// regexps leaves, the agent's RSS comes back down.
+pub(super) fn give_back_memory() {
+    // SAFETY: malloc_trim has no pointer arguments and only walks the allocator's
+    // own structures, under its own locks.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A timerfd on the monotonic clock: readable once its deadline passed, until
+/// drained or set again.
+#[derive(Debug)]
+pub(super) struct TimerFd {
+    fd: OwnedFd,
+}
+
+impl TimerFd {
+    pub(super) fn new() -> io::Result<TimerFd> {
+        // SAFETY: timerfd_create has no pointer arguments; the result is checked before use.
+        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        Ok(TimerFd { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+    }
+
+    /// Fires `after` from now (at once for zero), or never (`None`).
+    pub(super) fn set(&self, after: Option<Duration>) -> io::Result<()> {
+        // A zero it_value disarms: the earliest expiry is 1 ns.
+        let after = after.map(|d| d.max(Duration::from_nanos(1)));
+        let value = after.map_or(libc::timespec { tv_sec: 0, tv_nsec: 0 }, |d| libc::timespec {
+            tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        });
+        let spec = libc::itimerspec { it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 }, it_value: value };
+        // SAFETY: `spec` is a live itimerspec for the call; no old value is asked for.
+        let rc = unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+
+    /// Clears the expiry, so that the descriptor is no longer readable.
+    pub(super) fn drain(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64 from our own non-blocking timerfd.
+        unsafe { libc::read(self.fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+    }
+
+    pub(super) fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 }
@@ -274,6 +330,25 @@ mod tests {
         ep.add(c.as_raw_fd(), POLLIN, 2).unwrap();
         b.write_all(b"x").unwrap_or_default();
         assert_eq!(ready(&ep, &mut events), vec![]);
+    }
+
+    #[test]
+    fn a_timerfd_is_readable_once_due() {
+        let t = TimerFd::new().unwrap();
+        let readable = |t: &TimerFd| {
+            let mut p = [entry(t.fd(), POLLIN)];
+            poll(&mut p, Some(Duration::ZERO)).unwrap() == 1
+        };
+        assert!(!readable(&t));
+        t.set(Some(Duration::ZERO)).unwrap();
+        let mut p = [entry(t.fd(), POLLIN)];
+        assert_eq!(poll(&mut p, Some(Duration::from_secs(5))).unwrap(), 1, "zero fires at once");
+        t.drain();
+        assert!(!readable(&t));
+        t.set(Some(Duration::from_secs(3600))).unwrap();
+        assert!(!readable(&t));
+        t.set(None).unwrap();
+        assert!(!readable(&t));
     }
 
     #[test]

@@ -22,7 +22,7 @@ struct Timer {
 
 /// The timer list; times are offsets on the loop's monotonic clock.
 #[derive(Default)]
-pub struct Timers {
+pub(super) struct Timers {
     list: Vec<Timer>,
     next_id: u64,
 }
@@ -32,7 +32,7 @@ fn period(ms: i64) -> Duration {
 }
 
 impl Timers {
-    pub fn add(&mut self, now: Duration, count: i32, ms: i64, callback: TimerFn) -> TimerId {
+    pub(super) fn add(&mut self, now: Duration, count: i32, ms: i64, callback: TimerFn) -> TimerId {
         self.next_id += 1;
         let id = TimerId(self.next_id);
         let period = period(ms);
@@ -46,7 +46,7 @@ impl Timers {
         self.list.iter_mut().find(|t| t.id == id && !t.removed)
     }
 
-    pub fn modify(&mut self, now: Duration, id: TimerId, ms: i64) {
+    pub(super) fn modify(&mut self, now: Duration, id: TimerId, ms: i64) {
         if let Some(t) = self.find(id) {
             t.period = period(ms);
             t.due = now + t.period;
@@ -54,7 +54,7 @@ impl Timers {
         }
     }
 
-    pub fn remove(&mut self, id: TimerId) {
+    pub(super) fn remove(&mut self, id: TimerId) {
         if let Some(t) = self.find(id) {
             t.removed = true;
         }
@@ -67,17 +67,17 @@ impl Timers {
     }
 
     /// Whether no timer is armed.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.list.iter().all(|t| t.removed)
     }
 
     /// Time until the nearest firing (zero when overdue); `None` without timers.
-    pub fn next_timeout(&self, now: Duration) -> Option<Duration> {
+    pub(super) fn next_timeout(&self, now: Duration) -> Option<Duration> {
         self.list.iter().filter(|t| !t.removed).map(|t| t.due.saturating_sub(now)).min()
     }
 
     /// Ids due at `now`, newest first.
-    pub fn due(&self, now: Duration) -> Vec<TimerId> {
+    pub(super) fn due(&self, now: Duration) -> Vec<TimerId> {
         if !self.list.iter().any(|t| !t.removed && t.due <= now) {
             return Vec::new();
         }
@@ -85,7 +85,7 @@ impl Timers {
     }
 
     /// Takes the callback of a due timer to run it: (callback, lateness in ms).
-    pub fn begin(&mut self, id: TimerId, now: Duration) -> Option<(TimerFn, u64)> {
+    pub(super) fn begin(&mut self, id: TimerId, now: Duration) -> Option<(TimerFn, u64)> {
         let t = self.find(id).filter(|t| t.due <= now)?;
         t.modified = false;
         let late = now.saturating_sub(t.due).as_millis() as u64;
@@ -93,7 +93,7 @@ impl Timers {
     }
 
     /// Puts the callback back after it ran at scan time `now` and books the next firing.
-    pub fn end(&mut self, id: TimerId, now: Duration, callback: TimerFn) {
+    pub(super) fn end(&mut self, id: TimerId, now: Duration, callback: TimerFn) {
         let Some(t) = self.list.iter_mut().find(|t| t.id == id) else { return };
         t.callback = Some(callback);
         if !t.removed && !t.modified {

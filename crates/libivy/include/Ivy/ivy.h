@@ -18,23 +18,23 @@
  */
 typedef enum {
     /**
-     * The peer ended its handshake (also on a repeated EndRegexp).
+     * The peer finished its handshake.
      */
     IvyApplicationConnected,
     /**
-     * The peer left; its handle is valid during this call only.
+     * The peer left.
      */
     IvyApplicationDisconnected,
     /**
-     * Our sends to the peer wait in its queue.
+     * The peer's socket refused bytes: they wait in its queue.
      */
     IvyApplicationCongestion,
     /**
-     * Everything queued for the peer was written.
+     * The peer's queue was written out.
      */
     IvyApplicationDecongestion,
     /**
-     * A message to the peer was dropped: its queue is full.
+     * A message to the peer was dropped at its queue's cap.
      */
     IvyApplicationFifoFull,
 } IvyApplicationEvent;
@@ -44,19 +44,19 @@ typedef enum {
  */
 typedef enum {
     /**
-     * The peer added a regexp.
+     * The peer subscribed a regexp.
      */
     IvyAddBind,
     /**
-     * The peer removed a regexp (the text given is the DelRegexp's, usually empty).
+     * The peer withdrew a subscription.
      */
     IvyRemoveBind,
     /**
-     * The filter words refused a regexp of the peer.
+     * The filter words refused the peer's regexp.
      */
     IvyFilterBind,
     /**
-     * The peer announced a regexp under an id it already uses (the text given is the new one).
+     * The peer changed the regexp of a subscription.
      */
     IvyChangeBind,
 } IvyBindEvent;
@@ -68,17 +68,17 @@ typedef enum {
 typedef const struct _clnt_lst_dict *IvyClientPtr;
 
 /**
- * Told about a peer's events.
+ * Told about a peer's connection events (`IvyInit`).
  */
 typedef void (*IvyApplicationCallback)(IvyClientPtr app, void *user_data, IvyApplicationEvent event);
 
 /**
- * Told that a peer asks us to die (before the library leaves the bus).
+ * Run when a peer asks us to die (`IvyInit`).
  */
 typedef void (*IvyDieCallback)(IvyClientPtr app, void *user_data, int id);
 
 /**
- * Told about a peer's regexps.
+ * Told about a peer's subscriptions (`IvySetBindCallback`).
  */
 typedef void (*IvyBindCallback)(IvyClientPtr app,
                                 void *user_data,
@@ -87,7 +87,7 @@ typedef void (*IvyBindCallback)(IvyClientPtr app,
                                 IvyBindEvent event);
 
 /**
- * Given the round trip of a Ping in µs (negative when the Pong answers an older Ping).
+ * Given a Pong's round trip in microseconds (`IvySetPongCallback`).
  */
 typedef void (*IvyPongCallback)(IvyClientPtr app, int round_trip_delay);
 
@@ -97,7 +97,7 @@ typedef void (*IvyPongCallback)(IvyClientPtr app, int round_trip_delay);
 typedef struct _msg_rcv *MsgRcvPtr;
 
 /**
- * Given a direct message (writable, valid during the call).
+ * Given a direct message (`IvyBindDirectMsg`).
  */
 typedef void (*MsgDirectCallback)(IvyClientPtr app, void *user_data, int id, char *msg);
 
@@ -107,7 +107,7 @@ typedef void (*MsgDirectCallback)(IvyClientPtr app, void *user_data, int id, cha
 typedef struct _clnt_lst_dict *RWIvyClientPtr;
 
 /**
- * Given a matching message's captured groups (argv is writable, valid during the call).
+ * Given the captured groups of a message that matched a binding (`IvyBindMsg`).
  */
 typedef void (*MsgCallback)(IvyClientPtr app, void *user_data, int argc, char **argv);
 

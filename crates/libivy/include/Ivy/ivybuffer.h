@@ -20,7 +20,7 @@
  */
 typedef struct {
     /**
-     * The text (malloc'd; NULL while empty).
+     * The text (malloc'd, NUL-terminated), or NULL.
      */
     char *data;
     /**
@@ -28,7 +28,7 @@ typedef struct {
      */
     int size;
     /**
-     * Where the next text goes (the length so far).
+     * Where the next text is written.
      */
     int offset;
 } IvyBuffer;

@@ -5,6 +5,8 @@
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
+use ivy_proto::wire::LineBuffer;
+
 use super::fifo::Flush;
 use super::{Conn, Sock, adopt, client_ptr, close, layer, net};
 use crate::cargs::CArgs;
@@ -38,9 +40,9 @@ fn read_input(conn: &mut Conn) -> Input {
         Ok((n, from)) => {
             let datagram = conn.datagram.get(..n).unwrap_or_default();
             conn.remote = Some(from);
-            conn.lines.push(datagram);
+            append(&mut conn.lines, datagram);
             if datagram.last().is_some_and(|&b| b != b'\n') {
-                conn.lines.push(b"\n");
+                append(&mut conn.lines, b"\n");
             }
             Input::Data
         }
@@ -48,6 +50,17 @@ fn read_input(conn: &mut Conn) -> Input {
         // A datagram socket outlives a failed receive (an ICMP error...).
         Err(_) if matches!(conn.sock, Sock::Udp(_)) => Input::Nothing,
         Err(_) => Input::End,
+    }
+}
+
+/// Appends `bytes` to `lines`.
+fn append(lines: &mut LineBuffer, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        let room = lines.spare();
+        let n = room.len().min(bytes.len());
+        room[..n].copy_from_slice(&bytes[..n]);
+        lines.filled(n);
+        bytes = &bytes[n..];
     }
 }
 

@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
-use ::ivy::api::ChannelId;
+use ::ivy::ChannelId;
 use ivy_proto::wire::{DEFAULT_MAX_LINE, LineBuffer};
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};
@@ -26,7 +26,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::ivysocket::{Client, SendState, Server};
 use crate::{SendPtr, global, handle_addr, handle_ptr};
 
-pub(crate) use net::{from_storage, to_storage};
+pub(crate) use net::{from_storage, host_name, to_storage};
 
 /// `void *(*create)(Client client)`: gives an accepted connection its data.
 pub(crate) type CreateFn = Option<unsafe extern "C" fn(client: Client) -> *mut c_void>;
