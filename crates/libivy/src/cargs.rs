@@ -3,9 +3,10 @@
 //! that a delivery allocates nothing once the storage has grown to its size.
 //!
 //! A callback may run the loop, which delivers again on the same thread while
-//! the outer `argv` is still in use: each [`CArgs`] takes a frame of its own
-//! from the thread's pool and gives it back when dropped, so nested deliveries
-//! use other frames (the pool holds as many as the deepest nesting seen).
+//! the outer `argv` is still in use: each [`CArgs`] uses a frame of its own,
+//! the first free one of the thread's stack of frames, so nested deliveries
+//! use other frames (the stack holds as many as the deepest nesting seen).
+//! The frames stay in place, so a delivery moves no frame in or out.
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int};
@@ -14,73 +15,109 @@ use std::ffi::{c_char, c_int};
 /// not pin its size for the life of the thread).
 const KEEP_TEXT: usize = 64 << 10;
 
-/// One set of copies: the texts back to back, each with its NUL, and their
-/// start offsets; `argv` points into `text` once filled.
+/// One set of copies: the texts back to back, each with its NUL; `argv`
+/// points into `text` once filled.
 #[derive(Default)]
 struct Frame {
     text: Vec<u8>,
-    starts: Vec<usize>,
     argv: Vec<*mut c_char>,
+    /// A live [`CArgs`] uses it.
+    busy: bool,
+}
+
+/// The thread's frames; those below `top` may be in use (nested deliveries
+/// above outer ones), the others are free.
+struct Frames {
+    frames: Vec<Frame>,
+    top: usize,
 }
 
 thread_local! {
-    static POOL: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    static FRAMES: RefCell<Frames> = const { RefCell::new(Frames { frames: Vec::new(), top: 0 }) };
 }
 
 /// NUL-terminated copies of some byte strings, with an `argv` array (the
 /// copies, then NULL) that C may write through. Valid until dropped.
 pub(crate) struct CArgs {
-    frame: Frame,
+    frame: usize,
+    argc: c_int,
+    argv: *mut *mut c_char,
 }
 
 impl CArgs {
     /// Copies `args`. A NUL inside one simply ends that string for C.
     pub(crate) fn new(args: &[&[u8]]) -> CArgs {
-        let mut frame = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
-        frame.text.clear();
-        frame.starts.clear();
-        frame.text.reserve(args.iter().map(|a| a.len() + 1).sum());
-        for a in args {
-            frame.starts.push(frame.text.len());
-            frame.text.extend_from_slice(a);
-            frame.text.push(0);
-        }
-        let base = frame.text.as_mut_ptr();
-        frame.argv.clear();
-        // `wrapping_add` stays inside the allocation: every start is < text.len().
-        frame.argv.extend(frame.starts.iter().map(|&s| base.wrapping_add(s).cast::<c_char>()));
-        frame.argv.push(std::ptr::null_mut());
-        CArgs { frame }
-    }
-
-    /// The number of strings, as C's `argc`.
-    pub(crate) fn argc(&self) -> c_int {
-        c_int::try_from(self.frame.starts.len()).unwrap_or(c_int::MAX)
-    }
-
-    /// The strings then NULL; C may write through it and into the strings.
-    pub(crate) fn argv(&mut self) -> *mut *mut c_char {
-        self.frame.argv.as_mut_ptr()
-    }
-
-    /// The first string (the only one of a [`CArgs::one`]).
-    pub(crate) fn first(&mut self) -> *mut c_char {
-        self.frame.argv.first().copied().unwrap_or(std::ptr::null_mut())
+        FRAMES.with(|f| {
+            let mut f = f.borrow_mut();
+            let index = f.top;
+            if f.frames.len() == index {
+                f.frames.push(Frame::default());
+            }
+            f.top += 1;
+            let frame = &mut f.frames[index];
+            frame.busy = true;
+            frame.text.clear();
+            frame.text.reserve(args.iter().map(|a| a.len() + 1).sum());
+            for a in args {
+                frame.text.extend_from_slice(a);
+                frame.text.push(0);
+            }
+            // The text is complete: its buffer no longer moves.
+            let base = frame.text.as_mut_ptr();
+            let mut start = 0;
+            frame.argv.clear();
+            for a in args {
+                // `wrapping_add` stays inside the allocation: start < text.len().
+                frame.argv.push(base.wrapping_add(start).cast::<c_char>());
+                start += a.len() + 1;
+            }
+            frame.argv.push(std::ptr::null_mut());
+            CArgs {
+                frame: index,
+                argc: c_int::try_from(args.len()).unwrap_or(c_int::MAX),
+                argv: frame.argv.as_mut_ptr(),
+            }
+        })
     }
 
     /// A copy of one string.
     pub(crate) fn one(text: &[u8]) -> CArgs {
         CArgs::new(&[text])
     }
+
+    /// The number of strings, as C's `argc`.
+    pub(crate) fn argc(&self) -> c_int {
+        self.argc
+    }
+
+    /// The strings then NULL; C may write through it and into the strings.
+    pub(crate) fn argv(&mut self) -> *mut *mut c_char {
+        self.argv
+    }
+
+    /// The first string (the only one of a [`CArgs::one`]); NULL when none.
+    pub(crate) fn first(&mut self) -> *mut c_char {
+        // SAFETY: `argv` points to `argc` pointers then NULL, in this CArgs's
+        // frame, which no other CArgs uses while this one lives.
+        unsafe { *self.argv }
+    }
 }
 
 impl Drop for CArgs {
     fn drop(&mut self) {
-        let frame = std::mem::take(&mut self.frame);
-        if frame.text.capacity() <= KEEP_TEXT {
-            // Nothing to keep once the thread's storage is gone.
-            let _ = POOL.try_with(|p| p.borrow_mut().push(frame));
-        }
+        // Nothing to give back once the thread's storage is gone.
+        let _ = FRAMES.try_with(|f| {
+            let mut f = f.borrow_mut();
+            if let Some(frame) = f.frames.get_mut(self.frame) {
+                frame.busy = false;
+                if frame.text.capacity() > KEEP_TEXT {
+                    *frame = Frame::default();
+                }
+            }
+            while f.top > 0 && !f.frames[f.top - 1].busy {
+                f.top -= 1;
+            }
+        });
     }
 }
 
@@ -125,9 +162,15 @@ mod tests {
         assert_eq!(read(&mut c), [b"xbc".to_vec()]);
     }
 
+    fn free_frames() -> usize {
+        FRAMES.with(|f| {
+            let f = f.borrow();
+            f.frames.iter().filter(|fr| !fr.busy).count()
+        })
+    }
+
     #[test]
     fn a_frame_is_reused_and_a_nested_one_is_another() {
-        POOL.with(|p| p.borrow_mut().clear());
         let first = CArgs::one(b"first").first();
         let mut again = CArgs::one(b"again");
         assert_eq!(again.first(), first, "the first frame's text, reused");
@@ -139,10 +182,23 @@ mod tests {
 
     #[test]
     fn a_huge_frame_is_not_kept() {
-        POOL.with(|p| p.borrow_mut().clear());
         drop(CArgs::one(&vec![b'x'; KEEP_TEXT + 1]));
-        assert_eq!(POOL.with(|p| p.borrow().len()), 0);
+        assert_eq!(FRAMES.with(|f| f.borrow().frames[0].text.capacity()), 0);
         drop(CArgs::one(b"small"));
-        assert_eq!(POOL.with(|p| p.borrow().len()), 1);
+        assert!(FRAMES.with(|f| f.borrow().frames[0].text.capacity()) >= 6);
+    }
+
+    #[test]
+    fn frames_dropped_out_of_order_are_not_reused_while_alive() {
+        let a = CArgs::one(b"a");
+        let mut b = CArgs::one(b"b");
+        drop(a);
+        let mut c = CArgs::one(b"c");
+        assert_ne!(c.first(), b.first());
+        assert_eq!(read(&mut b), [b"b".to_vec()]);
+        drop(b);
+        drop(c);
+        assert_eq!(FRAMES.with(|f| f.borrow().top), 0);
+        assert_eq!(free_frames(), FRAMES.with(|f| f.borrow().frames.len()));
     }
 }
