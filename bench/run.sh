@@ -4,7 +4,9 @@
 #   2. makes the ivy-python 4.0 venv (target/bench-pyenv, with matplotlib);
 #   3. runs every scenario K times (median reported), the Rust roles, the C roles,
 #      ivy-python and the raw TCP baseline in the same run;
-#   4. writes target/bench/results.json and table.md, and the plots in docs/.
+#   4. writes target/bench/results.json and table.md, and the plots in docs/;
+#   5. builds our Python package into target/py-ivy-rs and runs bench/python_bench.py
+#      (ivy-rs for Python against ivy-python 4.0, side by side): target/bench/python.md.
 #
 #   bench/run.sh [ivy-bench options...]      (e.g. --runs 5 --messages 300000)
 #
@@ -51,4 +53,13 @@ cat "$out/table.md"
 plot_py=python3
 "$venv/bin/python" -c 'import matplotlib' 2>/dev/null && plot_py=$venv/bin/python
 "$plot_py" bench/plot.py "$out/results.json" docs
+
+if [ -z "${NO_PYTHON:-}" ] && [ -n "$py" ]; then
+    ours=$root/target/py-ivy-rs
+    [ -x "$ours/bin/pip" ] || python3 -m venv "$ours"
+    "$ours/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./crates/ivy-python >&2
+    python3 bench/python_bench.py --ours "$ours/bin/python" --ref "$py" --runs "${RUNS:-5}" \
+        --json "$out/python.json" >"$out/python.md" 2>>"$out/log.txt" || status=$?
+    cat "$out/python.md"
+fi
 exit $status

@@ -11,7 +11,6 @@ use ivy_proto::engine::{AppEvent, Engine, Event, Limits, PeerId};
 use ivy_proto::testing::{drain_output, events, feed, output_len, peer_memory};
 use ivy_proto::wire::{SHRINK_ABOVE, SHRUNK_CAPACITY};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 /// What a drained output queue may keep (outqueue.rs KEEP_CAPACITY).
 const KEEP_CAPACITY: usize = 64 << 10;
@@ -131,6 +130,7 @@ fn documented_defaults() {
             max_regexp_len: 8 << 10,
             max_states_per_peer: 1 << 17,
             max_backtracking_per_peer: 8,
+            max_pattern_memory: 64 << 20,
             queue_cap: 32 << 20,
             max_peers: 512,
         }
@@ -142,8 +142,8 @@ fn documented_defaults() {
     assert_eq!((BACKTRACK_LIMIT, BACKTRACK_PROG_LIMIT), (125_000, 10_000));
     {
         use ivy_proto::engine::*;
-        assert_eq!((QUADRATIC_MAX_MESSAGE, ALWAYS_RUN_STATES), (8 << 10, 64));
-        assert_eq!((SEARCH_MAX_COST, UNTIMED_COST, PEER_SEARCH_TIME), (1 << 22, 1 << 22, Duration::from_millis(10)));
+        assert_eq!((QUADRATIC_MAX_MESSAGE, MESSAGE_WORK), (8 << 10, 1 << 22));
+        assert_eq!((SEARCH_BASE, LINE_BYTES_PER_UNIT), (4, 64));
     }
     assert_eq!((MAX_REPEAT_COUNT, MAX_EXPANDED_LEN, MAX_PREFIX_LEN), (65_535, 64 << 10, 32));
 }

@@ -161,6 +161,12 @@ impl Bus {
         self.driver.with_engine(|e| e.send_msg(message))
     }
 
+    /// Sends a message to the matching subscriptions of one peer only; returns the
+    /// number of Msg lines.
+    pub fn send_to(&self, peer: PeerId, message: &[u8]) -> Result<usize, SendError> {
+        self.driver.with_engine(|e| e.send_msg_to(peer, message))
+    }
+
     /// A direct message to one peer.
     pub fn send_direct(&self, peer: PeerId, id: i32, text: &[u8]) -> Result<(), SendError> {
         self.driver.with_engine(|e| e.send_direct(peer, id, text))
@@ -171,9 +177,10 @@ impl Bus {
         self.driver.with_engine(|e| e.send_error(peer, id, text))
     }
 
-    /// Asks a peer to die.
-    pub fn send_die(&self, peer: PeerId) -> Result<(), SendError> {
-        self.driver.with_engine(|e| e.send_die(peer))
+    /// Asks a peer to die, with an id and a text (ivy-c's `IvySendDieMsg` sends 0
+    /// and none).
+    pub fn send_die(&self, peer: PeerId, id: i32, text: &[u8]) -> Result<(), SendError> {
+        self.driver.with_engine(|e| e.send_die(peer, id, text))
     }
 
     /// Pings a peer; the answer reaches the pong callback. Nothing is sent without
@@ -256,5 +263,16 @@ impl Bus {
     /// A peer's regexps, newest first.
     pub fn peer_regexps(&self, peer: PeerId) -> Option<Vec<Vec<u8>>> {
         self.driver.read(|e| e.peer_regexps(peer))
+    }
+
+    /// A peer's subscriptions, (id, regexp), in the order it made them.
+    pub fn peer_subscriptions(&self, peer: PeerId) -> Option<Vec<(i32, Vec<u8>)>> {
+        self.driver.read(|e| e.peer_subscriptions(peer))
+    }
+
+    /// The application id the peer's hello announced (empty when it connected to
+    /// us: it sent no hello).
+    pub fn peer_app_id(&self, peer: PeerId) -> Option<Vec<u8>> {
+        self.driver.read(|e| e.peer(peer).map(|p| p.app_id().to_vec()))
     }
 }

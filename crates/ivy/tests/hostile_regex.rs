@@ -16,7 +16,7 @@ use ivy_testkit as common;
 use common::*;
 use ivy::AppEvent;
 use ivy::Limits;
-use ivy_proto::engine::QUADRATIC_MAX_MESSAGE;
+use ivy_proto::engine::{LINE_BYTES_PER_UNIT, MESSAGE_WORK, QUADRATIC_MAX_MESSAGE, SEARCH_BASE};
 use ivy_proto::pattern::Pattern;
 use std::net::TcpStream;
 use std::sync::mpsc::{self, Receiver};
@@ -251,9 +251,8 @@ fn large_linear_programs_are_bounded() {
     // 11 bytes of regexp, far below max_regexp_len: with thousands of states, the
     // captures would run the PikeVM over the whole message, about 3.5 s per 100 KB
     // message optimised (`(a?){3000}a{3000}` on `xxx…`: 7 s, without even matching).
-    // Past REGEX_SIZE_LIMIT a regexp is refused; a pattern of n > ALWAYS_RUN_STATES
-    // states runs only on messages up to SEARCH_MAX_COST / n bytes. One 10 KB send
-    // shows it.
+    // Past REGEX_SIZE_LIMIT a regexp is refused; a pattern of n states runs only
+    // on messages up to about MESSAGE_WORK / n bytes. One 10 KB send shows it.
     let mut f = fix();
     let kept = ["(.*a){1000}", "(.*a){300}", "(.*a){100}", "(a?){300}a{300}"];
     let errors = f.subscribe(&[&kept[..], &["(.*a){3000}", "(a?){3000}a{3000}"]].concat());
@@ -271,21 +270,73 @@ fn large_linear_programs_are_bounded() {
     assert!(took < bound, "one 10 KB send took {took:?}");
 }
 
+/// What one search of `pattern` and its Msg line cost on a message of `len` bytes.
+fn work(pattern: &str, len: usize) -> u64 {
+    let p = Pattern::compile(pattern.as_bytes()).expect("compiles");
+    SEARCH_BASE + p.cost_per_byte() * len as u64 + 1 + len as u64 / LINE_BYTES_PER_UNIT
+}
+
+/// 300 distinct patterns of 62 states whose captures run the PikeVM over a run
+/// of `a` (on 100 KB, 80 ms each optimised: 24 s per message in all before
+/// the budget counted work).
+fn costly_patterns(tag: &str) -> Vec<String> {
+    (0..300).map(|i| format!("(.*a){{19}}(?:|z{tag}{i:03})")).collect()
+}
+
 #[test]
-fn many_small_costly_patterns_share_one_time_budget() {
-    // 300 distinct patterns of 62 states (below ALWAYS_RUN_STATES, so each may run on
-    // any message) whose captures run the PikeVM over a 100 KB run of `a`: about
-    // 80 ms each optimised, 24 s per message in all. Past UNTIMED_COST the searches
-    // for one peer stop once they took PEER_SEARCH_TIME on a message.
-    let patterns: Vec<String> = (0..300).map(|i| format!("(.*a){{19}}(?:|z{i:03})")).collect();
+fn many_small_costly_patterns_share_one_message_work() {
+    // On a 4 KiB message each search may cost 62 × 4096 steps: as many run as
+    // MESSAGE_WORK pays for, exactly, and on 100 KB none (each alone passes it).
+    let patterns = costly_patterns("");
     let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
     let mut f = fix();
     assert_eq!(f.subscribe(&refs), Vec::<Vec<u8>>::new());
-    let msg = repeat(b"a", LEN);
-    let (longest, total) = f.timed_sends(&[msg.clone(), msg]);
-    eprintln!("2 sends of 100 KB through 300 costly patterns: {total:?} (longest {longest:?})");
+    let short = repeat(b"a", 4096);
+    let (longest, total) = f.timed_sends(&[short.clone(), short, repeat(b"a", LEN)]);
+    eprintln!("3 sends through 300 costly patterns: {total:?} (longest {longest:?})");
     let bound = Duration::from_secs(if cfg!(debug_assertions) { 10 } else { 1 });
     assert!(longest < bound, "a send took {longest:?}");
-    let sent = f.hostile_got_whole_lines();
-    assert!((2..=20).contains(&sent), "{sent} of the 600 matches were searched for");
+    let per_message = (MESSAGE_WORK / work(&patterns[0], 4096)) as usize;
+    assert!((5..300).contains(&per_message), "{per_message}");
+    assert_eq!(f.hostile_got_whole_lines(), 2 * per_message);
+}
+
+#[test]
+fn many_costly_peers_share_one_message_work() {
+    // Ten peers with 300 costly patterns each: a message still costs at most
+    // MESSAGE_WORK in all (before, each peer had its own budget: ten times the
+    // time), and Y, whose subscription is a literal shape, gets every message.
+    let mut f = fix();
+    assert_eq!(f.subscribe(&[]), Vec::<Vec<u8>>::new());
+    let mut peers: Vec<(Raw, Receiver<Vec<u8>>)> = (0..10)
+        .map(|k| {
+            let mut raw = Raw::connect(f.x.port());
+            raw.read_handshake();
+            let mut hs = format!("6 {}\x02COSTLY{k}\n", 2 + k).into_bytes();
+            for (i, p) in costly_patterns(&k.to_string()).iter().enumerate() {
+                hs.extend_from_slice(format!("1 {i}\x02{p}\n").as_bytes());
+            }
+            hs.extend_from_slice(b"5 0\x02\n9 1\x02\n");
+            raw.send(&hs);
+            assert_eq!(raw.read_line(), b"10 1\x02\n", "no Error before the Pong");
+            let (rx, _) = drain(raw.stream.try_clone().expect("clone"));
+            (raw, rx)
+        })
+        .collect();
+    let message = repeat(b"a", 4096);
+    let (longest, total) = f.timed_sends(&[message.clone(), message.clone(), message]);
+    eprintln!("3 sends through 10 peers of 300 costly patterns: {total:?} (longest {longest:?})");
+    let bound = Duration::from_secs(if cfg!(debug_assertions) { 10 } else { 1 });
+    assert!(longest < bound, "a send took {longest:?}");
+    // Each peer got whole lines: its fair share of one message's work, a tenth.
+    let mut lines = 0;
+    for (_, rx) in &mut peers {
+        while let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            assert!(l.starts_with(b"2 ") && l.ends_with(b"\x03\n"), "torn line {}", show(&l[..l.len().min(60)]));
+            lines += 1;
+        }
+    }
+    let per_peer = (MESSAGE_WORK / 10 / work(&costly_patterns("0")[0], 4096)) as usize;
+    assert!(per_peer >= 1);
+    assert_eq!(lines, 3 * 10 * per_peer);
 }

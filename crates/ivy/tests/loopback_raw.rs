@@ -320,7 +320,7 @@ fn die_from_peer() {
 fn die_to_peer() {
     let ct = ctest();
     let (mut raw, peer) = ct.raw_connected(&[]);
-    assert!(ct.run.send_die(peer).is_ok());
+    assert!(ct.run.send_die(peer, 0, b"").is_ok());
     raw.expect(b"8 0\x02\n");
 }
 

@@ -4,10 +4,13 @@
 //!   per dropped line and Decongestion once after draining, and another subscriber
 //!   gets every message;
 //! - a peer whose host vanishes without FIN: detected by TCP keepalive (idle
-//!   connection) or TCP_USER_TIMEOUT (unacknowledged data) within
-//!   [`Liveness::detection_time`] plus slack, and reported as Disconnected. The
-//!   vanished host is a network namespace this test creates (root only: skipped
-//!   with a message otherwise), whose packets back to us are black-holed.
+//!   connection) or by the driver's check of silent hosts (data waiting for it,
+//!   its window open or shut) within [`Liveness::detection_time`] plus slack, and
+//!   reported as Disconnected. The vanished host is a network namespace this
+//!   test creates (root and iproute2 needed: the test fails without them), whose
+//!   link we cut;
+//! - a peer whose window stays shut while its kernel answers is slow, not dead:
+//!   kept for several detection times, and served once it reads again.
 
 use ivy_testkit as common;
 
@@ -196,8 +199,9 @@ impl Netns {
         Ok(ns)
     }
 
-    /// A TCP connection to `port` on our side, opened from inside the namespace.
-    fn connect(&self, port: u16) -> TcpStream {
+    /// A TCP connection to `port` on our side, opened from inside the namespace
+    /// with a receive buffer of `rcvbuf` bytes (the system's when `None`).
+    fn connect(&self, port: u16, rcvbuf: Option<usize>) -> TcpStream {
         let path = format!("/var/run/netns/{}", self.name);
         let target: SocketAddr = format!("{}:{port}", self.host_ip).parse().expect("address");
         thread::spawn(move || {
@@ -206,16 +210,21 @@ impl Netns {
             // SAFETY: setns on a valid namespace fd; it only moves this short-lived thread.
             let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
             assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            TcpStream::connect_timeout(&target, TIMEOUT).expect("connect from the namespace")
+            let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+            if let Some(size) = rcvbuf {
+                sock.set_recv_buffer_size(size).expect("SO_RCVBUF");
+            }
+            sock.connect_timeout(&target.into(), TIMEOUT).expect("connect from the namespace");
+            TcpStream::from(sock)
         })
         .join()
         .expect("namespace thread")
     }
 
-    /// From now on, nothing the namespace sends reaches us: the host is gone,
-    /// without FIN or RST.
+    /// The link is cut: nothing goes either way, the host is gone without FIN
+    /// or RST.
     fn vanish(&self) {
-        ip(&["-n", &self.name, "route", "add", "blackhole", &format!("{}/32", self.host_ip)]).expect("black hole");
+        ip(&["-n", &self.name, "link", "set", &format!("{}p", self.veth), "down"]).expect("cut the link");
     }
 }
 
@@ -238,7 +247,7 @@ struct Ghost {
     x: Running,
     _y: Running,
     /// GHOST's end of the connection, kept open (no FIN) until the end.
-    _ghost: Raw,
+    ghost: Raw,
     /// X's id of GHOST.
     id: PeerId,
     /// X's application events.
@@ -247,15 +256,15 @@ struct Ghost {
     at_y: Receiver<String>,
 }
 
-/// The [`Ghost`] fixture in namespace `n`; None (after saying why) without namespaces.
-fn ghost_fixture(n: u32) -> Option<Ghost> {
-    let ns = match Netns::create(n) {
-        Ok(ns) => ns,
-        Err(e) => {
-            eprintln!("SKIPPED: cannot create a network namespace ({e}); run as root with iproute2");
-            return None;
-        }
-    };
+/// The [`Ghost`] fixture in namespace `n` (a failure without namespaces).
+fn ghost_fixture(n: u32) -> Ghost {
+    ghost_fixture_with(n, None)
+}
+
+/// [`ghost_fixture`] with GHOST's receive buffer of `rcvbuf` bytes.
+fn ghost_fixture_with(n: u32, rcvbuf: Option<usize>) -> Ghost {
+    let ns = Netns::create(n)
+        .unwrap_or_else(|e| panic!("cannot create a network namespace ({e}): this test needs root and iproute2"));
     let x = agent("X", None);
     x.set_liveness(Some(LIVENESS));
     let x_apps = app_events(&x);
@@ -268,14 +277,14 @@ fn ghost_fixture(n: u32) -> Option<Ghost> {
     let x = Running::start(x, port);
     let y = Running::start(y, port);
     next_app_event(&x_apps, AppEvent::Connected);
-    let mut ghost = Raw::new(ns.connect(x.port()));
+    let mut ghost = Raw::new(ns.connect(x.port(), rcvbuf));
     ghost.read_handshake();
     ghost.send(b"6 1\x02GHOST\n1 0\x02^ghost (.*)$\n5 0\x02\n");
     ghost.ping_pong(1);
     let (id, name) = next_app_event(&x_apps, AppEvent::Connected);
     assert_eq!(name, b"GHOST");
     assert_eq!(x.peer_addr(id).map(|a| a.ip().to_string()), Some(ns.peer_ip.clone()));
-    Some(Ghost { ns, x, _y: y, _ghost: ghost, id, apps: x_apps, at_y })
+    Ghost { ns, x, _y: y, ghost, id, apps: x_apps, at_y }
 }
 
 /// Waits for GHOST's Disconnected; returns how long it took.
@@ -293,7 +302,7 @@ fn disconnected_after(apps: &Receiver<AppRecord>, ghost: PeerId, since: Instant)
 
 #[test]
 fn vanished_idle_peer_is_detected_by_keepalive() {
-    let Some(g) = ghost_fixture(0) else { return };
+    let g = ghost_fixture(0);
     let (x, id, apps, at_y) = (&g.x, g.id, &g.apps, &g.at_y);
     g.ns.vanish();
     let t0 = Instant::now();
@@ -311,8 +320,8 @@ fn vanished_idle_peer_is_detected_by_keepalive() {
 }
 
 #[test]
-fn vanished_peer_with_unacknowledged_data_is_detected_by_user_timeout() {
-    let Some(g) = ghost_fixture(1) else { return };
+fn vanished_peer_with_unacknowledged_data_is_detected() {
+    let g = ghost_fixture(1);
     let (x, id, apps, at_y) = (&g.x, g.id, &g.apps, &g.at_y);
     g.ns.vanish();
     let t0 = Instant::now();
@@ -336,10 +345,95 @@ fn vanished_peer_with_unacknowledged_data_is_detected_by_user_timeout() {
     assert_eq!(recv(at_y, "Y's message"), "after");
 }
 
+#[test]
+fn shut_window_is_slow_not_dead_until_the_host_vanishes() {
+    // GHOST (a small receive buffer) stops reading: its window shuts, its kernel
+    // answers X's window probes. Kept for three detection times (TCP_USER_TIMEOUT
+    // would end it after one), then its link is cut: gone within the detection time.
+    let mut g = ghost_fixture_with(2, Some(4096));
+    let (id, apps) = (g.id, &g.apps);
+    let chunk = format!("ghost {}", "g".repeat(16 << 10));
+    let mut sent = 0;
+    while g.x.peer_name(id).is_some() && sent < 400 {
+        assert_eq!(g.x.send(chunk.as_bytes()), Ok(1));
+        sent += 1;
+    }
+    let (p, _) = next_app_event(apps, AppEvent::Congestion);
+    assert_eq!(p, id, "the window shut");
+    let kept = 3 * LIVENESS.detection_time();
+    let until = Instant::now() + kept;
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if let Ok((p, _, e)) = apps.recv_timeout(left) {
+            assert!(!(p == id && e == AppEvent::Disconnected), "a live peer with a shut window was dropped");
+        }
+    }
+    assert_eq!(g.x.send(b"good still"), Ok(1));
+    assert_eq!(recv(&g.at_y, "Y's message"), "still");
+    // GHOST reads a little: what it reads is X's lines, whole.
+    let line = g.ghost.read_line();
+    assert_eq!(line, format!("2 0\x02{}\x03\n", &chunk[6..]).into_bytes());
+    g.ns.vanish();
+    let t0 = Instant::now();
+    let took = disconnected_after(apps, id, t0);
+    eprintln!("shut window kept {kept:?}; vanished peer detected after {took:?}");
+    assert!(
+        took <= LIVENESS.detection_time() + SLACK,
+        "detected after {took:?}, documented {:?}",
+        LIVENESS.detection_time()
+    );
+}
+
 /// The liveness default docs/LIMITS.md documents is the code's.
 #[test]
 fn documented_liveness_default() {
     let l = Liveness::default();
     assert_eq!((l.idle, l.interval, l.retries), (Duration::from_secs(10), Duration::from_secs(5), 3));
     assert_eq!(l.detection_time(), Duration::from_secs(25));
+}
+
+/// A burst of small messages from a thread outside the loop (each handed to the
+/// loop, which writes them in batches) to a subscriber that stops reading: the
+/// socket fills up, Congestion is reported once, the queue fills to its cap, and
+/// once the subscriber reads again every line not dropped arrives, whole and in
+/// order (none is left in the queue without a writer), then Decongestion.
+#[test]
+fn burst_of_small_messages_to_a_subscriber_that_stops_reading() {
+    const SMALL: usize = 400_000;
+    let x = agent("X", None);
+    x.set_limits(Limits { queue_cap: QUEUE_CAP, ..Limits::default() });
+    let log = events(&x);
+    let port = bus_port();
+    let x = Running::start(x, port);
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let addr: SocketAddr = ([127, 0, 0, 1], x.port()).into();
+    sock.connect(&addr.into()).expect("connect");
+    let mut slow = Raw::new(sock.into());
+    slow.read_handshake();
+    slow.send(b"6 1\x02SLOW\n1 0\x02^m(.*)\n5 0\x02\n");
+    slow.ping_pong(1);
+    let slow_id = x.peer_by_name(b"SLOW").expect("SLOW listed");
+
+    for i in 0..SMALL {
+        assert_eq!(x.send(format!("m{i:07}").as_bytes()), Ok(1));
+    }
+    wait_until("Congestion", || count(&log, slow_id, AppEvent::Congestion) == 1);
+    wait_until("FifoFull", || count(&log, slow_id, AppEvent::FifoFull) > 0);
+    let dropped = count(&log, slow_id, AppEvent::FifoFull);
+
+    let mut reader = BufReader::new(slow.stream.try_clone().expect("clone"));
+    slow.stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut last = None;
+    let mut delivered = 0;
+    while delivered + dropped < SMALL {
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line).expect("a line");
+        assert_eq!((line.len(), &line[..4], &line[11..]), (13, &b"2 0\x02"[..], &b"\x03\n"[..]), "{}", show(&line));
+        let seq: usize = std::str::from_utf8(&line[4..11]).expect("digits").parse().expect("a number");
+        assert!(last.is_none_or(|l| seq > l), "out of order: {seq} after {last:?}");
+        last = Some(seq);
+        delivered += 1;
+    }
+    wait_until("Decongestion", || count(&log, slow_id, AppEvent::Decongestion) == 1);
+    assert_eq!(count(&log, slow_id, AppEvent::Congestion), 1);
 }

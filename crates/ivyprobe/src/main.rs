@@ -285,7 +285,7 @@ fn cmd_direct(bus: &Bus, arg: &[u8]) {
 
 fn cmd_die(bus: &Bus, app: &[u8]) {
     if let Some(peer) = find_peer(bus, app) {
-        sent(bus.send_die(peer), "die", app);
+        sent(bus.send_die(peer, 0, b""), "die", app);
     }
 }
 

@@ -930,7 +930,7 @@ fn ping_pong_both_ways() {
 fn our_die_stops_python_agent() {
     let python = python();
     let (mut py, rust, _) = pair(python, &[], &[]);
-    assert!(rust.bus.send_die(rust.peer("PY")).is_ok());
+    assert!(rust.bus.send_die(rust.peer("PY"), 0, b"").is_ok());
     py.log.expect("die =RUST 0");
     py.log.expect("terminated");
     rust.log.expect("disconnected =PY");
@@ -942,7 +942,7 @@ fn our_die_stops_python_agent() {
 fn our_die_vetoed_by_python() {
     let python = python();
     let (py, rust, _) = pair(python, &["--veto-die", "(.*)"], &[]);
-    assert!(rust.bus.send_die(rust.peer("PY")).is_ok());
+    assert!(rust.bus.send_die(rust.peer("PY"), 0, b"").is_ok());
     py.log.expect("die =RUST 0");
     assert_eq!(rust.send("still here"), Ok(1));
     py.log.expect(&msg_line(0, "RUST", &["still here"]));
@@ -1155,13 +1155,13 @@ fn byte_matching_splits_a_character_as_ivy_c() {
     py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
 }
 
-/// With text matching (ivy-python's way, `Matching::Text`), `.` takes a whole
+/// With ivy-python's matching (`Matching::IvyPython`), `.` takes a whole
 /// character on a UTF-8 message: no capture ends inside one.
 #[test]
 fn text_matching_never_splits_a_character() {
     let python = python();
     let (py, rust, _) = pair(python, &["^(.)(.*)$"], &[]);
-    rust.bus.set_matching(Matching::Text);
+    rust.bus.set_matching(Matching::IvyPython);
     assert_eq!(rust.send("é€ x"), Ok(1));
     py.log.refute("handler death", QUIET, |l| l.starts_with("handler-error "));
     py.log.expect(&msg_line(0, "RUST", &["é", "€ x"]));
@@ -1171,30 +1171,33 @@ fn text_matching_never_splits_a_character() {
 // ===========================================================================
 // Three agents
 
-/// The newest `libivy_c.a` (the C library, crates/libivy) of this build (`cargo
-/// test` of the workspace leaves the fresh one in `deps/` as `libivy_c-HASH.a`;
-/// `cargo build` also copies it beside the binaries).
-fn static_lib() -> Option<PathBuf> {
-    let deps = std::env::current_exe().ok()?.parent()?.to_path_buf();
-    let mut candidates = vec![deps.parent()?.join("libivy_c.a")];
-    for entry in std::fs::read_dir(&deps).ok()?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("libivy_c-") && name.ends_with(".a") {
-            candidates.push(entry.path());
-        }
+/// Our C library as a static library (`libivy_c.a`), built by cargo for this
+/// test (a `cargo test` does not link staticlibs): `cargo build -p libivy` into the
+/// target directory of this test binary, with its profile.
+fn static_lib() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/PROFILE");
+    let target_dir = profile_dir.parent().expect("target");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "libivy", "--manifest-path"]).arg(root().join("Cargo.toml"));
+    build.arg("--target-dir").arg(target_dir);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
     }
-    candidates.into_iter().filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p))).max().map(|(_, p)| p)
+    let status = build.status().expect("run cargo build -p libivy");
+    assert!(status.success(), "cargo build -p libivy failed: {status}");
+    profile_dir.join("libivy_c.a")
 }
 
 /// The C ivyprobe (`c-examples/ivyprobe.c`, on our C API), built once per
-/// process against our `libivy_c.a`; a missing library or a failed build fails
-/// the test (`cargo test` of the workspace builds the library).
+/// process against our `libivy_c.a`; a failed build fails the test.
 fn c_probe() -> &'static Path {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE
         .get_or_init(|| {
             let source = root().join("c-examples/ivyprobe.c");
-            let lib = static_lib().expect("no libivy_c.a in this build: build the workspace (cargo test --workspace)");
+            let lib = static_lib();
             let out_dir = rust_probe().parent().expect("target dir").join("interop-c");
             std::fs::create_dir_all(&out_dir).expect("create target/*/interop-c");
             let exe = out_dir.join("ivyprobe");

@@ -228,7 +228,7 @@ pub(crate) fn send_error(app: IvyClientPtr, id: c_int, text: &[u8]) {
 
 /// `IvySendDieMsg`.
 pub(crate) fn send_die(app: IvyClientPtr) {
-    to_peer(app, |bus, p| bus.send_die(p));
+    to_peer(app, |bus, p| bus.send_die(p, 0, b""));
 }
 
 /// `IvySendDirectMsg`.

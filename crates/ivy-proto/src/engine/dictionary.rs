@@ -1,7 +1,7 @@
 //! The peers' subscriptions, keyed by exact regexp text: each distinct text is
 //! compiled once and run once per message, whoever subscribed it (§5.1).
 
-use super::budget::{Admit, SearchBudget};
+use super::budget::{Admit, SearchBudget, line_cost, search_cost};
 use super::idmap::IdMap;
 use super::limits::Limits;
 use super::types::{Matching, PeerId};
@@ -13,49 +13,74 @@ use std::collections::HashMap;
 #[derive(Debug)]
 struct Entry {
     compiled: Result<Pattern, CompileError>,
+    /// What it holds ([`pattern_memory`]), as counted in [`Dictionary::memory`].
+    memory: usize,
     /// (peer, subscription id), newest first.
     subs: Vec<(PeerId, i32)>,
     /// The pattern's capture storage, reused from one message to the next.
     slots: CaptureSlots,
 }
 
-/// What one peer's subscriptions hold, against [`Limits::max_states_per_peer`]
-/// and [`Limits::max_backtracking_per_peer`]. A text subscribed by several
-/// peers counts for each.
+/// What one peer's subscriptions hold, against [`Limits::max_states_per_peer`],
+/// [`Limits::max_backtracking_per_peer`] and its part of
+/// [`Limits::max_pattern_memory`]. A text several peers subscribe counts for each.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Load {
     states: u64,
     backtracking: usize,
+    /// Bytes of compiled patterns and their texts ([`pattern_memory`]).
+    memory: usize,
 }
 
 impl Load {
-    fn of(pattern: &Pattern) -> Load {
-        Load { states: pattern.states(), backtracking: usize::from(pattern.is_backtracking()) }
+    fn of(pattern: &Pattern, memory: usize) -> Load {
+        Load { states: pattern.states(), backtracking: usize::from(pattern.is_backtracking()), memory }
     }
 }
 
-/// Adds `pattern` to `peer`'s load, or says why the limits forbid it.
-fn charge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern, limits: &Limits) -> Option<CompileError> {
-    let (held, add) = (loads.get(&peer).copied().unwrap_or_default(), Load::of(pattern));
+/// What a compiled text holds: the pattern, as its engines count it, and the text.
+fn pattern_memory(pattern: &Pattern, text: &[u8]) -> usize {
+    pattern.memory_usage() + text.len()
+}
+
+/// Adds `pattern` (holding `memory` bytes) to `peer`'s load, or says why the
+/// limits forbid it. `total` is what all peers' patterns hold now, `pattern`
+/// included: past [`Limits::max_pattern_memory`], only a peer under an equal
+/// part of it ([`Limits::max_pattern_memory`] / [`Limits::max_peers`]) may add
+/// more, so that the agent holds at most about twice that budget and each peer
+/// keeps room.
+fn charge(
+    loads: &mut IdMap<PeerId, Load>,
+    peer: PeerId,
+    (pattern, memory): (&Pattern, usize),
+    total: usize,
+    limits: &Limits,
+) -> Option<CompileError> {
+    let (held, add) = (loads.get(&peer).copied().unwrap_or_default(), Load::of(pattern, memory));
     let states = held.states.saturating_add(add.states);
     let backtracking = held.backtracking + add.backtracking;
+    let memory = held.memory.saturating_add(add.memory);
+    let part = limits.max_pattern_memory / limits.max_peers.max(1);
     let message = if states > limits.max_states_per_peer {
         format!("regular expression is too large for this peer's budget of {} states", limits.max_states_per_peer)
     } else if backtracking > limits.max_backtracking_per_peer {
         format!("more than {} regular expressions that need backtracking", limits.max_backtracking_per_peer)
+    } else if total > limits.max_pattern_memory && memory > part {
+        format!("the regular expressions of all peers hold more than {} bytes", limits.max_pattern_memory)
     } else {
-        loads.insert(peer, Load { states, backtracking });
+        loads.insert(peer, Load { states, backtracking, memory });
         return None;
     };
     Some(CompileError { offset: 0, message })
 }
 
-/// Takes `pattern` off `peer`'s load.
-fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern) {
+/// Takes `pattern` (holding `memory` bytes) off `peer`'s load.
+fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern, memory: usize) {
     let Some(load) = loads.get_mut(&peer) else { return };
-    let gone = Load::of(pattern);
+    let gone = Load::of(pattern, memory);
     load.states = load.states.saturating_sub(gone.states);
     load.backtracking = load.backtracking.saturating_sub(gone.backtracking);
+    load.memory = load.memory.saturating_sub(gone.memory);
     if *load == Load::default() {
         loads.remove(&peer);
     }
@@ -69,6 +94,8 @@ pub(super) struct Dictionary {
     index: PrefixIndex,
     next_key: u64,
     loads: IdMap<PeerId, Load>,
+    /// What all compiled texts hold together, against [`Limits::max_pattern_memory`].
+    memory: usize,
     budget: SearchBudget,
     matching: Matching,
     /// Scratch of [`Dictionary::for_each_match`], kept to save allocations.
@@ -94,7 +121,7 @@ impl Dictionary {
         };
         let entry = self.entries.get_mut(&key)?;
         if let Ok(pattern) = &entry.compiled
-            && let Some(refused) = charge(&mut self.loads, peer, pattern, limits)
+            && let Some(refused) = charge(&mut self.loads, peer, (pattern, entry.memory), self.memory, limits)
         {
             if entry.subs.is_empty() {
                 self.remove_text(key, text);
@@ -112,7 +139,9 @@ impl Dictionary {
         let prefix = compiled.as_ref().ok().and_then(|p| p.literal_prefix());
         self.index.insert(key, prefix);
         self.by_text.insert(text.to_vec(), key);
-        let entry = Entry { compiled, subs: Vec::new(), slots: CaptureSlots::default() };
+        let memory = compiled.as_ref().map_or(text.len(), |p| pattern_memory(p, text));
+        self.memory += memory;
+        let entry = Entry { compiled, memory, subs: Vec::new(), slots: CaptureSlots::default() };
         self.entries.insert(key, entry);
         key
     }
@@ -125,7 +154,7 @@ impl Dictionary {
         entry.subs.retain(|&(p, i)| p != peer || i != id);
         if let Ok(pattern) = &entry.compiled {
             for _ in entry.subs.len()..before {
-                discharge(&mut self.loads, peer, pattern);
+                discharge(&mut self.loads, peer, pattern, entry.memory);
             }
         }
         if entry.subs.is_empty() {
@@ -134,7 +163,9 @@ impl Dictionary {
     }
 
     fn remove_text(&mut self, key: u64, text: &[u8]) {
-        self.entries.remove(&key);
+        if let Some(entry) = self.entries.remove(&key) {
+            self.memory = self.memory.saturating_sub(entry.memory);
+        }
         self.by_text.remove(text);
         self.index.remove(key);
     }
@@ -142,34 +173,42 @@ impl Dictionary {
     /// Runs every candidate text against `message`; for each match calls
     /// `deliver(params, subscribers)` in dictionary order, `params` being the
     /// params of the Msg line (the argv of §5.3, each argument followed by ETX),
-    /// or `None` when an argument holds LF (no line can carry it). A pattern
-    /// the [`SearchBudget`] refuses does not run (no match).
+    /// or `None` when an argument holds LF (no line can carry it). The
+    /// [`SearchBudget`] decides which searches run, and for which subscribers.
     pub(super) fn for_each_match(&mut self, message: &[u8], mut deliver: impl FnMut(Option<&[u8]>, &[(PeerId, i32)])) {
         let mut candidates = std::mem::take(&mut self.candidates);
         self.index.candidates(message, &mut candidates);
-        self.budget.start();
+        self.plan(message.len(), &candidates);
         // Checked for UTF-8 once, on the first candidate that needs it.
         let mut checked = None;
         for key in &candidates {
-            let Some(Entry { compiled: Ok(pattern), subs, slots }) = self.entries.get_mut(key) else {
+            let Some(Entry { compiled: Ok(pattern), subs, slots, memory }) = self.entries.get_mut(key) else {
                 continue;
             };
-            let started = match self.budget.admit(pattern, message.len(), subs) {
+            let subs = match self.budget.admit(pattern, subs) {
                 Admit::No => continue,
-                Admit::Yes => None,
-                Admit::Timed(started) => Some(started),
+                Admit::All => &subs[..],
+                Admit::Some => self.budget.admitted(),
             };
-            let subject = if self.matching == Matching::Text && pattern.reads_text() {
-                *checked.get_or_insert_with(|| Subject::new(message))
-            } else {
-                Subject::bytes_only(message)
+            let python = self.matching == Matching::IvyPython;
+            let subject = match (python, pattern.reads_text()) {
+                (true, true) => checked.get_or_insert_with(|| Subject::new(message)).anchored(),
+                (true, false) => Subject::bytes_only(message).anchored(),
+                (false, _) => Subject::bytes_only(message),
             };
+            // Its text version may be compiled for this message: counted from then on.
+            let before = subject.is_text().then(|| pattern.memory_usage());
             let hit = pattern.capture_spans(subject, slots, &mut self.spans);
-            if let Some(started) = started {
-                self.budget.settle(started, subs);
+            if let Some(grown) = before.and_then(|b| pattern.memory_usage().checked_sub(b)) {
+                *memory += grown;
+                self.memory += grown;
             }
             if !hit {
                 continue;
+            }
+            if python {
+                // Every group, an empty argument for one that did not take part.
+                self.spans.resize(pattern.group_count(), None);
             }
             self.params.clear();
             let check_lf = !pattern.captures_exclude_lf();
@@ -183,6 +222,32 @@ impl Dictionary {
             deliver((!lf).then_some(&self.params), subs);
         }
         self.candidates = candidates;
+    }
+
+    /// Starts the budget of a message of `len` bytes with these candidates:
+    /// what they ask for in all, and, past the message's work, for each peer.
+    fn plan(&mut self, len: usize, candidates: &[u64]) {
+        let costs = candidates.iter().filter_map(|key| match self.entries.get(key) {
+            Some(Entry { compiled: Ok(pattern), subs, .. }) => Some((search_cost(pattern, len)?, subs)),
+            _ => None,
+        });
+        let line = line_cost(len);
+        let asked = costs.fold(0u64, |sum, (search, subs)| {
+            let lines = u64::try_from(subs.len()).unwrap_or(u64::MAX).saturating_mul(line);
+            sum.saturating_add(search).saturating_add(lines)
+        });
+        self.budget.start(len, asked);
+        if !self.budget.is_shared() {
+            return;
+        }
+        for key in candidates {
+            if let Some(Entry { compiled: Ok(pattern), subs, .. }) = self.entries.get(key)
+                && let Some(search) = search_cost(pattern, len)
+            {
+                self.budget.ask(search, subs);
+            }
+        }
+        self.budget.divide();
     }
 
     /// How many searches the budget refused on the last message.
@@ -269,6 +334,39 @@ mod tests {
         d.unsubscribe(a, 2, b"x{1000}2");
         assert!(!d.loads.contains_key(&a), "nothing left for a peer without regexps");
         assert_eq!(d.loads.get(&b).map(|l| l.backtracking), Some(0));
+    }
+
+    #[test]
+    fn all_peers_share_one_pattern_memory_budget() {
+        // Room for a few patterns in all; four peers: an equal part is a quarter.
+        let one = |i: usize| format!("(x{{100}}){i:03}");
+        let mut d = Dictionary::default();
+        assert!(d.subscribe(PeerId(9), 0, one(999).as_bytes(), &Limits::default()).is_none());
+        let size = d.memory;
+        let limits = Limits { max_pattern_memory: 10 * size, max_peers: 4, ..Limits::default() };
+        let (hog, good) = (PeerId(1), PeerId(2));
+        let mut kept = 0;
+        for i in 0..20 {
+            match d.subscribe(hog, i as i32, one(i).as_bytes(), &limits) {
+                None => kept += 1,
+                Some(err) => assert_eq!(
+                    err.message,
+                    format!("the regular expressions of all peers hold more than {} bytes", 10 * size)
+                ),
+            }
+        }
+        // The hog fills the budget, then gets no more.
+        assert_eq!(kept, 9, "{kept} kept");
+        assert_eq!(d.memory, limits.max_pattern_memory);
+        // A peer under its equal part still gets its pattern.
+        assert!(d.subscribe(good, 0, one(500).as_bytes(), &limits).is_none());
+        assert_eq!(d.loads.get(&good).map(|l| l.memory), Some(size));
+        // What a peer gives back, the others get.
+        for i in 0..9 {
+            d.unsubscribe(hog, i, one(i as usize).as_bytes());
+        }
+        assert_eq!(d.memory, 2 * size);
+        assert!(d.subscribe(hog, 30, one(30).as_bytes(), &limits).is_none());
     }
 
     #[test]

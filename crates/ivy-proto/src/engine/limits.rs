@@ -23,6 +23,12 @@ pub struct Limits {
     /// [`crate::pattern::BACKTRACK_LIMIT`] × 8 steps per peer). Past it: as
     /// `max_states_per_peer`.
     pub max_backtracking_per_peer: usize,
+    /// Most bytes the compiled patterns of all peers together may hold, as the
+    /// regex engines count them, texts included (default 64 MiB). Past it, a
+    /// peer that holds more than an equal part of it (this / `max_peers`) gets
+    /// an Error reply for each new regexp, which never matches; the others
+    /// still get theirs, so the agent holds at most twice this.
+    pub max_pattern_memory: usize,
     /// Most bytes queued for one slow peer; past it whole lines are dropped
     /// and FifoFull is reported (default 32 MiB, as ivy-c).
     pub queue_cap: usize,
@@ -42,6 +48,7 @@ impl Default for Limits {
             max_regexp_len: 8 << 10,
             max_states_per_peer: 1 << 17,
             max_backtracking_per_peer: 8,
+            max_pattern_memory: 64 << 20,
             queue_cap: 32 << 20,
             max_peers: 512,
         }

@@ -8,6 +8,7 @@
 
 mod admission;
 mod budget;
+mod dedupe;
 mod dictionary;
 mod error;
 mod event;
@@ -21,7 +22,7 @@ mod receive;
 mod send;
 mod types;
 
-pub use budget::{ALWAYS_RUN_STATES, PEER_SEARCH_TIME, QUADRATIC_MAX_MESSAGE, SEARCH_MAX_COST, UNTIMED_COST};
+pub use budget::{LINE_BYTES_PER_UNIT, MESSAGE_WORK, QUADRATIC_MAX_MESSAGE, SEARCH_BASE};
 pub use error::{SendError, UnknownBinding};
 use event::SparePool;
 pub use event::{Action, Event, pong_micros};
@@ -39,7 +40,7 @@ use admission::Admission;
 use dictionary::Dictionary;
 use outqueue::OutQueue;
 use peer::PeerTable;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 /// One agent's protocol state.
@@ -63,8 +64,9 @@ pub struct Engine {
     notices: VecDeque<Notice>,
     /// Output queued since the driver last looked.
     outbox: Outbox,
-    /// Connections asked of the runtime and not yet opened.
-    connecting: HashSet<SocketAddr>,
+    /// Connections asked of the runtime and not yet opened, with the app id of
+    /// the hello that asked for each.
+    connecting: HashMap<SocketAddr, Vec<u8>>,
     /// Peer connections held, against `Limits::max_peers`.
     admission: Admission,
     /// Emptied Msg buffers handed back by the driver, reused for the next ones.
@@ -96,7 +98,7 @@ impl Engine {
             actions: VecDeque::new(),
             notices: VecDeque::new(),
             outbox: Outbox::default(),
-            connecting: HashSet::new(),
+            connecting: HashMap::new(),
             admission: Admission::default(),
             spare: SparePool::default(),
         }
@@ -133,7 +135,7 @@ impl Engine {
         self.allow = allow;
     }
 
-    /// How the peers' regexps read our messages (default [`Matching::Bytes`]).
+    /// How the peers' regexps read our messages (default [`Matching::IvyC`]).
     pub fn set_matching(&mut self, matching: Matching) {
         self.dict.set_matching(matching);
     }
@@ -162,7 +164,7 @@ impl Engine {
     /// A new connection: `hello_name` is the name from the hello that made us
     /// connect, `None` for an accepted one. Our handshake is queued at once (§4.1).
     pub fn handle_connected(&mut self, remote: SocketAddr, local: SocketAddr, hello_name: Option<&[u8]>) -> PeerId {
-        self.connecting.remove(&remote);
+        let app_id = self.connecting.remove(&remote).unwrap_or_default();
         let name = match hello_name {
             Some(n) => n.to_vec(),
             None => format!(" {}:{}", remote.ip(), remote.port()).into_bytes(),
@@ -172,6 +174,8 @@ impl Engine {
             remote,
             local,
             announced_port: None,
+            dialled: hello_name.is_some(),
+            app_id,
             regexps: Vec::new(),
             input: LineBuffer::new(self.limits.max_line),
             out: OutQueue::new(self.limits.queue_cap),
@@ -192,6 +196,10 @@ impl Engine {
             }
             wire::encode_line(b, MsgType::EndRegexp, 0, b"");
         });
+        if hello_name.is_some() {
+            // A dial that completes while the agent's own connection to us is open.
+            self.drop_duplicate(id);
+        }
         id
     }
 
@@ -362,6 +370,11 @@ impl Engine {
     pub fn peer_regexps(&self, id: PeerId) -> Option<Vec<Vec<u8>>> {
         let peer = self.peers.get(id)?;
         Some(peer.regexps.iter().rev().map(|(_, t)| t.clone()).collect())
+    }
+
+    /// A peer's subscriptions, (id, regexp), in the order it made them.
+    pub fn peer_subscriptions(&self, id: PeerId) -> Option<Vec<(i32, Vec<u8>)>> {
+        Some(self.peers.get(id)?.regexps.clone())
     }
 
     /// Our own subscriptions, by id.

@@ -112,6 +112,7 @@ impl OutQueue {
     }
 
     /// Bytes of memory held.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn capacity(&self) -> usize {
         self.buf.capacity()
     }

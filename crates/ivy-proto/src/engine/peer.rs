@@ -27,6 +27,12 @@ pub struct Peer {
     pub(crate) local: SocketAddr,
     /// The TCP port the peer announced in StartRegexp.
     pub(crate) announced_port: Option<u16>,
+    /// We opened this connection, to the port a hello named (`remote`): a
+    /// listening port only its agent can hold, so the identity is proven.
+    pub(crate) dialled: bool,
+    /// The application id of the hello that made us dial it (empty for an
+    /// accepted connection, which had no hello).
+    pub(crate) app_id: Vec<u8>,
     /// The peer's subscriptions in arrival order (C lists them newest first).
     pub(crate) regexps: Vec<(i32, Vec<u8>)>,
     pub(crate) input: LineBuffer,
@@ -47,6 +53,11 @@ impl Peer {
         &self.name
     }
 
+    /// The application id its hello announced (empty when it connected to us).
+    pub fn app_id(&self) -> &[u8] {
+        &self.app_id
+    }
+
     /// Its address as we see it.
     pub fn remote(&self) -> SocketAddr {
         self.remote
@@ -55,6 +66,17 @@ impl Peer {
     /// Connected, and neither closing nor gone.
     pub fn is_open(&self) -> bool {
         self.state == PeerState::Open
+    }
+
+    /// The listening port of the agent at the other end: the one we dialled,
+    /// else the one it announced (a claim anyone can make).
+    pub fn agent_port(&self) -> Option<u16> {
+        if self.dialled { Some(self.remote.port()) } else { self.announced_port }
+    }
+
+    /// Whether its handshake is still under way: no EndRegexp received yet.
+    pub fn in_handshake(&self) -> bool {
+        !self.ready_sent
     }
 }
 
@@ -147,6 +169,8 @@ mod tests {
             remote: a,
             local: a,
             announced_port: None,
+            dialled: false,
+            app_id: Vec::new(),
             regexps: vec![],
             input: LineBuffer::new(100),
             out: OutQueue::new(100),

@@ -196,34 +196,7 @@ impl Engine {
         let Some(peer) = self.peers.get_mut(id) else { return Flow::Stop };
         peer.name = name.to_vec();
         peer.announced_port = u16::try_from(port).ok().filter(|&p| p != 0);
-        match self.duplicate_of(id) {
-            Some(loser) => {
-                self.queue(loser, WhenFull::Drop, |b| {
-                    wire::encode_line(b, MsgType::Error, 0, b"Application already connected");
-                });
-                self.request_close(loser);
-                self.notices.push_back(Notice::AlreadyConnected { peer: loser });
-                if loser == id { Flow::Stop } else { Flow::Next }
-            }
-            None => Flow::Next,
-        }
-    }
-
-    /// When another open connection reaches the same agent (same IP and announced
-    /// port), the one to drop: the one whose larger port (local or remote) is larger,
-    /// then whose smaller port is larger. Both ends see the same two port pairs, so
-    /// both drop the same connection.
-    fn duplicate_of(&self, id: PeerId) -> Option<PeerId> {
-        let me = self.peers.get(id)?;
-        let port = me.announced_port?;
-        let key = |p: &super::Peer| {
-            let (a, b) = (p.local.port(), p.remote.port());
-            (a.max(b), a.min(b))
-        };
-        let (other, peer) = self.peers.iter().find(|(o, p)| {
-            *o != id && p.is_open() && p.announced_port == Some(port) && p.remote.ip() == me.remote.ip()
-        })?;
-        Some(if key(me) > key(peer) { id } else { other })
+        if self.drop_duplicate(id) == Some(id) { Flow::Stop } else { Flow::Next }
     }
 
     /// EndRegexp: Connected (every time), and the ready message once (§4.3).
@@ -268,14 +241,14 @@ impl Engine {
             if self.knows(addr) || !self.room_to_dial(addr) {
                 continue;
             }
-            self.connecting.insert(addr);
+            self.connecting.insert(addr, hello.app_id.to_vec());
             self.actions.push_back(super::Action::Connect { addr, name: hello.app_name.to_vec() });
         }
     }
 
     /// Whether a connection to the agent listening at `addr` exists or is under way.
     fn knows(&self, addr: SocketAddr) -> bool {
-        self.connecting.contains(&addr)
+        self.connecting.contains_key(&addr)
             || self.peers.iter().any(|(_, p)| {
                 p.is_open()
                     && p.remote.ip() == addr.ip()

@@ -10,11 +10,27 @@ impl Engine {
     /// Sends `message` to every matching subscription of every peer; returns the number
     /// of Msg lines, counting those dropped at a full queue (as ivy-c).
     pub fn send_msg(&mut self, message: &[u8]) -> Result<usize, SendError> {
+        self.check_binary(message)?;
+        Ok(self.route(message, None, WhenFull::Report))
+    }
+
+    /// Sends `message` to the matching subscriptions of one peer only (ivy-python's
+    /// `send_msg` to a client); returns the number of Msg lines.
+    pub fn send_msg_to(&mut self, peer: PeerId, message: &[u8]) -> Result<usize, SendError> {
+        self.check_binary(message)?;
+        if !self.peers.get(peer).is_some_and(|p| p.is_open()) {
+            return Err(SendError::NoPeer);
+        }
+        Ok(self.route(message, Some(peer), WhenFull::Report))
+    }
+
+    /// With debug-binary on, refuses a message with bytes outside 0x20..0x80.
+    fn check_binary(&mut self, message: &[u8]) -> Result<(), SendError> {
         if self.debug_binary && message.iter().any(|&b| !(0x20..0x80).contains(&b)) {
             self.notices.push_back(Notice::BinaryRefused);
             return Err(SendError::Binary);
         }
-        Ok(self.route(message, None, WhenFull::Report))
+        Ok(())
     }
 
     /// Routes a message to the subscriptions of every peer, or only of `only`.
@@ -99,9 +115,9 @@ impl Engine {
         self.send_raw(peer, MsgType::Error, id, text)
     }
 
-    /// Asks the peer to die (§6.2).
-    pub fn send_die(&mut self, peer: PeerId) -> Result<(), SendError> {
-        self.send_raw(peer, MsgType::Die, 0, b"")
+    /// Asks the peer to die (§6.2), with an id and a text (ivy-c sends 0 and none).
+    pub fn send_die(&mut self, peer: PeerId, id: i32, text: &[u8]) -> Result<(), SendError> {
+        self.send_raw(peer, MsgType::Die, id, text)
     }
 
     /// Sends the next ping of this peer (ids from 1) and remembers `now`, which
@@ -116,7 +132,11 @@ impl Engine {
 
     fn send_raw(&mut self, peer: PeerId, kind: MsgType, id: i32, text: &[u8]) -> Result<(), SendError> {
         if text.contains(&LF) {
-            let what = if kind == MsgType::Error { "an Error's text" } else { "a direct message" };
+            let what = match kind {
+                MsgType::Error => "an Error's text",
+                MsgType::Die => "a Die's text",
+                _ => "a direct message",
+            };
             self.notices.push_back(Notice::LineFeedRefused { what });
             return Err(SendError::LineFeed);
         }

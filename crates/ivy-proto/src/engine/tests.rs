@@ -679,7 +679,7 @@ fn case38_die() {
     let mut e = engine();
     let q = raw_peer(&mut e);
     let p = raw_with(&mut e, &[]);
-    assert!(e.send_die(p).is_ok());
+    assert!(e.send_die(p, 0, b"").is_ok());
     expect_out(&mut e, p, b"8 0\x02\n");
     feed(&mut e, p, b"8 7\x02whatever\n");
     assert_eq!(events(&mut e), vec![Event::Die { peer: p, id: 7 }]);
@@ -793,58 +793,207 @@ fn case42_listings_newest_first() {
 // ---------------------------------------------------------------------------------
 // Duplicate connections (§1.6, DESIGN §5)
 
-/// Two connections (remote port, local port) to one agent announcing `announced`; the
-/// StartRegexps arrive in `order`. Returns the index of the connection dropped.
-fn dedupe(conns: [(u16, u16); 2], announced: u16, order: [usize; 2]) -> usize {
-    let mut e = engine();
-    let ids = conns.map(|(remote, local)| {
-        let p = e.handle_connected(addr(remote), addr(local), None);
-        take_out(&mut e, p);
-        p
+/// One step of two agents' simultaneous connect: an end of a connection opens,
+/// or the bytes one end queued on a connection arrive at the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Connection `k`'s end at agent `a` (0 or 1) opens.
+    Open(usize, usize),
+    /// What agent `a` queued on connection `k` arrives at the other agent.
+    Deliver(usize, usize),
+}
+
+/// Agents 0 (A) and 1 (B) on 127.0.0.1, listening on `ports`; connection k was
+/// dialled by agent k, from ephemeral port 50001 + k. Runs `steps`, then moves
+/// bytes until both are quiet, carrying out the closes they ask for (the other
+/// end sees the Error, then the close). Returns, per agent, the connections
+/// still open.
+fn simultaneous(ports: [u16; 2], steps: &[Step]) -> [Vec<usize>; 2] {
+    let mut agents = ports.map(|port| {
+        let mut e = Engine::new(format!("P{port}").as_bytes(), None);
+        e.set_local(port, port.to_string().as_bytes());
+        e
     });
-    for i in order {
-        feed(&mut e, ids[i], format!("6 {announced}\x02PEER\n").as_bytes());
+    let mut ends: [[Option<PeerId>; 2]; 2] = [[None; 2]; 2];
+    let open = |agents: &mut [Engine; 2], ends: &mut [[Option<PeerId>; 2]; 2], k: usize, a: usize| {
+        let (dialler, other) = (k, 1 - k);
+        let id = if a == dialler {
+            let name = format!("P{}", ports[other]);
+            agents[a].handle_connected(addr(ports[other]), addr(50001 + k as u16), Some(name.as_bytes()))
+        } else {
+            agents[a].handle_connected(addr(50001 + k as u16), addr(ports[a]), None)
+        };
+        ends[a][k] = Some(id);
+    };
+    let deliver = |agents: &mut [Engine; 2], ends: &[[Option<PeerId>; 2]; 2], k: usize, a: usize| {
+        let (Some(from), Some(to)) = (ends[a][k], ends[1 - a][k]) else { return false };
+        let bytes = take_out(&mut agents[a], from);
+        feed(&mut agents[1 - a], to, &bytes);
+        !bytes.is_empty()
+    };
+    for &step in steps {
+        match step {
+            Step::Open(k, a) => open(&mut agents, &mut ends, k, a),
+            Step::Deliver(k, a) => {
+                deliver(&mut agents, &ends, k, a);
+            }
+        }
     }
-    let losers: Vec<usize> = (0..2).filter(|&i| testing::output_len(&e, ids[i]) > 0).collect();
-    assert_eq!(losers.len(), 1, "{conns:?} {order:?}");
-    let loser = losers[0];
-    expect_out(&mut e, ids[loser], b"3 0\x02Application already connected\n");
-    assert_eq!(actions(&mut e), vec![Action::Close(ids[loser])]);
-    // The loser's further input is ignored; the winner still works.
-    feed(&mut e, ids[loser], b"9 1\x02\n");
-    feed(&mut e, ids[1 - loser], b"9 1\x02\n");
-    expect_out(&mut e, ids[loser], b"");
-    expect_out(&mut e, ids[1 - loser], b"10 1\x02\n");
-    loser
+    loop {
+        let mut moved = false;
+        for k in 0..2 {
+            for a in 0..2 {
+                moved |= deliver(&mut agents, &ends, k, a);
+            }
+        }
+        for a in 0..2 {
+            for action in actions(&mut agents[a]) {
+                let Action::Close(id) = action else { panic!("{action:?}") };
+                // Both ends may ask: the first close took both.
+                let Some(k) = (0..2).find(|&k| ends[a][k] == Some(id)) else { continue };
+                deliver(&mut agents, &ends, k, a);
+                for (b, end) in ends.iter_mut().enumerate() {
+                    if let Some(p) = end[k].take() {
+                        agents[b].handle_closed(p);
+                    }
+                }
+                moved = true;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    [0, 1].map(|a| (0..2).filter(|&k| ends[a][k].is_some()).collect())
+}
+
+/// Every order of the steps of a simultaneous connect: each connection's two
+/// ends open, then each end's handshake arrives, in any interleaving.
+fn all_orders() -> Vec<Vec<Step>> {
+    let steps =
+        [0, 1].into_iter().flat_map(|k| [0, 1].map(|a| [Step::Open(k, a), Step::Deliver(k, a)])).collect::<Vec<_>>();
+    let mut orders = Vec::new();
+    let mut taken = [false; 4];
+    fn walk(steps: &[[Step; 2]], taken: &mut [bool; 4], order: &mut Vec<Step>, orders: &mut Vec<Vec<Step>>) {
+        if order.len() == 2 * steps.len() {
+            orders.push(order.clone());
+            return;
+        }
+        for (i, pair) in steps.iter().enumerate() {
+            for (j, &step) in pair.iter().enumerate() {
+                let ready = match step {
+                    // Bytes flow once both ends of the connection are open.
+                    Step::Deliver(k, _) => [0, 1].iter().all(|&a| order.contains(&Step::Open(k, a))),
+                    Step::Open(..) => true,
+                };
+                if order.contains(&step) || (j == 1 && !taken[i]) || !ready {
+                    continue;
+                }
+                if j == 0 {
+                    taken[i] = true;
+                }
+                order.push(step);
+                walk(steps, taken, order, orders);
+                order.pop();
+                if j == 0 {
+                    taken[i] = false;
+                }
+            }
+        }
+    }
+    walk(&steps, &mut taken, &mut Vec::new(), &mut orders);
+    orders
 }
 
 #[test]
-fn duplicate_connection_larger_max_port_dropped_at_both_ends() {
-    // Connection k: A's ephemeral port 50001+k to B's listening port 6000.
-    for order in [[0, 1], [1, 0]] {
-        // A's view: remote = B:6000, local = A:5000x; B announces 6000.
-        assert_eq!(dedupe([(6000, 50001), (6000, 50002)], 6000, order), 1);
-        // B's view: remote = A:5000x, local = B:6000; A announces 7777.
-        assert_eq!(dedupe([(50001, 6000), (50002, 6000)], 7777, order), 1);
-        // Reversed port magnitudes.
-        assert_eq!(dedupe([(6000, 50002), (6000, 50001)], 6000, order), 0);
-        assert_eq!(dedupe([(50002, 6000), (50001, 6000)], 7777, order), 0);
+fn simultaneous_connect_keeps_the_link_the_lower_agent_dialled() {
+    let orders = all_orders();
+    assert!(orders.len() > 1000, "{} orders", orders.len());
+    // A listens on 7777; B on 6000 (lower: B's dial stays) or 9000 (A's dial stays).
+    for (b_port, kept) in [(6000, 1), (9000, 0)] {
+        for order in &orders {
+            let open = simultaneous([7777, b_port], order);
+            assert_eq!(open, [vec![kept], vec![kept]], "B on {b_port}, {order:?}");
+        }
     }
 }
 
+/// A peer B (announcing 6000) whose handshake went through on a connection A
+/// (listening on `port`) dialled; then an accepted connection from B's host,
+/// from `claim_from` (its ephemeral port), claims B's port 6000.
+fn claim_against_dialled(port: u16, claim_from: u16) -> (Engine, PeerId, PeerId) {
+    let mut e = Engine::new(b"A", None);
+    e.set_local(port, b"a");
+    let b = e.handle_connected(addr(6000), addr(50001), Some(b"B"));
+    feed(&mut e, b, b"6 6000\x02B\n5 0\x02\n");
+    take_out(&mut e, b);
+    let claim = e.handle_connected(addr(claim_from), addr(port), None);
+    take_out(&mut e, claim);
+    feed(&mut e, claim, b"6 6000\x02B\n5 0\x02\n");
+    (e, b, claim)
+}
+
 #[test]
-fn duplicate_connection_tie_on_max_port_is_symmetric() {
-    // B listens on 60000, above both of A's ephemeral ports: max() ties at 60000.
-    // Whatever the tie-break, both ends and both arrival orders must agree.
-    let a_view = [(60000, 50001), (60000, 50002)];
-    let b_view = [(50001, 60000), (50002, 60000)];
-    let choices = [
-        dedupe(a_view, 60000, [0, 1]),
-        dedupe(a_view, 60000, [1, 0]),
-        dedupe(b_view, 7777, [0, 1]),
-        dedupe(b_view, 7777, [1, 0]),
-    ];
-    assert!(choices.iter().all(|&c| c == choices[0]), "choices {choices:?}");
+fn a_claim_never_drops_a_link_that_works() {
+    // Issue 14: an attacker on B's host, from a low port, claims B's port.
+    // Above B: the link to B stays, and so does the claimant (one more peer).
+    let (mut e, b, claim) = claim_against_dialled(7777, 1024);
+    expect_out(&mut e, b, b"");
+    expect_out(&mut e, claim, b"");
+    assert!(actions(&mut e).is_empty());
+    assert!(notices(&mut e).is_empty());
+    feed(&mut e, b, b"9 1\x02\n");
+    expect_out(&mut e, b, b"10 1\x02\n");
+    // Below B: the claimant merely duplicates a proven link, and goes.
+    let (mut e, b, claim) = claim_against_dialled(5000, 1024);
+    expect_out(&mut e, claim, b"3 0\x02Application already connected\n");
+    assert_eq!(actions(&mut e), vec![Action::Close(claim)]);
+    assert_eq!(notices(&mut e), vec![Notice::AlreadyConnected { peer: claim }]);
+    feed(&mut e, b, b"9 1\x02\n");
+    expect_out(&mut e, b, b"10 1\x02\n");
+}
+
+#[test]
+fn a_later_claim_goes_never_the_first() {
+    let mut e = engine();
+    // B connected to us first; an attacker from a lower port claims B's port after.
+    let b = e.handle_connected(addr(50001), addr(7777), None);
+    let claim = e.handle_connected(addr(1024), addr(7777), None);
+    for (p, name) in [(b, "B"), (claim, "X")] {
+        take_out(&mut e, p);
+        feed(&mut e, p, format!("6 6000\x02{name}\n5 0\x02\n").as_bytes());
+    }
+    expect_out(&mut e, b, b"");
+    expect_out(&mut e, claim, b"3 0\x02Application already connected\n");
+    assert_eq!(actions(&mut e), vec![Action::Close(claim)]);
+    // Its further input is ignored; B still works.
+    feed(&mut e, claim, b"9 1\x02\n");
+    feed(&mut e, b, b"9 1\x02\n");
+    expect_out(&mut e, claim, b"");
+    expect_out(&mut e, b, b"10 1\x02\n");
+}
+
+#[test]
+fn the_higher_end_drops_its_dial_only_in_handshake() {
+    // A (7777) dialled B (6000); B's own dial to A announces 6000 before B's
+    // handshake on A's dial arrived: A drops its dial, as B (lower) does.
+    let mut e = engine();
+    let dial = e.handle_connected(addr(6000), addr(50001), Some(b"B"));
+    take_out(&mut e, dial);
+    let accepted = e.handle_connected(addr(50002), addr(7777), None);
+    take_out(&mut e, accepted);
+    feed(&mut e, accepted, b"6 6000\x02B\n5 0\x02\n");
+    expect_out(&mut e, dial, b"3 0\x02Application already connected\n");
+    expect_out(&mut e, accepted, b"");
+    assert_eq!(actions(&mut e), vec![Action::Close(dial)]);
+    // A dial that completes after B's accepted connection announced itself.
+    let mut e = engine();
+    let accepted = e.handle_connected(addr(50002), addr(7777), None);
+    feed(&mut e, accepted, b"6 6000\x02B\n5 0\x02\n");
+    take_out(&mut e, accepted);
+    let dial = e.handle_connected(addr(6000), addr(50001), Some(b"B"));
+    expect_out(&mut e, dial, b"6 7777\x02CTEST\n5 0\x02\n3 0\x02Application already connected\n");
+    assert_eq!(actions(&mut e), vec![Action::Close(dial)]);
 }
 
 #[test]
@@ -1069,7 +1218,7 @@ fn stale_peer_id_after_reap_is_harmless() {
     assert_eq!(take_out(&mut e, p), b"");
     assert_eq!(e.send_direct(p, 1, b"x"), Err(SendError::NoPeer));
     assert_eq!(e.send_error(p, 1, b"x"), Err(SendError::NoPeer));
-    assert_eq!(e.send_die(p), Err(SendError::NoPeer));
+    assert_eq!(e.send_die(p, 0, b""), Err(SendError::NoPeer));
     assert_eq!(e.ping(p, ZERO), Err(SendError::NoPeer));
     assert_eq!(e.peer_regexps(p), None);
     e.handle_closed(p);
@@ -1098,10 +1247,12 @@ fn matching_is_on_bytes_as_ivy_c() {
 }
 
 #[test]
-fn text_matching_takes_whole_characters() {
+fn ivy_python_matching_takes_whole_characters_anchored_with_every_group() {
     let mut e = engine();
-    e.set_matching(Matching::Text);
-    let p = raw_with(&mut e, &[(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])")]);
+    e.set_matching(Matching::IvyPython);
+    let subs =
+        [(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])"), (3, "world"), (4, "(a)(b)?(c)?"), (5, "(?=p)peace")];
+    let p = raw_with(&mut e, &subs);
     assert_eq!(e.send_msg("dot é".as_bytes()), Ok(1));
     assert_eq!(e.send_msg("two é".as_bytes()), Ok(0));
     assert_eq!(e.send_msg("neg é".as_bytes()), Ok(1));
@@ -1109,4 +1260,40 @@ fn text_matching_takes_whole_characters() {
     // A message that is not UTF-8 is read as bytes.
     assert_eq!(e.send_msg(b"dot \xe9"), Ok(1));
     expect_out(&mut e, p, b"2 0\x02\xe9\x03\n");
+    // Anchored at the start (re.match), not at the end.
+    assert_eq!(e.send_msg(b"hello world"), Ok(0));
+    assert_eq!(e.send_msg(b"world peace"), Ok(1));
+    expect_out(&mut e, p, b"2 3\x02\n");
+    // The backtracking engine too (a look-ahead).
+    assert_eq!(e.send_msg(b"world peace"), Ok(1));
+    assert_eq!(e.send_msg(b"peace"), Ok(1));
+    expect_out(&mut e, p, b"2 3\x02\n2 5\x02\n");
+    // Every group, empty when it took no part (ivy-c omits trailing ones).
+    assert_eq!(e.send_msg(b"ac"), Ok(1));
+    assert_eq!(e.send_msg(b"a"), Ok(1));
+    expect_out(&mut e, p, b"2 4\x02a\x03\x03c\x03\n2 4\x02a\x03\x03\x03\n");
+}
+
+#[test]
+fn a_message_to_one_peer_a_die_with_text_and_what_is_known_of_peers() {
+    let mut e = engine();
+    let p = raw_with(&mut e, &[(3, "^m (.*)"), (1, "^x")]);
+    let q = raw_peer(&mut e);
+    feed(&mut e, q, b"6 9998\x02OTHER\n1 0\x02^m (.*)\n5 0\x02\n");
+    take_out(&mut e, q);
+    assert_eq!(e.send_msg_to(p, b"m one"), Ok(1));
+    expect_out(&mut e, p, b"2 3\x02one\x03\n");
+    expect_out(&mut e, q, b"");
+    assert_eq!(e.send_die(q, 7, b"bye now"), Ok(()));
+    expect_out(&mut e, q, b"8 7\x02bye now\n");
+    assert_eq!(e.send_die(q, 7, b"two\nlines"), Err(SendError::LineFeed));
+    assert_eq!(e.peer_subscriptions(p), Some(vec![(3, b"^m (.*)".to_vec()), (1, b"^x".to_vec())]));
+    // An accepted peer sent no hello: no app id. A dialled one has its hello's.
+    assert_eq!(e.peer(p).map(|p| p.app_id().to_vec()), Some(vec![]));
+    e.handle_datagram(addr(2010), b"3 4567 9:9:4567 HELLO\n");
+    assert_eq!(actions(&mut e).len(), 1);
+    let d = e.handle_connected(addr(4567), addr(40999), Some(b"HELLO"));
+    assert_eq!(e.peer(d).map(|p| p.app_id().to_vec()), Some(b"9:9:4567".to_vec()));
+    e.handle_closed(p);
+    assert_eq!(e.send_msg_to(p, b"m two"), Err(SendError::NoPeer));
 }

@@ -68,16 +68,19 @@ pub enum BindEvent {
     Changed = 3,
 }
 
-/// How the peers' regexps read our messages (matching is the sender's, §5).
+/// How the peers' regexps read our messages (matching is the sender's, §5): the
+/// dialect of ivy-c's or of ivy-python's sender, so that a message reaches the
+/// subscribers it would reach from either.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Matching {
-    /// Bytes, as ivy-c's PCRE: `.` takes one byte, so `^dot (.)$` does not match
-    /// `dot é` (two bytes in UTF-8). The default: a message reaches the subscribers
-    /// an ivy-c agent would send it to.
+    /// ivy-c's PCRE: on bytes (`.` takes one byte, so `^dot (.)$` does not match
+    /// `dot é`, two bytes in UTF-8), a match anywhere in the message, trailing
+    /// groups that took no part omitted (§5.3). The default.
     #[default]
-    Bytes,
-    /// Text, as ivy-python's `re`: on a message that is valid UTF-8, `.` and `[^…]`
-    /// take a whole character and no capture ends inside one (other meanings stay
-    /// ASCII: `\d`, `\w`, `\s`, `\b`, POSIX classes, `(?i)`).
-    Text,
+    IvyC,
+    /// ivy-python's `re.match`: a match must start at the message's start; on a
+    /// message that is valid UTF-8, `.` and `[^…]` take a whole character and no
+    /// capture ends inside one (other meanings stay ASCII: `\d`, `\w`, `\s`,
+    /// `\b`, POSIX classes, `(?i)`); every group is sent, empty when it took no part.
+    IvyPython,
 }

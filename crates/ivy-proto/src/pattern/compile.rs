@@ -18,7 +18,7 @@ use super::prefix::{literal_prefix, literal_shape};
 use super::translate::{Translated, translate, translate_unicode};
 use crate::wire::{LF, find_byte};
 use regex_automata::util::{captures::Captures, syntax};
-use regex_automata::{Input, MatchKind, meta};
+use regex_automata::{Anchored, Input, MatchKind, meta};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -154,13 +154,21 @@ fn linear(pattern: &str, unicode: bool) -> Result<meta::Regex, Box<meta::BuildEr
     meta::Builder::new().configure(config).syntax(syntax).build(pattern).map_err(Box::new)
 }
 
+/// What a linear search runs on: the bytes (or the text's), and whether only a
+/// match at their start counts.
+#[derive(Clone, Copy)]
+struct Hay<'h> {
+    text: &'h [u8],
+    anchored: bool,
+}
+
 /// One search of `re` on `hay` with `scratch` (made anew if it belongs to
 /// another pattern); on a match, the spans of groups 1..=`groups` go to
 /// `spans` as [`push_spans`] does. A cache grown past [`CACHE_KEEP`] is dropped.
 fn linear_search(
     re: &meta::Regex,
     owner: u64,
-    hay: &[u8],
+    hay: Hay<'_>,
     scratch: &mut Option<Box<Scratch>>,
     groups: usize,
     spans: &mut Vec<Option<(usize, usize)>>,
@@ -169,7 +177,8 @@ fn linear_search(
         *scratch = Some(Box::new(Scratch { owner, cache: re.create_cache(), caps: re.create_captures() }));
     }
     let Some(s) = scratch.as_mut() else { return false };
-    let input = Input::new(hay);
+    let anchored = if hay.anchored { Anchored::Yes } else { Anchored::No };
+    let input = Input::new(hay.text).anchored(anchored);
     let hit = if groups == 0 {
         re.is_match_with(&mut s.cache, &input)
     } else {
@@ -204,12 +213,18 @@ impl Span for fancy_regex::MatchBytes<'_> {
 
 /// One search of a backtracking `re` on `hay` (bytes or text, as `re` was
 /// built); spans as [`linear_search`]. A search past its budget is no match.
-fn backtrack_search<S>(re: &fancy_regex::Regex, hay: &S, groups: usize, spans: &mut Vec<Option<(usize, usize)>>) -> bool
+fn backtrack_search<S>(
+    re: &fancy_regex::Regex,
+    hay: &S,
+    anchored: bool,
+    groups: usize,
+    spans: &mut Vec<Option<(usize, usize)>>,
+) -> bool
 where
     S: fancy_regex::Input + ?Sized,
     for<'t> S::Match<'t>: Span,
 {
-    if groups == 0 {
+    if groups == 0 && !anchored {
         let hit = re.is_match(hay).unwrap_or(false);
         if hit {
             spans.clear();
@@ -219,6 +234,11 @@ where
     let Ok(Some(caps)) = re.captures(hay) else {
         return false;
     };
+    // The leftmost match starts at 0 whenever a match there exists, with the
+    // captures it would have: anchoring is a check of where it starts.
+    if anchored && caps.get(0).is_none_or(|m| m.span().0 != 0) {
+        return false;
+    }
     push_spans(spans, (1..=groups).map(|g| caps.get(g).map(|m| m.span())));
     true
 }
@@ -247,13 +267,15 @@ pub struct Subject<'m> {
     /// The message as text, when valid UTF-8 and not all ASCII: the only
     /// messages that the Unicode version of a pattern runs on.
     text: Option<&'m str>,
+    /// Only a match that starts at the message's start counts (ivy-python's `re.match`).
+    anchored: bool,
 }
 
 impl<'m> Subject<'m> {
     /// Checks `message` (a few ns for a short one).
     pub fn new(message: &'m [u8]) -> Subject<'m> {
         let text = if message.is_ascii() { None } else { std::str::from_utf8(message).ok() };
-        Subject { bytes: message, text }
+        Subject { bytes: message, text, anchored: false }
     }
 
     /// The message.
@@ -263,12 +285,16 @@ impl<'m> Subject<'m> {
 
     /// The message, not checked: for patterns that do not [`Pattern::reads_text`].
     pub fn bytes_only(message: &'m [u8]) -> Subject<'m> {
-        Subject { bytes: message, text: None }
+        Subject { bytes: message, text: None, anchored: false }
+    }
+
+    /// The same message, where only a match that starts at its start counts.
+    pub fn anchored(self) -> Subject<'m> {
+        Subject { anchored: true, ..self }
     }
 
     /// Whether the message is valid UTF-8 with at least one non-ASCII
     /// character, so that patterns match it character by character.
-    #[cfg(test)]
     pub(crate) fn is_text(&self) -> bool {
         self.text.is_some()
     }
@@ -311,7 +337,7 @@ fn backtracking(t: &Translated, source: &[u8]) -> Result<fancy_regex::Regex, Com
 impl<'m> Subject<'m> {
     /// `text` matched as text even if it is all ASCII (tests compare both versions).
     pub(crate) fn text_for_tests(text: &'m str) -> Subject<'m> {
-        Subject { bytes: text.as_bytes(), text: Some(text) }
+        Subject { bytes: text.as_bytes(), text: Some(text), anchored: false }
     }
 }
 
@@ -334,7 +360,22 @@ fn compile_text(pattern: &str, backtracking: bool, groups: usize) -> Option<Engi
     (engine.captures_len() == groups + 1).then_some(engine)
 }
 
+/// What the backtracking engine, which keeps no count of its memory, is
+/// reckoned to hold per state of its pattern ([`Pattern::states`]).
+pub const BACKTRACK_BYTES_PER_STATE: usize = 64;
+
 impl Engine {
+    /// Heap bytes it holds: the linear engine's own count; for the backtracking
+    /// engine, [`BACKTRACK_BYTES_PER_STATE`] per state of `states`.
+    fn memory_usage(&self, states: u64) -> usize {
+        match self {
+            Engine::Linear(re) => re.memory_usage(),
+            Engine::Backtrack(_) => {
+                usize::try_from(states).unwrap_or(usize::MAX).saturating_mul(BACKTRACK_BYTES_PER_STATE)
+            }
+        }
+    }
+
     /// Number of groups, group 0 included.
     fn captures_len(&self) -> usize {
         match self {
@@ -479,15 +520,30 @@ impl Pattern {
         if let Some(text) = subject.text
             && let Some(engine) = self.text_engine()
         {
+            let hay = Hay { text: text.as_bytes(), anchored: subject.anchored };
             return match engine {
-                Engine::Linear(re) => linear_search(re, self.id, text.as_bytes(), &mut slots.text, groups, spans),
-                Engine::Backtrack(re) => backtrack_search(re, text, groups, spans),
+                Engine::Linear(re) => linear_search(re, self.id, hay, &mut slots.text, groups, spans),
+                Engine::Backtrack(re) => backtrack_search(re, text, subject.anchored, groups, spans),
             };
         }
+        let hay = Hay { text: subject.bytes, anchored: subject.anchored };
         match engine {
-            Engine::Linear(re) => linear_search(re, self.id, subject.bytes, &mut slots.bytes, groups, spans),
-            Engine::Backtrack(re) => backtrack_search(re, subject.bytes, groups, spans),
+            Engine::Linear(re) => linear_search(re, self.id, hay, &mut slots.bytes, groups, spans),
+            Engine::Backtrack(re) => backtrack_search(re, subject.bytes, subject.anchored, groups, spans),
         }
+    }
+
+    /// Heap bytes the compiled pattern holds, as its engines count them (see
+    /// `Engine::memory_usage`), its text version included once compiled; not
+    /// its search caches, which its owner keeps ([`CaptureSlots::memory_usage`]).
+    pub fn memory_usage(&self) -> usize {
+        let main = match &self.matcher {
+            Matcher::Shape(shape) => shape.literal.len(),
+            Matcher::Engine(engine) => engine.memory_usage(self.states),
+        };
+        let text = self.unicode.as_deref().and_then(|u| u.engine.get()).and_then(Option::as_ref);
+        let prefix = self.prefix.as_ref().map_or(0, |p| p.len());
+        main + prefix + text.map_or(0, |e| e.memory_usage(self.states))
     }
 
     /// About how many engine states the pattern compiles to (see [`super::cost`]).
@@ -563,7 +619,6 @@ impl Pattern {
     }
 
     /// Number of capture groups (excluding group 0).
-    #[cfg(any(test, feature = "testing"))]
     pub fn group_count(&self) -> usize {
         self.groups
     }

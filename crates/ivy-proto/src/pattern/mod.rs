@@ -14,8 +14,8 @@ mod translate;
 mod tests;
 
 pub use compile::{
-    BACKTRACK_LIMIT, BACKTRACK_PROG_LIMIT, CACHE_KEEP, CaptureSlots, CompileError, Pattern, REGEX_DFA_SIZE_LIMIT,
-    REGEX_SIZE_LIMIT, Subject,
+    BACKTRACK_BYTES_PER_STATE, BACKTRACK_LIMIT, BACKTRACK_PROG_LIMIT, CACHE_KEEP, CaptureSlots, CompileError, Pattern,
+    REGEX_DFA_SIZE_LIMIT, REGEX_SIZE_LIMIT, Subject,
 };
 pub use filter::Filter;
 pub use index::PrefixIndex;

@@ -1,10 +1,12 @@
 //! Socket set-up (§1.3): the bus's UDP socket, the TCP listener, non-blocking connects.
 
+use super::sys;
 use ivy_proto::wire::BusSpec;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, TcpKeepalive, Type};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Multicast TTL, as ivy-c.
@@ -75,10 +77,16 @@ pub(super) fn dial(addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(s.into())
 }
 
-/// How soon a peer whose host vanished without closing is declared gone: TCP
-/// keepalive probes start after `idle` of silence and repeat every `interval`;
-/// after `retries` unanswered ones (or as long with unacknowledged data:
-/// TCP_USER_TIMEOUT) the connection fails and the peer is Disconnected.
+/// How soon a peer whose host vanished without closing is declared gone. An
+/// idle connection: TCP keepalive probes start after `idle` of silence and
+/// repeat every `interval`; after `retries` unanswered ones the connection
+/// fails. A connection where data waits for the peer: it is checked every
+/// `interval`, and dropped once its host answered nothing for
+/// [`Liveness::silence_limit`] while our retransmissions or window probes went
+/// unanswered ([`host_vanished`]). A peer whose kernel answers but whose
+/// window stays shut (a suspended or busy program) is alive: its congestion
+/// queue governs it, as ivy-c's does. Either way the peer is Disconnected
+/// within [`Liveness::detection_time`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Liveness {
     /// Silence before the first probe.
@@ -101,6 +109,37 @@ impl Liveness {
     pub fn detection_time(&self) -> Duration {
         self.idle + self.interval * self.retries
     }
+
+    /// How long the host of a peer we wait for may stay silent: checked every
+    /// `interval`, it is found within [`Liveness::detection_time`].
+    pub fn silence_limit(&self) -> Duration {
+        self.detection_time().saturating_sub(self.interval)
+    }
+}
+
+/// Retransmissions or window probes in a row that must go unanswered before a
+/// silent host counts as vanished: a live peer answers each window probe
+/// before the next one is sent, however long its window stays shut.
+const UNANSWERED: u8 = 2;
+
+/// Whether data waits for the peer of `stream`: sent and not acknowledged, or
+/// not sent for want of window.
+pub(super) fn data_waits(stream: &TcpStream) -> io::Result<bool> {
+    Ok(sys::unsent_bytes(stream.as_raw_fd())? > 0)
+}
+
+/// Whether the host of `stream`'s peer vanished: data waits for it, the last
+/// [`UNANSWERED`] retransmissions or window probes went unanswered, and nothing
+/// came from it for `limit`. Not TCP_USER_TIMEOUT: Linux applies it to a shut
+/// window too, and would end a peer that is only slow.
+pub(super) fn host_vanished(stream: &TcpStream, limit: Duration) -> io::Result<bool> {
+    if !data_waits(stream)? {
+        return Ok(false);
+    }
+    let info = sys::tcp_info(stream.as_raw_fd())?;
+    let unanswered = info.tcpi_retransmits.max(info.tcpi_probes);
+    let silent = Duration::from_millis(u64::from(info.tcpi_last_ack_recv));
+    Ok(unanswered >= UNANSWERED && silent >= limit)
 }
 
 /// Every connection is non-blocking with TCP_NODELAY, and keepalive per `liveness`.
@@ -108,8 +147,8 @@ pub(super) fn configure(stream: &TcpStream, liveness: Option<Liveness>) -> io::R
     stream.set_nonblocking(true)?;
     stream.set_nodelay(true)?;
     let sock = SockRef::from(stream);
-    // Also replaces a dialled socket's DIAL_TIMEOUT (none: the system's default).
-    sock.set_tcp_user_timeout(liveness.map(|l| l.detection_time()))?;
+    // A dialled socket's DIAL_TIMEOUT goes: a shut window must not end the peer.
+    sock.set_tcp_user_timeout(None)?;
     let Some(l) = liveness else { return Ok(()) };
     let keepalive = TcpKeepalive::new().with_time(l.idle).with_interval(l.interval).with_retries(l.retries);
     sock.set_tcp_keepalive(&keepalive)
@@ -163,8 +202,12 @@ mod tests {
         assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
         assert_eq!(sock.tcp_keepalive_interval().unwrap(), Duration::from_secs(2));
         assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
-        assert_eq!(sock.tcp_user_timeout().unwrap(), Some(Duration::from_secs(15)));
+        assert_eq!(sock.tcp_user_timeout().unwrap(), None, "a shut window must not end the connection");
         assert!(sock.tcp_nodelay().unwrap());
+        assert_eq!(live.silence_limit(), Duration::from_secs(13));
+        // Nothing waits for the peer: not vanished, however long it is silent.
+        assert!(!data_waits(&s).unwrap());
+        assert!(!host_vanished(&s, Duration::ZERO).unwrap());
     }
 
     #[test]

@@ -65,6 +65,32 @@ pub(super) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
+/// The kernel's TCP state of a connected socket (getsockopt TCP_INFO).
+pub(super) fn tcp_info(fd: RawFd) -> io::Result<libc::tcp_info> {
+    // SAFETY: tcp_info is plain old data, for which all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes, and `len` is a valid socklen_t
+    // the kernel updates with the length it wrote (at most `len`).
+    let rc = unsafe { libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, (&raw mut info).cast(), &raw mut len) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(info)
+}
+
+/// Bytes in a TCP socket's send queue: sent and not acknowledged, or not sent
+/// yet (ioctl SIOCOUTQ).
+pub(super) fn unsent_bytes(fd: RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int to the pointer given, which is valid.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &raw mut n) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 /// A pollfd entry.
 pub(super) fn entry(fd: RawFd, events: i16) -> pollfd {
     pollfd { fd, events, revents: 0 }

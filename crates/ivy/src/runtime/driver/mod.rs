@@ -18,6 +18,7 @@
 
 mod callbacks;
 mod delivery;
+mod liveness;
 mod output;
 mod sockets;
 
@@ -90,6 +91,8 @@ pub(crate) struct Driver {
     turn: Runner,
     /// When the last write happened, in ns on the loop's clock.
     last_write: AtomicU64,
+    /// A check for vanished hosts is armed (`liveness.rs`).
+    liveness_due: AtomicBool,
     /// What a delivery reuses from one turn to the next.
     scratch: Mutex<Scratch>,
     this: Weak<Driver>,
@@ -143,6 +146,7 @@ impl Driver {
                 stopped: AtomicBool::new(false),
                 turn: Runner::default(),
                 last_write: AtomicU64::new(0),
+                liveness_due: AtomicBool::new(false),
                 scratch: Mutex::default(),
                 this: this.clone(),
             }
@@ -307,6 +311,7 @@ impl Driver {
         }
         core.dirty = dirty;
         self.last_write.store(self.now_ns(), Ordering::Relaxed);
+        self.watch_liveness(core.sockets.liveness());
     }
 
     fn now_ns(&self) -> u64 {

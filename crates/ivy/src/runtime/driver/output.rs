@@ -57,6 +57,11 @@ impl Output {
         self.for_loop.is_some()
     }
 
+    /// Whether the socket refused bytes, which wait for writability.
+    pub(super) fn is_blocked(&self) -> bool {
+        self.blocked
+    }
+
     /// The socket became writable again.
     pub(super) fn unblock(&mut self) {
         self.blocked = false;

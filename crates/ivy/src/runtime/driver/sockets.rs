@@ -99,6 +99,10 @@ impl Sockets {
         self.liveness = liveness;
     }
 
+    pub(super) fn liveness(&self) -> Option<Liveness> {
+        self.liveness
+    }
+
     pub(super) fn is_started(&self) -> bool {
         self.listener.is_some() || self.paused.is_some()
     }
@@ -353,6 +357,29 @@ impl Sockets {
                 Err(_) => return self.drop_peer(engine, id),
             }
         }
+    }
+
+    /// Drops the peers whose host vanished while data waits for them
+    /// ([`net::host_vanished`]); returns whether data still waits for any
+    /// other peer (so that the check goes on).
+    pub(super) fn drop_vanished_peers(&mut self, engine: &mut Engine) -> bool {
+        let Some(liveness) = self.liveness else { return false };
+        let (mut gone, mut waiting) = (Vec::new(), false);
+        for (&id, &fd) in self.fds.iter() {
+            let Some(Conn::Peer(p)) = self.conns.get(fd) else { continue };
+            let stream = p.stream.get();
+            if net::host_vanished(stream, liveness.silence_limit()).unwrap_or(false) {
+                gone.push(id);
+            } else {
+                waiting |= p.out.is_blocked() || net::data_waits(stream).unwrap_or(false);
+            }
+        }
+        for id in gone {
+            let limit = liveness.silence_limit();
+            log::info!(target: "ivy", "peer {id:?} dropped: its host answered nothing for {limit:?}");
+            self.drop_peer(engine, id);
+        }
+        waiting
     }
 
     /// The connection of a peer, with what is being written to it.

@@ -1,0 +1,125 @@
+"""Interop over loopback: our package against real ivy-python 4.0 agents (run by
+the interpreter of IVY_REFERENCE_PYTHON, a separate venv, since both packages are
+the import package ``ivy``), against the Rust ivyprobe (IVYPROBE_RS) and the C
+ivyprobe on our C library (IVYPROBE_C). The ivy-python agents run
+crates/ivyprobe/tests/python/peer.py, a program written for ivy-python 4.0; it
+also runs unchanged on our package."""
+
+import os
+import sys
+
+import pytest
+
+import ivy
+from ivy import std_api as api
+
+from agents import PEER_PY, Agent, required_path
+from conftest import wait_until
+
+
+@pytest.fixture
+def agents():
+    made = []
+
+    def start(argv):
+        a = Agent(argv)
+        made.append(a)
+        return a
+
+    yield start
+    for a in made:
+        a.close()
+
+
+def peer_py(agents, python, bus, name, *regexps):
+    a = agents([python, PEER_PY, bus, name, *regexps])
+    a.expect(lambda line: line == "started")
+    return a
+
+
+def test_std_api_with_ivy_python_agent(std, bus, agents):
+    ref = peer_py(agents, required_path("IVY_REFERENCE_PYTHON", "ivy-python 4.0"), bus, "PY", "^to py (.*)")
+    got, directs, pongs, cnx = [], [], [], []
+    api.IvyInit("US", "US Ready", 0, lambda c, e: cnx.append((c.agent_name, e)))
+    api.IvyBindMsg(lambda c, *g: got.append((c.agent_name,) + g), "^to us (.*)")
+    api.IvyBindDirectMsg(lambda c, i, t: directs.append((c.agent_name, i, t)))
+    api.IvyBindPong(lambda c, s: pongs.append(c.agent_name))
+    api.IvyStart(bus)
+    ref.expect(lambda line: line == "connected =US")
+    assert wait_until(lambda: cnx == [("PY", 1)])
+    assert wait_until(lambda: api.IvyGetApplicationMessages(api.IvyGetApplication("PY")) == [(0, "^to py (.*)")])
+    assert api.IvySendMsg("to py hello") == 1
+    ref.expect(lambda line: line == "msg 0 =US =hello")
+    ref.send("send =to%20us%20there")
+    ref.expect(lambda line: line == "sent 1")
+    assert wait_until(lambda: got == [("PY", "there")])
+    client = api.IvyGetApplication("PY")
+    api.IvySendDirectMsg(client, 7, "yo")
+    ref.expect(lambda line: line == "direct =US 7 =yo")
+    ref.send("direct =US 5 =hi")
+    assert wait_until(lambda: directs == [("PY", 5, "hi")])
+    api.IvySendPing(client)
+    assert wait_until(lambda: pongs == ["PY"])
+    ref.send("veto on")
+    api.IvySendDieMsg(client)
+    ref.expect(lambda line: line == "die =US 0")
+    ref.send("die =US")
+    assert api._IvyServer.server_termination.wait(10)
+    ref.expect(lambda line: line == "disconnected =US")
+
+
+def test_program_for_ivy_python_runs_unchanged_on_ours(bus, agents):
+    ref = peer_py(agents, required_path("IVY_REFERENCE_PYTHON", "ivy-python 4.0"), bus, "REF", "^a (.*)")
+    ours = peer_py(agents, sys.executable, bus, "OURS", "^b (.*)")
+    ref.expect(lambda line: line == "connected =OURS")
+    ours.expect(lambda line: line == "connected =REF")
+    ours.send("send =a%20one")
+    ours.expect(lambda line: line == "sent 1")
+    ref.expect(lambda line: line == "msg 0 =OURS =one")
+    ref.send("send =b%20two")
+    ours.expect(lambda line: line == "msg 0 =REF =two")
+    ours.send("regexps =REF")
+    ours.expect(lambda line: line == "regexps =REF 0 =^a%20(.*)")
+    ours.send("stop")
+    ours.expect(lambda line: line == "stopped")
+    ref.expect(lambda line: line == "disconnected =OURS")
+
+
+@pytest.mark.parametrize("var,what", [("IVYPROBE_RS", "the Rust ivyprobe"), ("IVYPROBE_C", "the C ivyprobe")])
+def test_bus_with_ivyprobe(var, what, bus, buses, agents):
+    probe = agents([required_path(var, what), "-b", bus, "-n", "PROBE", "^to probe (.*)"])
+    us = buses("US", "US Ready")
+    got = []
+    us.bind("^to us (.*)", lambda p, *g: got.append((p.name,) + g))
+    us.start(bus)
+    probe.expect(lambda line: line.startswith("US connected from"))
+    assert wait_until(lambda: us.peer("PROBE") is not None and us.peer("PROBE").regexps == [(0, "^to probe (.*)")])
+    assert us.send("to probe hi there") == 1
+    probe.expect(lambda line: line == "US sent [0] 'hi there'")
+    probe.send("to us back")
+    assert wait_until(lambda: got == [("PROBE", "back")])
+    us.peer("PROBE").send_direct(3, "direct text")
+    probe.expect(lambda line: line == "US direct [3] 'direct text'")
+
+
+def test_ivy_python_own_ivyprobe_runs_on_ours(bus, buses, agents):
+    """ivy-python 4.0's own example, its installed ivyprobe.py, run unchanged by our package."""
+    theirs = os.path.join(os.path.dirname(required_path("IVY_REFERENCE_PYTHON", "ivy-python 4.0")), "ivyprobe.py")
+    probe = agents([sys.executable, theirs, "-b", bus, "-n", "THEIRS", "(.*)"])
+    us = buses("US", "US Ready")
+    got, directs = [], []
+    us.bind("(.*)", lambda p, *g: got.append((p.name,) + g))
+    us.on_direct(lambda p, i, t: directs.append((p.name, i, t)))
+    us.start(bus)
+    probe.expect(lambda line: line.endswith("(US) has connected"))
+    probe.expect(lambda line: line.endswith("(US): ('US Ready',)"))
+    assert wait_until(lambda: got == [("THEIRS", "THEIRS Ready")])
+    probe.send("hello from theirs")
+    probe.expect(lambda line: line == "Sent to 1 peers")
+    assert wait_until(lambda: got[-1] == ("THEIRS", "hello from theirs"))
+    probe.send(".direct US 4 hey")
+    assert wait_until(lambda: directs == [("THEIRS", 4, "hey")])
+    probe.send(".ping US")
+    probe.expect(lambda line: line.startswith("US@") and "answered to ping" in line)
+    probe.send(".quit")
+    assert probe.proc.wait(10) == 0
