@@ -1,7 +1,8 @@
 /*
  * Single-process test of the whole C API: every function of every header is
  * called at least once (the bus ones with NULL or stale handles too, which must
- * be harmless). Built as C11 and as C++17, against libivy.so and libivy.a.
+ * be harmless), but for ivysocket.h's socket layer, which test_socket.c covers.
+ * Built as C11 and as C++17, against libivy.so and libivy.a.
  * Exit status 0 when every check passed.
  */
 #include <Ivy/ivy.h>

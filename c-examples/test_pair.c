@@ -2,7 +2,10 @@
  * Two C agents over loopback (one process forks the other), exercising every
  * message type: Msg with captures, AddRegexp / DelRegexp / change seen through
  * the bind callback, direct messages both ways, Error, Ping/Pong, Die, the
- * ready message, peer queries, and IvyStop. Every wait is bounded (alarm).
+ * ready message, peer queries, and IvyStop; messages made from formats with
+ * no '%', "%s" alone (the shim's short paths) and others; a callback that runs the
+ * loop (IvyIdle) while its own argv is in use, and writes into it. Every wait
+ * is bounded (alarm).
  *
  *   test_pair [PORT]      (default: IVY_TEST_PORT or derived from the pid)
  */
@@ -16,6 +19,9 @@
 #include <unistd.h>
 
 #include "check.h"
+
+/* Exported by libivy as by ivy-c, declared in no header. */
+void IvyIdle(void);
 
 #define TIME_LIMIT_S 30
 
@@ -32,6 +38,32 @@ static void b_on_ping_me(IvyClientPtr app, void *data, int argc, char **argv)
     (void)data;
     if (argc == 1)
         IvySendMsg("pong-you %s", argv[0]);
+}
+
+static void b_on_nest_me(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)data;
+    (void)argc;
+    (void)argv;
+    IvySendMsg("outer 1 first");
+}
+
+static void b_on_release(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)data;
+    (void)argc;
+    (void)argv;
+    IvySendMsg("inner 2 second");
+}
+
+static void b_on_fmt(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)data;
+    if (argc == 1)
+        IvySendMsg("fmt-back %s", argv[0]);
 }
 
 static void b_on_direct_me(IvyClientPtr app, void *data, int argc, char **argv)
@@ -102,6 +134,10 @@ static int run_b(void)
     alarm(TIME_LIMIT_S);
     IvyInit("PairB", "PairB Ready", NULL, NULL, b_on_die, NULL);
     IvyBindMsg(b_on_ping_me, NULL, "^ping-me (.*)");
+    IvyBindMsg(b_on_nest_me, NULL, "^nest-me$");
+    IvyBindMsg(b_on_release, NULL, "^release$");
+    IvyBindMsg(b_on_fmt, NULL, "^fmt (.*)$");
+    IvyBindMsg(b_on_fmt, NULL, "^(\\(null\\))$");
     IvyBindMsg(b_on_direct_me, NULL, "^direct-me$");
     IvyBindMsg(b_on_error_me, NULL, "^error-me$");
     IvyBindMsg(b_on_change_me, NULL, "^change-me$");
@@ -115,13 +151,15 @@ static int run_b(void)
 }
 
 /* ======================= A: the tester ==================================== */
-enum step { WAIT_B, WAIT_PONG_YOU, WAIT_DIRECT, WAIT_ECHO, WAIT_ERROR_SENT, WAIT_CHANGED, WAIT_PONG, WAIT_BYE, DONE };
+enum step { WAIT_B, WAIT_PONG_YOU, WAIT_NESTED, WAIT_FORMATS, WAIT_DIRECT, WAIT_ECHO, WAIT_ERROR_SENT, WAIT_CHANGED, WAIT_PONG, WAIT_BYE, DONE };
 static enum step step = WAIT_B;
 static IvyClientPtr peer_b = NULL;
 static int ready_seen = 0;
 static int added = 0, removed = 0, changed = 0;
 static int pong_seen = 0;
 static int disconnected = 0;
+static int inner_seen = 0;
+static int formats_seen = 0;
 
 static void a_next(void);
 
@@ -142,7 +180,7 @@ static void a_on_app(IvyClientPtr app, void *data, IvyApplicationEvent event)
         for (; msgs != NULL && msgs[n] != NULL; n++)
             if (strcmp(msgs[n], "^ping-me (.*)") == 0)
                 found = 1;
-        CHECK(n == 6 && found);
+        CHECK(n == 10 && found);
         step = WAIT_PONG_YOU;
         CHECK(IvySendMsg("ping-me %s", "hello world") == 1);
     } else if (event == IvyApplicationDisconnected && app == peer_b) {
@@ -185,8 +223,62 @@ static void a_on_pong_you(IvyClientPtr app, void *data, int argc, char **argv)
     CHECK(argc == 1);
     CHECK_STR(argv[0], "hello world");
     CHECK(step == WAIT_PONG_YOU);
-    step = WAIT_DIRECT;
+    step = WAIT_NESTED;
     a_next();
+}
+
+/* "outer 1 first": writes into its argv, asks B for "inner 2 second" and runs
+ * the loop until that has been delivered (a nested delivery on this thread),
+ * then checks that its own argv is intact. */
+static void a_on_outer(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)data;
+    CHECK(step == WAIT_NESTED);
+    CHECK(argc == 2);
+    CHECK(argv[argc] == NULL);
+    argv[1][0] = 'F'; /* argv is writable, as with ivy-c */
+    CHECK(IvySendMsg("release") == 1);
+    for (int i = 0; i < 5000 && inner_seen == 0; i++) {
+        IvyIdle();
+        if (inner_seen == 0)
+            usleep(1000);
+    }
+    CHECK(inner_seen == 1);
+    CHECK(argc == 2);
+    CHECK_STR(argv[0], "1");
+    CHECK_STR(argv[1], "First");
+    CHECK(argv[2] == NULL);
+    step = WAIT_FORMATS;
+    a_next();
+}
+
+/* The texts B echoes, in the order A sent them (see a_next). */
+static void a_on_fmt_back(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    static const char *const expected[] = {"a%d", "b", "c%", "(null)", "d 7"};
+    (void)app;
+    (void)data;
+    CHECK(step == WAIT_FORMATS);
+    CHECK(argc == 1);
+    if (formats_seen < 5)
+        CHECK_STR(argv[0], expected[formats_seen]);
+    if (++formats_seen == 5) {
+        step = WAIT_DIRECT;
+        a_next();
+    }
+}
+
+static void a_on_inner(IvyClientPtr app, void *data, int argc, char **argv)
+{
+    (void)app;
+    (void)data;
+    CHECK(step == WAIT_NESTED);
+    CHECK(argc == 2);
+    CHECK_STR(argv[0], "2");
+    CHECK_STR(argv[1], "second");
+    CHECK(argv[2] == NULL);
+    inner_seen++;
 }
 
 static void a_on_direct(IvyClientPtr app, void *data, int id, char *msg)
@@ -237,6 +329,16 @@ static void a_next(void)
 {
     char to_b[] = "to-b";
     switch (step) {
+    case WAIT_NESTED: CHECK(IvySendMsg("nest-me") == 1); break;
+    case WAIT_FORMATS: {
+        const char *volatile none = NULL;
+        CHECK(IvySendMsg("%s", "fmt a%d") == 1); /* the argument, not formatted */
+        CHECK(IvySendMsg("fmt b") == 1);         /* no '%': the format is the text */
+        CHECK(IvySendMsg("fmt %s%%", "c") == 1);
+        CHECK(IvySendMsg("%s", none) == 1); /* "(null)", as printf prints it */
+        CHECK(IvySendMsg("fmt %c %d", 'd', 7) == 1);
+        break;
+    }
     case WAIT_DIRECT: CHECK(IvySendMsg("direct-me") == 1); break;
     case WAIT_ECHO: IvySendDirectMsg(peer_b, 5, to_b); break;
     case WAIT_ERROR_SENT: CHECK(IvySendMsg("error-me") == 1); break;
@@ -273,6 +375,9 @@ static int run_a(pid_t child)
     IvyBindDirectMsg(a_on_direct, NULL);
     IvyBindMsg(a_on_ready, NULL, "^(PairB Ready)$");
     IvyBindMsg(a_on_pong_you, NULL, "^pong-you (.*)$");
+    IvyBindMsg(a_on_outer, NULL, "^outer ([0-9]) ([a-z]+)$");
+    IvyBindMsg(a_on_inner, NULL, "^inner ([0-9]) ([a-z]+)$");
+    IvyBindMsg(a_on_fmt_back, NULL, "^fmt-back (.*)$");
     IvyBindMsg(a_on_simple, (void *)"error-sent", "^error-sent$");
     IvyBindMsg(a_on_simple, (void *)"changed", "^changed$");
     TimerRepeatAfter(1, (TIME_LIMIT_S - 5) * 1000L, a_on_timeout, NULL);
@@ -284,9 +389,11 @@ static int run_a(pid_t child)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK(step == DONE);
     CHECK(ready_seen == 1);
-    CHECK(added >= 6);
+    CHECK(added >= 10);
     CHECK(removed >= 1);
     CHECK(pong_seen == 1);
+    CHECK(inner_seen == 1);
+    CHECK(formats_seen == 5);
     CHECK(disconnected == 1);
     if (check_failures != 0) {
         fprintf(stderr, "test_pair: %d check(s) failed\n", check_failures);

@@ -1,9 +1,11 @@
 /*
  * The C part of libivy (ivy-rs): the variadic functions of the ivy-c API,
  * which stable Rust cannot define. Each one formats its arguments with
- * vsnprintf and calls a non-variadic Rust entry point (src/ffi/ivy.rs).
- * Nothing else lives here.
+ * vsnprintf and calls a non-variadic Rust entry point (src/shim.rs, whose
+ * prototypes build.rs generates into ivy_shim.h) or SocketSendRaw. Also
+ * ivy_rs_puts, through which the Rust side prints. Nothing else lives here.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +13,8 @@
 
 #include "Ivy/ivy.h"
 #include "Ivy/ivybuffer.h"
-
-/* Rust entry points (src/ffi/ivy.rs). */
-MsgRcvPtr ivy_rs_bind_msg(MsgCallback callback, void *user_data, const char *regexp);
-MsgRcvPtr ivy_rs_change_msg(MsgRcvPtr msg, const char *regexp);
-int ivy_rs_send_msg(const char *message);
-void ivy_rs_send_error(IvyClientPtr app, int id, const char *text);
-void ivy_rs_puts(const char *s, int stream);
+#include "Ivy/ivysocket.h"
+#include "ivy_shim.h"
 
 /* Used by the Rust side to print through the program's own stdio buffers. */
 void ivy_rs_puts(const char *s, int stream)
@@ -25,98 +22,129 @@ void ivy_rs_puts(const char *s, int stream)
     fputs(s, stream == 2 ? stderr : stdout);
 }
 
-/* Formats into `local` when it fits, else into a malloc'd buffer. Returns
- * NULL on a formatting or allocation error. Free with release(). */
-static char *format(char *local, size_t local_size, const char *fmt, va_list ap)
+/* The text of a printf-style call: the format itself when it holds no '%',
+ * the argument when the format is exactly "%s" (no formatting work in either
+ * case: IvySendMsg("%s", msg) is what most programs do), else the formatted
+ * text, in `local` when it fits, else in `owned` (malloc'd). */
+#define LOCAL_SIZE 1024
+struct text {
+    char *owned;
+    char local[LOCAL_SIZE];
+};
+
+/* Sets up `t` for fmt and ap; returns the text, or NULL on a formatting or
+ * allocation error. Release with text_release(). */
+static const char *text_of(struct text *t, const char *fmt, va_list ap)
 {
+    t->owned = NULL;
+    if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+        va_list probe;
+        va_copy(probe, ap);
+        const char *arg = va_arg(probe, const char *);
+        va_end(probe);
+        if (arg != NULL)
+            return arg;
+        /* NULL: formatted below, as printf prints it. */
+    } else if (strchr(fmt, '%') == NULL) {
+        return fmt;
+    }
     va_list again;
     va_copy(again, ap);
-    int n = vsnprintf(local, local_size, fmt, ap);
-    if (n < 0) {
+    int n = vsnprintf(t->local, sizeof t->local, fmt, ap);
+    if (n < 0 || (size_t)n < sizeof t->local) {
         va_end(again);
-        return NULL;
+        return n < 0 ? NULL : t->local;
     }
-    if ((size_t)n < local_size) {
-        va_end(again);
-        return local;
-    }
-    char *big = (char *)malloc((size_t)n + 1);
-    if (big != NULL)
-        vsnprintf(big, (size_t)n + 1, fmt, again);
+    t->owned = (char *)malloc((size_t)n + 1);
+    if (t->owned != NULL)
+        vsnprintf(t->owned, (size_t)n + 1, fmt, again);
     va_end(again);
-    return big;
+    return t->owned;
 }
 
-static void release(char *text, const char *local)
+static void text_release(struct text *t)
 {
-    if (text != local)
-        free(text);
+    free(t->owned);
 }
 
-#define LOCAL_SIZE 1024
+/* In a variadic function whose last named parameter is fmt: runs `use`, an
+ * expression of `text` (the text of fmt and the arguments), unless the text
+ * cannot be made. */
+#define WITH_TEXT(fmt, use)                                     \
+    do {                                                        \
+        struct text with_text_;                                 \
+        va_list with_ap_;                                       \
+        va_start(with_ap_, fmt);                                \
+        const char *text = text_of(&with_text_, fmt, with_ap_); \
+        va_end(with_ap_);                                       \
+        if (text != NULL)                                       \
+            use;                                                \
+        text_release(&with_text_);                              \
+    } while (0)
 
 MsgRcvPtr IvyBindMsg(MsgCallback callback, void *user_data, const char *fmt_regexp, ...)
 {
-    char local[LOCAL_SIZE];
-    if (fmt_regexp == NULL)
-        return NULL;
-    va_list ap;
-    va_start(ap, fmt_regexp);
-    char *re = format(local, sizeof local, fmt_regexp, ap);
-    va_end(ap);
-    if (re == NULL)
-        return NULL;
-    MsgRcvPtr result = ivy_rs_bind_msg(callback, user_data, re);
-    release(re, local);
+    MsgRcvPtr result = NULL;
+    if (fmt_regexp != NULL)
+        WITH_TEXT(fmt_regexp, result = ivy_rs_bind_msg(callback, user_data, text));
     return result;
 }
 
 MsgRcvPtr IvyChangeMsg(MsgRcvPtr msg, const char *fmt_regex, ...)
 {
-    char local[LOCAL_SIZE];
-    if (fmt_regex == NULL)
-        return msg;
-    va_list ap;
-    va_start(ap, fmt_regex);
-    char *re = format(local, sizeof local, fmt_regex, ap);
-    va_end(ap);
-    if (re == NULL)
-        return msg;
-    MsgRcvPtr result = ivy_rs_change_msg(msg, re);
-    release(re, local);
+    MsgRcvPtr result = msg;
+    if (fmt_regex != NULL)
+        WITH_TEXT(fmt_regex, result = ivy_rs_change_msg(msg, text));
     return result;
 }
 
 int IvySendMsg(const char *fmt_message, ...)
 {
-    char local[LOCAL_SIZE];
+    int count = 0;
     /* ivy-c: a NULL or empty format sends nothing ("%s" with "" is a message). */
-    if (fmt_message == NULL || fmt_message[0] == '\0')
-        return 0;
-    va_list ap;
-    va_start(ap, fmt_message);
-    char *text = format(local, sizeof local, fmt_message, ap);
-    va_end(ap);
-    if (text == NULL)
-        return 0;
-    int count = ivy_rs_send_msg(text);
-    release(text, local);
+    if (fmt_message != NULL && fmt_message[0] != '\0')
+        WITH_TEXT(fmt_message, count = ivy_rs_send_msg(text));
     return count;
 }
 
 void IvySendError(IvyClientPtr app, int id, const char *fmt, ...)
 {
-    char local[LOCAL_SIZE];
-    if (fmt == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = format(local, sizeof local, fmt, ap);
-    va_end(ap);
-    if (text == NULL)
-        return;
-    ivy_rs_send_error(app, id, text);
-    release(text, local);
+    if (fmt != NULL)
+        WITH_TEXT(fmt, ivy_rs_send_error(app, id, text));
+}
+
+/* ivysocket.h */
+
+static SendState send_text(Client client, const char *text)
+{
+    size_t len = strlen(text);
+    return len <= (size_t)INT_MAX ? SocketSendRaw(client, text, (int)len) : SendParamError;
+}
+
+SendState SocketSend(Client client, const char *fmt, ...)
+{
+    SendState state = SendParamError;
+    if (fmt != NULL)
+        WITH_TEXT(fmt, state = send_text(client, text));
+    return state;
+}
+
+void SocketBroadcast(const char *fmt, ...)
+{
+    if (fmt != NULL)
+        WITH_TEXT(fmt, ivy_rs_socket_broadcast(text));
+}
+
+void SocketSendBroadcast(Client client, unsigned long host, unsigned short port, const char *fmt, ...)
+{
+    if (fmt != NULL)
+        WITH_TEXT(fmt, ivy_rs_socket_send_broadcast(client, host, port, text));
+}
+
+void SocketSendBroadcast6(Client client, struct in6_addr *host, unsigned short port, const char *fmt, ...)
+{
+    if (fmt != NULL)
+        WITH_TEXT(fmt, ivy_rs_socket_send_broadcast6(client, host, port, text));
 }
 
 /* ivybuffer.h: formats at buffer->data + buffer->offset, growing the malloc'd

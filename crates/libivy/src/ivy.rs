@@ -2,16 +2,15 @@
 //!
 //! The variadic functions (`IvyBindMsg`, `IvyChangeMsg`, `IvySendMsg`,
 //! `IvySendError`) are written in C (`csrc/ivy_shim.c`): they format their
-//! arguments and call the `ivy_rs_*` entry points below.
+//! arguments and call the entry points of `shim.rs`. Every call on the bus
+//! goes through `bus.rs`.
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
 
-use super::{
-    _clnt_lst_dict, _msg_rcv, FilterWords, Ring, SendPtr, bytes, c_stderr, c_stdout, cstring, global, guard,
-    handle_addr, handle_ptr, intern_in,
-};
-use ::ivy::{AppEvent, BindEvent, BindingId, Bus, PeerId, SendError};
+use super::{_clnt_lst_dict, _msg_rcv, FilterWords, Ring, SendPtr, bytes, c_stdout, cstring, global, intern_in};
+use crate::boundary::boundary;
+use crate::bus;
 
 /// A peer, as handed to callbacks (writable form).
 pub type RWIvyClientPtr = *mut _clnt_lst_dict;
@@ -76,55 +75,8 @@ pub type MsgDirectCallback =
 /// One of our own subscriptions, as returned by `IvyBindMsg`.
 pub type MsgRcvPtr = *mut _msg_rcv;
 
-// ---------------------------------------------------------------------------
-// Handle conversions.
-
-pub(crate) fn client_ptr(p: PeerId) -> IvyClientPtr {
-    handle_ptr::<_clnt_lst_dict>(p.to_raw()).cast_const()
-}
-
-pub(crate) fn peer_of(app: IvyClientPtr) -> Option<PeerId> {
-    PeerId::from_raw(handle_addr(app))
-}
-
-fn msg_rcv_ptr(b: BindingId) -> MsgRcvPtr {
-    match u64::try_from(b.id()) {
-        Ok(id) => handle_ptr(id + 1),
-        Err(_) => std::ptr::null_mut(),
-    }
-}
-
-fn binding_of(m: MsgRcvPtr) -> Option<BindingId> {
-    let raw = handle_addr(m);
-    let id = i32::try_from(raw.checked_sub(1)?).ok()?;
-    Some(BindingId::from_id(id))
-}
-
-fn app_event(e: AppEvent) -> IvyApplicationEvent {
-    match e {
-        AppEvent::Connected => IvyApplicationEvent::IvyApplicationConnected,
-        AppEvent::Disconnected => IvyApplicationEvent::IvyApplicationDisconnected,
-        AppEvent::Congestion => IvyApplicationEvent::IvyApplicationCongestion,
-        AppEvent::Decongestion => IvyApplicationEvent::IvyApplicationDecongestion,
-        AppEvent::FifoFull => IvyApplicationEvent::IvyApplicationFifoFull,
-    }
-}
-
-fn bind_event(e: BindEvent) -> IvyBindEvent {
-    match e {
-        BindEvent::Added => IvyBindEvent::IvyAddBind,
-        BindEvent::Removed => IvyBindEvent::IvyRemoveBind,
-        BindEvent::Filtered => IvyBindEvent::IvyFilterBind,
-        BindEvent::Changed => IvyBindEvent::IvyChangeBind,
-    }
-}
-
-fn name_bytes(bus: &Bus, app: IvyClientPtr) -> Option<Vec<u8>> {
-    peer_of(app).and_then(|p| bus.peer_name(p))
-}
-
-fn host_string(bus: &Bus, app: IvyClientPtr) -> String {
-    peer_of(app).and_then(|p| bus.peer_host(p)).unwrap_or_else(|| "can't get peer".to_owned())
+fn host_string(app: IvyClientPtr) -> String {
+    bus::peer_host(app).unwrap_or_else(|| "can't get peer".to_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -138,10 +90,9 @@ pub unsafe extern "C" fn IvyDefaultApplicationCallback(
     event: IvyApplicationEvent,
 ) {
     let _ = user_data;
-    guard((), || {
-        let bus = &global().bus;
-        let name = String::from_utf8_lossy(&name_bytes(bus, app).unwrap_or_else(|| b"Unknown".to_vec())).into_owned();
-        let host = host_string(bus, app);
+    boundary!({
+        let name = bus::name_text(app);
+        let host = host_string(app);
         let line = match event {
             IvyApplicationEvent::IvyApplicationConnected => format!("Application: {name} ready on {host}\n"),
             IvyApplicationEvent::IvyApplicationDisconnected => format!("Application: {name} bye on {host}\n"),
@@ -167,10 +118,9 @@ pub unsafe extern "C" fn IvyDefaultBindCallback(
     event: IvyBindEvent,
 ) {
     let _ = user_data;
-    guard((), || {
-        let bus = &global().bus;
-        let name = String::from_utf8_lossy(&name_bytes(bus, app).unwrap_or_else(|| b"Unknown".to_vec())).into_owned();
-        let host = host_string(bus, app);
+    boundary!({
+        let name = bus::name_text(app);
+        let host = host_string(app);
         // SAFETY: `regexp` is NULL or a NUL-terminated string (module contract).
         let re = String::from_utf8_lossy(unsafe { bytes(regexp) }.unwrap_or(b"(null)")).into_owned();
         let line = match event {
@@ -189,20 +139,20 @@ pub unsafe extern "C" fn IvyDefaultBindCallback(
 pub(crate) fn filter_add(f: &mut FilterWords, w: &[u8]) {
     f.words.push(w.to_vec());
     f.filter.add(w);
-    global().bus.add_filter(w);
+    bus::add_filter(w);
 }
 
 pub(crate) fn filter_remove(f: &mut FilterWords, w: &[u8]) {
     f.words.retain(|x| x != w);
     f.filter.remove(w);
-    global().bus.remove_filter(w);
+    bus::remove_filter(w);
 }
 
 /// Adds each of the `argc` words of `argv` to the filter list (it does not
 /// replace the list). Set filters before `IvyStart`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetFilter(argc: c_int, argv: *mut *const c_char) {
-    guard((), || {
+    boundary!({
         if argv.is_null() {
             return;
         }
@@ -221,7 +171,7 @@ pub unsafe extern "C" fn IvySetFilter(argc: c_int, argv: *mut *const c_char) {
 /// Adds one word to the filter list (NULL: nothing).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyAddFilter(arg: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: `arg` is NULL or a NUL-terminated string.
         if let Some(w) = unsafe { bytes(arg) } {
             filter_add(&mut global().filter.lock(), w);
@@ -232,7 +182,7 @@ pub unsafe extern "C" fn IvyAddFilter(arg: *const c_char) {
 /// Removes every filter word equal to `arg`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyRemoveFilter(arg: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: `arg` is NULL or a NUL-terminated string.
         if let Some(w) = unsafe { bytes(arg) } {
             filter_remove(&mut global().filter.lock(), w);
@@ -255,28 +205,12 @@ pub unsafe extern "C" fn IvyInit(
     die_callback: IvyDieCallback,
     die_data: *mut c_void,
 ) {
-    guard((), || {
-        let g = global();
+    boundary!({
         // SAFETY: both are NULL or NUL-terminated strings; they are copied here.
         let (name, ready) = unsafe { (bytes(AppName), bytes(ready)) };
-        g.bus.set_identity(name.unwrap_or(b"(null)"), ready);
-        let data = SendPtr::new(data);
-        g.bus.on_application(move |_bus, peer, ev| {
-            if let Some(cb) = callback {
-                // SAFETY: a C callback with the ivy-c signature, called on the loop
-                // thread with the user data it was registered with.
-                unsafe { cb(client_ptr(peer), data.get(), app_event(ev)) }
-            }
-        });
-        let die_data = SendPtr::new(die_data);
-        g.bus.on_die(move |_bus, peer, id| {
-            if let Some(cb) = die_callback {
-                // SAFETY: as above.
-                unsafe { cb(client_ptr(peer), die_data.get(), id) }
-            }
-            super::obeyed_die();
-        });
-        g.bus.set_debug_binary(g.env.debug_binary);
+        let app = (callback, SendPtr::new(data));
+        let die = (die_callback, SendPtr::new(die_data));
+        bus::init(name.unwrap_or(b"(null)"), ready, app, die);
         super::ivychannel::channel_init();
     })
 }
@@ -285,7 +219,7 @@ pub unsafe extern "C" fn IvyInit(
 /// message; ours stay usable, so a second call is harmless.)
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyTerminate() {
-    guard((), || {
+    boundary!({
         let mut f = global().filter.lock();
         for w in std::mem::take(&mut f.words) {
             filter_remove(&mut f, &w);
@@ -296,15 +230,8 @@ pub extern "C" fn IvyTerminate() {
 /// Sets the callback told about peers' subscriptions (NULL: none).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetBindCallback(bind_callback: IvyBindCallback, bind_data: *mut c_void) {
-    guard((), || {
-        let data = SendPtr::new(bind_data);
-        global().bus.on_bind_change(move |_bus, peer, id, re, ev| {
-            if let Some(cb) = bind_callback {
-                let re = cstring(re);
-                // SAFETY: C callback with the ivy-c signature; `re` outlives the call.
-                unsafe { cb(client_ptr(peer), data.get(), id, re.as_ptr(), bind_event(ev)) }
-            }
-        });
+    boundary!({
+        bus::on_bind_change(bind_callback, SendPtr::new(bind_data));
     })
 }
 
@@ -312,13 +239,8 @@ pub unsafe extern "C" fn IvySetBindCallback(bind_callback: IvyBindCallback, bind
 /// Pong's id is not the last Ping's). `IvySendPing` needs one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetPongCallback(pong_callback: IvyPongCallback) {
-    guard((), || {
-        let bus = &global().bus;
-        match pong_callback {
-            // SAFETY: C callback with the ivy-c signature.
-            Some(cb) => bus.on_pong(move |_bus, peer, us| unsafe { cb(client_ptr(peer), us) }),
-            None => bus.clear_pong(),
-        }
+    boundary!({
+        bus::on_pong(pong_callback);
     })
 }
 
@@ -326,23 +248,17 @@ pub unsafe extern "C" fn IvySetPongCallback(pong_callback: IvyPongCallback) {
 /// default `127.255.255.255:2010`. Returns at once; the loop does the rest.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyStart(bus: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let spec = unsafe { bytes(bus) }.map(|b| String::from_utf8_lossy(b).into_owned());
-        let g = global();
-        if let Err(e) = g.bus.start(g.env.bus_or(spec.as_deref())) {
-            c_stderr(&format!("IvyStart: cannot start the bus: {e}\n"));
-        }
+        bus::start(spec.as_deref());
     })
 }
 
 /// Leaves the bus (peers see us go) and makes `IvyMainLoop` return.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyStop() {
-    guard((), || {
-        global().bus.stop();
-        global().lp.stop();
-    })
+    boundary!(bus::stop())
 }
 
 // ---------------------------------------------------------------------------
@@ -358,7 +274,7 @@ thread_local! {
 /// The peer's name, or "Unknown". Library-owned storage, per thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyGetApplicationName(app: IvyClientPtr) -> *const c_char {
-    guard(c"Unknown".as_ptr(), || match name_bytes(&global().bus, app) {
+    boundary!(match bus::peer_name(app) {
         Some(n) => intern_in(&NAMES, &n),
         None => c"Unknown".as_ptr(),
     })
@@ -368,21 +284,21 @@ pub extern "C" fn IvyGetApplicationName(app: IvyClientPtr) -> *const c_char {
 /// app, "can't get peer" for an unknown one. Library-owned, per thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyGetApplicationHost(app: IvyClientPtr) -> *const c_char {
-    guard(std::ptr::null(), || {
+    boundary!({
         if app.is_null() {
             return std::ptr::null();
         }
-        intern_in(&HOSTS, host_string(&global().bus, app).as_bytes())
+        intern_in(&HOSTS, host_string(app).as_bytes())
     })
 }
 
 /// The newest peer named `name`, or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyGetApplication(name: *mut c_char) -> IvyClientPtr {
-    guard(std::ptr::null(), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         match unsafe { bytes(name) } {
-            Some(n) => global().bus.peer_by_name(n).map_or(std::ptr::null(), client_ptr),
+            Some(n) => bus::peer_by_name(n),
             None => std::ptr::null(),
         }
     })
@@ -392,13 +308,12 @@ pub unsafe extern "C" fn IvyGetApplication(name: *mut c_char) -> IvyClientPtr {
 /// buffer is library-owned, per thread, valid until the next call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyGetApplicationList(sep: *const c_char) -> *mut c_char {
-    guard(std::ptr::null_mut(), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let sep = unsafe { bytes(sep) }.unwrap_or(b"").to_vec();
-        let bus = &global().bus;
         let mut out = Vec::new();
-        for p in bus.peers() {
-            out.extend_from_slice(&bus.peer_name(p).unwrap_or_default());
+        for name in bus::peer_names() {
+            out.extend_from_slice(&name);
             out.extend_from_slice(&sep);
         }
         APP_LIST.with(|l| {
@@ -413,8 +328,8 @@ pub unsafe extern "C" fn IvyGetApplicationList(sep: *const c_char) -> *mut c_cha
 /// per thread, valid until the next call; an unknown peer gives an empty array.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyGetApplicationMessages(app: IvyClientPtr) -> *mut *mut c_char {
-    guard(std::ptr::null_mut(), || {
-        let res = peer_of(app).and_then(|p| global().bus.peer_regexps(p)).unwrap_or_default();
+    boundary!({
+        let res = bus::peer_regexps(app);
         APP_MSGS.with(|m| {
             let mut m = m.borrow_mut();
             let (strings, ptrs) = &mut *m;
@@ -427,124 +342,33 @@ pub extern "C" fn IvyGetApplicationMessages(app: IvyClientPtr) -> *mut *mut c_ch
 }
 
 // ---------------------------------------------------------------------------
-// Bindings (the variadic front ends are in C).
-
-/// Builds argv (NUL-terminated copies plus a final NULL) and calls the C
-/// message callback.
-fn call_msg_callback(cb: MsgCallback, data: SendPtr, peer: PeerId, args: &[&[u8]]) {
-    let Some(cb) = cb else { return };
-    let mut owned: Vec<Vec<u8>> = args
-        .iter()
-        .map(|a| {
-            let mut v = cstring(a).into_bytes_with_nul();
-            v.shrink_to_fit();
-            v
-        })
-        .collect();
-    let mut argv: Vec<*mut c_char> = owned.iter_mut().map(|v| v.as_mut_ptr().cast::<c_char>()).collect();
-    argv.push(std::ptr::null_mut());
-    let argc = c_int::try_from(args.len()).unwrap_or(c_int::MAX);
-    // SAFETY: C callback with the ivy-c signature; `argv` holds `argc` writable
-    // NUL-terminated strings and a final NULL, alive for the whole call.
-    unsafe { cb(client_ptr(peer), data.get(), argc, argv.as_mut_ptr()) }
-}
-
-/// Rust side of `IvyBindMsg` (the regexp is already formatted).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ivy_rs_bind_msg(
-    callback: MsgCallback,
-    user_data: *mut c_void,
-    regexp: *const c_char,
-) -> MsgRcvPtr {
-    guard(std::ptr::null_mut(), || {
-        // SAFETY: NULL or a NUL-terminated string (from the C shim).
-        let Some(re) = (unsafe { bytes(regexp) }) else {
-            return std::ptr::null_mut();
-        };
-        let data = SendPtr::new(user_data);
-        let id = global().bus.bind(re, move |_bus, peer, args| call_msg_callback(callback, data, peer, args));
-        msg_rcv_ptr(id)
-    })
-}
-
-/// Rust side of `IvyChangeMsg`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ivy_rs_change_msg(msg: MsgRcvPtr, regexp: *const c_char) -> MsgRcvPtr {
-    guard(msg, || {
-        // SAFETY: NULL or a NUL-terminated string (from the C shim).
-        if let (Some(id), Some(re)) = (binding_of(msg), unsafe { bytes(regexp) }) {
-            let _ = global().bus.change(id, re);
-        }
-        msg
-    })
-}
+// Bindings and sends (the variadic front ends are in C).
 
 /// Removes one of our subscriptions (peers are told); NULL or stale: nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyUnbindMsg(id: MsgRcvPtr) {
-    guard((), || {
-        if let Some(b) = binding_of(id) {
-            let _ = global().bus.unbind(b);
-        }
-    })
-}
-
-/// Rust side of `IvySendMsg`: returns the number of Msg lines sent.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ivy_rs_send_msg(message: *const c_char) -> c_int {
-    guard(0, || {
-        // SAFETY: NULL or a NUL-terminated string (from the C shim).
-        match unsafe { bytes(message) } {
-            Some(m) => global().bus.send(m).map_or(0, |n| c_int::try_from(n).unwrap_or(c_int::MAX)),
-            None => 0,
-        }
-    })
-}
-
-/// Rust side of `IvySendError`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ivy_rs_send_error(app: IvyClientPtr, id: c_int, text: *const c_char) {
-    guard((), || {
-        // SAFETY: NULL or a NUL-terminated string (from the C shim).
-        if let (Some(p), Some(t)) = (peer_of(app), unsafe { bytes(text) }) {
-            let _ = global().bus.send_error(p, id, t);
-        }
-    })
+    boundary!(bus::unbind(id))
 }
 
 /// Asks the peer to die.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvySendDieMsg(app: IvyClientPtr) {
-    guard((), || {
-        if let Some(p) = peer_of(app) {
-            let _ = global().bus.send_die(p, 0, b"");
-        }
-    })
+    boundary!(bus::send_die(app))
 }
 
 /// Sets the single callback for direct messages (a later call replaces it).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindDirectMsg(callback: MsgDirectCallback, user_data: *mut c_void) {
-    guard((), || {
-        let data = SendPtr::new(user_data);
-        global().bus.on_direct(move |_bus, peer, id, msg| {
-            if let Some(cb) = callback {
-                let mut m = cstring(msg).into_bytes_with_nul();
-                // SAFETY: C callback with the ivy-c signature; `m` is a writable
-                // NUL-terminated copy alive for the call.
-                unsafe { cb(client_ptr(peer), data.get(), id, m.as_mut_ptr().cast::<c_char>()) }
-            }
-        });
-    })
+    boundary!(bus::on_direct(callback, SendPtr::new(user_data)))
 }
 
 /// Sends `msg` (raw, not formatted) to one peer as a direct message.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySendDirectMsg(app: IvyClientPtr, id: c_int, msg: *mut c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
-        if let (Some(p), Some(m)) = (peer_of(app), unsafe { bytes(msg) }) {
-            let _ = global().bus.send_direct(p, id, m);
+        if let Some(m) = unsafe { bytes(msg) } {
+            bus::send_direct(app, id, m);
         }
     })
 }
@@ -552,13 +376,5 @@ pub unsafe extern "C" fn IvySendDirectMsg(app: IvyClientPtr, id: c_int, msg: *mu
 /// Pings the peer; the round trip goes to the pong callback, which must be set.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvySendPing(app: IvyClientPtr) {
-    guard((), || {
-        let bus = &global().bus;
-        if let Some(p) = peer_of(app)
-            && bus.ping(p) == Err(SendError::NoPongCallback)
-        {
-            let name = String::from_utf8_lossy(&bus.peer_name(p).unwrap_or_else(|| b"Unknown".to_vec())).into_owned();
-            c_stderr(&format!("Application: {name} useless IvySendPing issued since no pong callback defined\n"));
-        }
-    })
+    boundary!(bus::ping(app))
 }

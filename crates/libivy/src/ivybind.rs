@@ -10,7 +10,8 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
 use super::ivy::{filter_add, filter_remove};
-use super::{_binding, bytes, c_stderr, c_stdout, cstring, global, guard, handle_addr, handle_ptr};
+use super::{_binding, bytes, c_stderr, c_stdout, cstring, global, handle_addr, handle_ptr};
+use crate::boundary::boundary;
 use ivy_proto::pattern::Pattern;
 
 /// A compiled regexp, as returned by `IvyBindingCompile`.
@@ -37,7 +38,7 @@ thread_local! {
 /// The number of filter words.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyBindingGetFilterCount() -> c_int {
-    guard(0, || c_int::try_from(global().filter.lock().words.len()).unwrap_or(c_int::MAX))
+    boundary!(c_int::try_from(global().filter.lock().words.len()).unwrap_or(c_int::MAX))
 }
 
 /// Adds each of the `argc` words of `argv` to the filter list.
@@ -50,7 +51,7 @@ pub unsafe extern "C" fn IvyBindingSetFilter(argc: c_int, argv: *mut *const c_ch
 /// Adds one filter word (NULL: nothing).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindingAddFilter(argv: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         if let Some(w) = unsafe { bytes(argv) } {
             filter_add(&mut global().filter.lock(), w);
@@ -61,7 +62,7 @@ pub unsafe extern "C" fn IvyBindingAddFilter(argv: *const c_char) {
 /// Removes every filter word equal to `arg`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindingRemoveFilter(arg: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         if let Some(w) = unsafe { bytes(arg) } {
             filter_remove(&mut global().filter.lock(), w);
@@ -72,7 +73,7 @@ pub unsafe extern "C" fn IvyBindingRemoveFilter(arg: *const c_char) {
 /// 1 if a peer regexp `expression` passes the filter (§5.6), else 0.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindingFilter(expression: *const c_char) -> c_int {
-    guard(1, || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         match unsafe { bytes(expression) } {
             Some(e) => c_int::from(global().filter.lock().filter.accepts(e)),
@@ -85,7 +86,7 @@ pub unsafe extern "C" fn IvyBindingFilter(expression: *const c_char) -> c_int {
 /// (ivy-c calls it for a message that matched no peer).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindindFilterCheck(message: *const c_char) {
-    guard((), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let Some(m) = (unsafe { bytes(message) }) else { return };
         let f = global().filter.lock();
@@ -106,7 +107,7 @@ pub unsafe extern "C" fn IvyBindingCompile(
     erroffset: *mut c_int,
     errmessage: *mut *const c_char,
 ) -> IvyBinding {
-    guard(std::ptr::null_mut(), || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let Some(e) = (unsafe { bytes(expression) }) else {
             return std::ptr::null_mut();
@@ -143,7 +144,7 @@ pub unsafe extern "C" fn IvyBindingCompile(
 /// Frees a compiled regexp (NULL or already freed: nothing).
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyBindingFree(_bind: IvyBinding) {
-    guard((), || {
+    boundary!({
         BINDINGS.lock().map.remove(&handle_addr(_bind));
     })
 }
@@ -152,7 +153,7 @@ pub extern "C" fn IvyBindingFree(_bind: IvyBinding) {
 /// captured groups (as PCRE's return code), remembered for `IvyBindingMatch`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindingExec(_bind: IvyBinding, message: *const c_char) -> c_int {
-    guard(0, || {
+    boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let Some(m) = (unsafe { bytes(message) }) else { return 0 };
         let mut t = BINDINGS.lock();
@@ -186,7 +187,7 @@ pub unsafe extern "C" fn IvyBindingMatch(
     arglen: *mut c_int,
     arg: *mut *const c_char,
 ) {
-    guard((), || {
+    boundary!({
         if message.is_null() {
             return;
         }

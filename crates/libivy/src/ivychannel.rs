@@ -2,7 +2,8 @@
 
 use std::ffi::c_void;
 
-use super::{_channel, IVY_HANDLE, SendPtr, global, guard, handle_addr, handle_ptr};
+use super::{_channel, IVY_HANDLE, SendPtr, global, handle_addr, handle_ptr};
+use crate::boundary::boundary;
 use ::ivy::ChannelId;
 
 /// A watched file descriptor, as returned by `IvyChannelAdd`.
@@ -37,13 +38,13 @@ pub(crate) fn channel_init() {
 /// Prepares the loop (called by `IvyInit`; rarely needed by programs).
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyChannelInit() {
-    guard((), channel_init)
+    boundary!(channel_init())
 }
 
 /// Makes `IvyMainLoop` return after the current iteration.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyChannelStop() {
-    guard((), || global().lp.stop())
+    boundary!(global().lp.stop())
 }
 
 /// Watches `fd` (any fd, 0 included); the loop never closes it. `handle_read`
@@ -56,7 +57,7 @@ pub unsafe extern "C" fn IvyChannelAdd(
     handle_read: ChannelHandleRead,
     handle_write: ChannelHandleWrite,
 ) -> Channel {
-    guard(std::ptr::null_mut(), || {
+    boundary!({
         let Some(read) = handle_read else {
             return std::ptr::null_mut();
         };
@@ -86,7 +87,7 @@ pub unsafe extern "C" fn IvyChannelAdd(
 /// loop iteration. NULL or stale: nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyChannelRemove(channel: Channel) {
-    guard((), || {
+    boundary!({
         if let Some(id) = channel_of(channel) {
             global().lp.remove_channel(id);
         }

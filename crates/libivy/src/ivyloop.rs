@@ -3,7 +3,8 @@
 use std::ffi::c_void;
 
 use super::ivychannel::{Channel, channel_of};
-use super::{SendPtr, global, guard};
+use super::{SendPtr, global};
+use crate::boundary::boundary;
 
 /// The port value meaning "any" (kept for source compatibility).
 pub const ANYPORT: i32 = 0;
@@ -14,20 +15,20 @@ pub type IvyHookPtr = Option<unsafe extern "C" fn(data: *mut c_void)>;
 /// Runs the loop until `IvyStop` (returns at once if a stop is pending).
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyMainLoop() {
-    guard((), || global().lp.run())
+    boundary!(global().lp.run())
 }
 
 /// One non-blocking pass of the loop (no timer scan). Exported as ivy-c does,
 /// declared in no header.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyIdle() {
-    guard((), || global().lp.run_once())
+    boundary!(global().lp.run_once())
 }
 
 /// Calls the channel's write handler whenever its fd is writable.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyChannelAddWritableEvent(channel: Channel) {
-    guard((), || {
+    boundary!({
         if let Some(id) = channel_of(channel) {
             global().lp.set_channel_writable(id, true);
         }
@@ -37,7 +38,7 @@ pub extern "C" fn IvyChannelAddWritableEvent(channel: Channel) {
 /// Stops the calls started by `IvyChannelAddWritableEvent`.
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyChannelClearWritableEvent(channel: Channel) {
-    guard((), || {
+    boundary!({
         if let Some(id) = channel_of(channel) {
             global().lp.set_channel_writable(id, false);
         }
@@ -58,11 +59,11 @@ fn hook(h: IvyHookPtr, data: *mut c_void) -> Option<Box<dyn FnMut() + Send>> {
 /// Sets (or, with NULL, clears) the hook called before each wait.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetBeforeSelectHook(before: IvyHookPtr, data: *mut c_void) {
-    guard((), || global().lp.set_before_hook(hook(before, data)))
+    boundary!(global().lp.set_before_hook(hook(before, data)))
 }
 
 /// Sets (or, with NULL, clears) the hook called after each wait.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvySetAfterSelectHook(after: IvyHookPtr, data: *mut c_void) {
-    guard((), || global().lp.set_after_hook(hook(after, data)))
+    boundary!(global().lp.set_after_hook(hook(after, data)))
 }

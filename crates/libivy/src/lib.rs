@@ -2,12 +2,17 @@
 //!
 //! One file per installed header (`ivy.rs` → `Ivy/ivy.h`, ...): `build.rs` runs
 //! cbindgen on each of them, with the settings of `cbindgen.toml`, to produce the
-//! headers committed under `include/Ivy/`. This file holds what they share and is
-//! not itself turned into a header.
+//! headers committed under `include/Ivy/`; `shim.rs` gives the private header
+//! of the C shim (`csrc/ivy_shim.c`, the variadic functions). Every call on the
+//! Rust API's bus is in `bus.rs`; `cargs.rs` holds the strings handed to C
+//! callbacks; `sockets/` is the socket layer behind `ivysocket.rs`;
+//! `boundary.rs` the panic boundary. This file holds what they share and is not
+//! itself turned into a header.
 //!
 //! Rules kept by every exported function (DESIGN §3 and §6):
-//! - the body runs inside [`guard`], so no panic ever unwinds into C; on a panic
-//!   the function returns its neutral value (0, NULL, nothing);
+//! - the body runs inside [`boundary::boundary!`], so no panic ever unwinds into
+//!   C; on a panic the function says so on stderr and returns the neutral value
+//!   of its return type (0, NULL, nothing);
 //! - handles (`IvyClientPtr`, `MsgRcvPtr`, `Channel`, `TimerId`) are integers
 //!   carried in pointers and never dereferenced: NULL or stale handles resolve to
 //!   nothing and the call does nothing;
@@ -23,6 +28,9 @@
 //! loop, with the user data pointer given at registration, as in ivy-c.
 #![allow(non_snake_case, non_camel_case_types, clippy::missing_safety_doc)]
 
+mod boundary;
+mod bus;
+mod cargs;
 pub mod ivy;
 pub mod ivybind;
 pub mod ivybuffer;
@@ -32,13 +40,14 @@ pub mod ivyglibloop;
 pub mod ivyloop;
 pub mod ivysocket;
 pub mod list;
+pub mod shim;
+mod sockets;
 pub mod timer;
 pub mod version;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
@@ -134,12 +143,6 @@ fn print(stream: Stream, line: &str) {
 
 pub(crate) fn global() -> &'static Global {
     &GLOBAL
-}
-
-/// Runs `f`, stopping any panic at the border: the panic is reported by the
-/// panic hook and `neutral` is returned instead.
-pub(crate) fn guard<R>(neutral: R, f: impl FnOnce() -> R) -> R {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(neutral)
 }
 
 /// The bytes of a C string, or `None` for NULL.

@@ -5,7 +5,8 @@ use std::ffi::{c_int, c_long, c_ulong, c_void};
 
 use libc::timeval;
 
-use super::{_timer, SendPtr, global, guard, handle_addr, handle_ptr};
+use super::{_timer, SendPtr, global, handle_addr, handle_ptr};
+use crate::boundary::boundary;
 
 /// `count` value for a timer that fires forever.
 pub const TIMER_LOOP: i32 = -1;
@@ -35,7 +36,7 @@ pub unsafe extern "C" fn TimerRepeatAfter(
     cb: TimerCb,
     user_data: *mut c_void,
 ) -> TimerId {
-    guard(std::ptr::null_mut(), || {
+    boundary!({
         let Some(f) = cb else {
             return std::ptr::null_mut();
         };
@@ -57,7 +58,7 @@ pub unsafe extern "C" fn TimerRepeatAfter(
 /// Sets the period to `timeout` ms and the next firing to now + `timeout`.
 #[unsafe(no_mangle)]
 pub extern "C" fn TimerModify(id: TimerId, timeout: c_long) {
-    guard((), || {
+    boundary!({
         if let Some(t) = timer_of(id) {
             global().lp.modify_timer(t, ms(timeout));
         }
@@ -67,7 +68,7 @@ pub extern "C" fn TimerModify(id: TimerId, timeout: c_long) {
 /// Cancels the timer (safe from its own callback; NULL or stale: nothing).
 #[unsafe(no_mangle)]
 pub extern "C" fn TimerRemove(id: TimerId) {
-    guard((), || {
+    boundary!({
         if let Some(t) = timer_of(id) {
             global().lp.remove_timer(t);
         }
@@ -88,7 +89,7 @@ thread_local! {
 /// `timeval` is library-owned, per thread, valid until the next call.
 #[unsafe(no_mangle)]
 pub extern "C" fn TimerGetSmallestTimeout() -> *mut timeval {
-    guard(std::ptr::null_mut(), || match global().lp.next_timeout() {
+    boundary!(match global().lp.next_timeout() {
         None => std::ptr::null_mut(),
         Some(d) => SMALLEST.with(|c| {
             c.set(timeval {
@@ -103,5 +104,5 @@ pub extern "C" fn TimerGetSmallestTimeout() -> *mut timeval {
 /// Fires the timers that are due (for programs that drive timers themselves).
 #[unsafe(no_mangle)]
 pub extern "C" fn TimerScan() {
-    guard((), || global().lp.scan_timers())
+    boundary!(global().lp.scan_timers())
 }

@@ -1,6 +1,6 @@
 //! The committed C headers (`include/Ivy/*.h`) must be exactly what cbindgen
-//! generates now from `src/ffi/` and `cbindgen.toml` (build.rs writes a fresh
-//! set to `$OUT_DIR/include/Ivy`). To update them:
+//! generates now from `src/`, `cbindgen.toml` and `csrc/headers/` (build.rs
+//! writes a fresh set to `$OUT_DIR/include/Ivy`). To update them:
 //! `IVY_UPDATE_HEADERS=1 cargo build`, then commit `include/Ivy`.
 
 use std::collections::BTreeSet;

@@ -1,0 +1,3 @@
+#ifndef __GNUC__
+#define __attribute__(x)
+#endif
