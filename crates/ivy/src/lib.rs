@@ -29,7 +29,7 @@ pub use ivy_proto::engine::{
 };
 pub use runtime::{
     ACCEPT_BACKOFF, ChannelFn, ChannelId, DATAGRAM_BUFFER, DIAL_TIMEOUT, DeleteFn, DiePolicy, EventLoop, Liveness,
-    MakeSocketLoop, Readiness, SocketEvents, SocketLoop, TimerFn, TimerId,
+    MakeSocketLoop, Readiness, SocketEvents, SocketLoop, TimerFn, TimerId, host_name,
 };
 
 /// The Ivy regexp dialect, for programs that check a regexp before binding it

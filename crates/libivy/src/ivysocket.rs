@@ -175,7 +175,7 @@ unsafe fn raw_bytes<'a>(p: *const c_char, len: c_int) -> Option<&'a [u8]> {
 #[unsafe(no_mangle)]
 pub extern "C" fn SocketGetPeerHost(client: Client) -> *const c_char {
     boundary!(match sockets::remote(client) {
-        Some(a) => intern_in(&TEXTS, sockets::host_name(a.ip()).as_bytes()),
+        Some(a) => intern_in(&TEXTS, ::ivy::host_name(a.ip()).as_bytes()),
         None => std::ptr::null(),
     })
 }

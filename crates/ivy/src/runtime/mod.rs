@@ -18,6 +18,6 @@ pub use channels::{ChannelFn, DeleteFn};
 pub use driver::{ACCEPT_BACKOFF, DATAGRAM_BUFFER, DiePolicy};
 pub use event_loop::EventLoop;
 pub use ids::{ChannelId, TimerId};
-pub(crate) use net::host_name;
-pub use net::{DIAL_TIMEOUT, Liveness};
+
+pub use net::{DIAL_TIMEOUT, Liveness, host_name};
 pub use timers::TimerFn;

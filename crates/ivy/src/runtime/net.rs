@@ -163,7 +163,7 @@ pub(super) fn app_id(port: u16) -> String {
 
 /// The host name of `ip` by reverse lookup, short form (NI_NOFQDN); the address
 /// itself when it has no name. May block on DNS: never called by the loop itself.
-pub(crate) fn host_name(ip: IpAddr) -> String {
+pub fn host_name(ip: IpAddr) -> String {
     let addr = SockAddr::from(SocketAddr::new(ip, 0));
     let mut host = [0 as libc::c_char; 1025];
     // SAFETY: `addr` points to a valid sockaddr of `addr.len()` bytes; `host` is a

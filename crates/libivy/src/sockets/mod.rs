@@ -26,7 +26,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::ivysocket::{Client, SendState, Server};
 use crate::{SendPtr, global, handle_addr, handle_ptr};
 
-pub(crate) use net::{from_storage, host_name, to_storage};
+pub(crate) use net::{from_storage, to_storage};
 
 /// `void *(*create)(Client client)`: gives an accepted connection its data.
 pub(crate) type CreateFn = Option<unsafe extern "C" fn(client: Client) -> *mut c_void>;

@@ -85,31 +85,6 @@ fn bound(ipv6: bool, port: u16, kind: c_int, options: &[c_int]) -> io::Result<Ow
     Ok(fd)
 }
 
-/// The host name of `ip` (reverse DNS, short form: `getnameinfo` with
-/// `NI_NOFQDN`, as ivy-c), or its numeric form when it has none.
-pub(crate) fn host_name(ip: IpAddr) -> String {
-    let (addr, len) = to_storage(SocketAddr::new(ip, 0));
-    let mut host = [0 as libc::c_char; libc::NI_MAXHOST as usize];
-    // SAFETY: `addr` holds a socket address of `len` bytes; `host` is writable
-    // for the length passed; no service is asked for.
-    let rc = unsafe {
-        libc::getnameinfo(
-            (&raw const addr).cast(),
-            len,
-            host.as_mut_ptr(),
-            host.len() as socklen_t,
-            std::ptr::null_mut(),
-            0,
-            libc::NI_NOFQDN,
-        )
-    };
-    if rc != 0 {
-        return ip.to_string();
-    }
-    // SAFETY: getnameinfo succeeded: `host` holds a NUL-terminated string.
-    unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) }.to_string_lossy().into_owned()
-}
-
 /// `addr` as C's `struct sockaddr_storage`, and the length of its address.
 pub(crate) fn to_storage(addr: SocketAddr) -> (sockaddr_storage, socklen_t) {
     // SAFETY: all-zero bytes are a valid sockaddr_storage (plain integers).
