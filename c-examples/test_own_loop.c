@@ -24,7 +24,9 @@
  *  - IvyStop: the probe sees us leave, every socket of the bus is removed,
  *    IvyChannelStop is called, no Disconnected for our own stop;
  *  - started again, then a Die from the probe: the die callback,
- *    IvyChannelStop, no Disconnected.
+ *    IvyChannelStop, no Disconnected;
+ *  - ivysocket.h's layer on the same loop: a server, a line in, a line out,
+ *    the connection's end and its delete handler, the server closed.
  * The loop calls a channel's delete handler on an error or hang-up, and from
  * inside IvyChannelRemove, as GLib and Qt do. Every wait is bounded.
  *
@@ -35,8 +37,11 @@
 #include <Ivy/ivy.h>
 #include <Ivy/ivychannel.h>
 #include <Ivy/ivyloop.h>
+#include <Ivy/ivysocket.h>
 #include <Ivy/timer.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -401,6 +406,57 @@ static void vanish(const char *path, const char *bus)
     CHECK(watched() == before);
 }
 
+/* ivysocket.h's layer on this loop. */
+static Client accepted = NULL;
+static char socket_line[64];
+static int socket_lines = 0, socket_deletes = 0;
+
+static void *on_socket_create(Client client)
+{
+    accepted = client;
+    return &accepted;
+}
+
+static void on_socket_delete(Client client, const void *data)
+{
+    CHECK(client == accepted && data == &accepted);
+    socket_deletes++;
+}
+
+static void on_socket_line(Client client, const void *data, char *line)
+{
+    CHECK(client == accepted && data == &accepted);
+    snprintf(socket_line, sizeof socket_line, "%s", line);
+    socket_lines++;
+}
+
+static void socket_layer(void)
+{
+    int before = watched();
+    Server server = SocketServer(0, 0, on_socket_create, on_socket_delete, NULL, on_socket_line);
+    CHECK(server != NULL && watched() == before + 1);
+    int peer = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = htons(SocketServerGetPort(server));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(peer, (struct sockaddr *)&to, sizeof to) == 0);
+    CHECK(write(peer, "line in\n", 8) == 8);
+    RUN_UNTIL(socket_lines == 1, WAIT_S);
+    CHECK_STR(socket_line, "line in");
+    CHECK(watched() == before + 2);
+    CHECK(SocketSend(accepted, "line out %d\n", 2) == SendOk);
+    char reply[32] = {0};
+    CHECK(read(peer, reply, sizeof reply - 1) == 11);
+    CHECK_STR(reply, "line out 2\n");
+    close(peer);
+    RUN_UNTIL(socket_deletes == 1, WAIT_S);
+    CHECK(watched() == before + 1);
+    SocketServerClose(server);
+    CHECK(watched() == before);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -468,6 +524,8 @@ int main(int argc, char **argv)
     CHECK(watched() == 1);
     CHECK(probe_disconnected == 0);
     CHECK(congestion == 1 && decongestion == 1);
+
+    socket_layer();
 
     close(probe.in); /* end of input: the probe quits */
     CHECK(probe_wait_exit(&probe, WAIT_S) == 0);
