@@ -11,9 +11,10 @@
  *    and stderr exactly "bad broadcast address";
  *  - with IVY_QUIET=1: nothing on either;
  *  - with IVY_LOG=1: the same stdout, and diagnostics added on stderr.
- * In every run the raw peer gets the Error reply to its regexp, and the agent
- * obeys the Die (Bye to the peer), with no Disconnected for that stop of its
- * own. Every wait is bounded.
+ * In every run the raw peer gets the Error reply to its regexp, its "^dot (.)$"
+ * matches as ivy-c's PCRE does (on bytes: "dot e" is sent, "dot é" is not),
+ * and the agent obeys the Die (Bye to the peer), with no Disconnected for that
+ * stop of its own. Every wait is bounded.
  *
  *   test_printed [PORT]
  */
@@ -31,7 +32,7 @@
 
 /* ---- the agent (child) ------------------------------------------------------ */
 
-static int connected = 0, disconnected = 0;
+static int connected = 0, disconnected = 0, bytes_matched = 0;
 
 static void on_app(IvyClientPtr app, void *data, IvyApplicationEvent event)
 {
@@ -39,6 +40,10 @@ static void on_app(IvyClientPtr app, void *data, IvyApplicationEvent event)
     (void)data;
     connected += event == IvyApplicationConnected;
     disconnected += event == IvyApplicationDisconnected;
+    /* The peer's "^dot (.)$" matches bytes, as ivy-c's PCRE: one byte, not
+     * the two of a UTF-8 "é". */
+    if (event == IvyApplicationConnected)
+        bytes_matched = IvySendMsg("dot \xc3\xa9") == 0 && IvySendMsg("dot e") == 1;
 }
 
 /* Its exit status: 0, or what went wrong. */
@@ -57,6 +62,8 @@ static int agent(int port, int ready_fd)
         return 4;
     if (disconnected != 0) /* none for our own stop */
         return 5;
+    if (!bytes_matched)
+        return 6;
     snprintf(bus, sizeof bus, "127.255.255.255:%d", port);
     IvyStart(bus);
     IvyStop();
@@ -72,22 +79,25 @@ static int readable(int fd)
     return poll(&p, 1, WAIT_MS) == 1;
 }
 
+/* What the raw peer received from the agent, since it connected. */
+static char got[8192];
+static size_t got_len = 0;
+
 /* Reads from the agent's connection until `expected` has come. */
 static int receive(int fd, const char *expected)
 {
-    static char got[8192];
-    size_t len = 0;
-    while (len < sizeof got - 1 && readable(fd)) {
-        ssize_t n = read(fd, got + len, sizeof got - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        got[len] = '\0';
-        if (strstr(got, expected) != NULL)
-            return 1;
+    while (strstr(got, expected) == NULL) {
+        ssize_t n = -1;
+        if (got_len < sizeof got - 1 && readable(fd))
+            n = read(fd, got + got_len, sizeof got - 1 - got_len);
+        if (n <= 0) {
+            fprintf(stderr, "the raw peer did not receive '%s'\n", expected);
+            return 0;
+        }
+        got_len += (size_t)n;
+        got[got_len] = '\0';
     }
-    fprintf(stderr, "the raw peer did not receive '%s'\n", expected);
-    return 0;
+    return 1;
 }
 
 static int send_text(int fd, const char *text)
@@ -118,10 +128,13 @@ static void meet(int listener, int port)
     CHECK(conn >= 0);
     if (conn < 0)
         return;
+    got_len = 0;
+    got[0] = '\0';
     CHECK(receive(conn, "5 0\002\n")); /* the agent's handshake */
-    snprintf(text, sizeof text, "6 %d\002RawPeer\n1 7\002foo(bar\n5 0\002\n", tcp_port);
+    snprintf(text, sizeof text, "6 %d\002RawPeer\n1 7\002foo(bar\n1 8\002^dot (.)$\n5 0\002\n", tcp_port);
     CHECK(send_text(conn, text));
     CHECK(receive(conn, "3 7\002Error compiling 'foo(bar', missing )\n"));
+    CHECK(receive(conn, "2 8\002e\003\n"));
     CHECK(send_text(conn, "3 5\002oops\n8 0\002\n"));
     CHECK(receive(conn, "0 0\002\n")); /* Bye: the agent obeyed */
     close(conn);
