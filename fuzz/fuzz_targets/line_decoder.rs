@@ -93,6 +93,7 @@ fn engine_input(chunks: &[&[u8]], max_line: usize) {
         max_backtracking_per_peer: 2,
         queue_cap: 16 << 10,
         max_peers: 4,
+        max_pattern_memory: 1 << 20,
     };
     let mut engine = Engine::new(b"FUZZ", Some(b"FUZZ Ready"));
     engine.set_limits(limits);
