@@ -15,7 +15,7 @@
 
 use ivy_proto::engine::{Engine, Event, Limits};
 use ivy_proto::testing::{actions, events, feed, peer_memory, receive};
-use ivy_proto::wire::{LF, LineBuffer, LineTooLong, args, parse_line};
+use ivy_proto::wire::{LF, LineBuffer, LineTooLong, MIN_ROOM, args, parse_line};
 use libfuzzer_sys::fuzz_target;
 use std::net::SocketAddr;
 
@@ -72,10 +72,11 @@ fn decode(chunks: &[&[u8]], max_line: usize, chunked: bool) -> (Vec<Vec<u8>>, Re
         }
         buf.compact();
         // Pending bytes hold no LF and at most max_line of them; the allocation is
-        // bounded by what one push may add on top of that.
+        // bounded by the room a receive is offered on top of that (at least
+        // MIN_ROOM), doubled at most once by the vector's growth.
         assert!(buf.pending() <= max_line, "pending {} over {max_line}", buf.pending());
         assert!(
-            !chunked || buf.capacity() <= 2 * (max_line + MAX_CHUNK) + 4096,
+            !chunked || buf.capacity() <= 2 * (max_line + MAX_CHUNK + MIN_ROOM),
             "capacity {} for max_line {max_line}",
             buf.capacity()
         );
@@ -93,6 +94,7 @@ fn engine_input(chunks: &[&[u8]], max_line: usize) {
         max_backtracking_per_peer: 2,
         queue_cap: 16 << 10,
         max_peers: 4,
+        max_pattern_memory: 1 << 20,
     };
     let mut engine = Engine::new(b"FUZZ", Some(b"FUZZ Ready"));
     engine.set_limits(limits);
