@@ -17,6 +17,9 @@
  * - ivy_app_channel_* are how the library calls them, whoever defines them.
  * - ivy_app_channels() says which ones the program (or the GLib flavour)
  *   brought: the resolved address of each compared with the library's own.
+ *   (A non-PIE program that takes the address of one of them without
+ *   defining it makes its PLT entry the function's address: it would be
+ *   taken for the program's own. PIE, the default, does not.)
  */
 #include "Ivy/ivychannel.h"
 #include "Ivy/ivyloop.h"
