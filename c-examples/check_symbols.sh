@@ -1,17 +1,19 @@
 #!/bin/sh
-# Checks libivy.so: SONAME libivy.so.3; the dynamic symbols are exactly the
-# functions declared in the headers (plus IvyIdle, exported undeclared as by
-# ivy-c); no Rust symbol leaks.
-#   check_symbols.sh LIBIVY_SO INCLUDE_IVY_DIR
+# Checks a shared library of the C API, libivy.so.3.15 or libglibivy.so.3.15:
+# SONAME libNAME.so.3; the dynamic symbols are exactly the functions declared
+# in the headers (plus IvyIdle, exported undeclared as by ivy-c); no Rust
+# symbol leaks.
+#   check_symbols.sh LIBNAME_SO INCLUDE_IVY_DIR
 set -eu
 so="$1"
 inc="$2"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+expected=$(basename "$so" | sed -E 's/^(lib[^.]+\.so\.[0-9]+).*/\1/')
 soname=$(objdump -p "$so" | awk '$1 == "SONAME" { print $2 }')
-if [ "$soname" != "libivy.so.3" ]; then
-    echo "FAIL: SONAME is '$soname', expected libivy.so.3"
+if [ "$soname" != "$expected" ]; then
+    echo "FAIL: SONAME is '$soname', expected $expected"
     exit 1
 fi
 

@@ -6,8 +6,12 @@
 //!    shim (`ivy_shim.h`) into `$OUT_DIR/include/`. With `IVY_UPDATE_HEADERS=1`
 //!    it also writes the public ones to `include/Ivy/` (the committed copies;
 //!    `tests/headers.rs` checks that they are up to date).
-//! 2. Compiles `csrc/ivy_shim.c` (the variadic functions) against those headers
-//!    and links it into the crate.
+//! 2. Compiles `csrc/ivy_shim.c` (the variadic functions) and
+//!    `csrc/ivy_channel.c` (the weak loop functions of ivychannel.h, and the
+//!    library's calls of them) against those headers and links them into the
+//!    crate. Position-independent, and without -fno-semantic-interposition:
+//!    in libivy.so, the library's calls of the loop functions must go through
+//!    their dynamic symbols, which a program's own definitions interpose.
 
 use std::env;
 use std::fs;
@@ -38,7 +42,9 @@ fn main() {
 
     cc::Build::new()
         .file(root.join("csrc").join("ivy_shim.c"))
+        .file(root.join("csrc").join("ivy_channel.c"))
         .include(&include)
+        .pic(true)
         .std("c11")
         .warnings(true)
         .extra_warnings(true)

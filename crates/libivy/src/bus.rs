@@ -134,11 +134,11 @@ pub(crate) fn start(spec: Option<&str>) {
     }
 }
 
-/// `IvyStop`: the bus leaves, and `IvyMainLoop` returns.
+/// `IvyStop`: the bus leaves, and the loop is stopped (`IvyChannelStop`, as
+/// ivy-c: `IvyMainLoop` returns; a program's own loop decides).
 pub(crate) fn stop() {
-    let g = global();
-    g.bus.stop();
-    g.lp.stop();
+    global().bus.stop();
+    crate::channels::stop();
 }
 
 // ---------------------------------------------------------------------------

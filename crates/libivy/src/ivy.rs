@@ -195,7 +195,8 @@ pub unsafe extern "C" fn IvyRemoveFilter(arg: *const c_char) {
 
 /// Names the agent and sets its ready message (both copied; NULL name gives
 /// "(null)", NULL ready sends none) and its application and die callbacks.
-/// Opens nothing; resets the loop's stop flag; reads `IVY_DEBUG_BINARY`.
+/// Opens nothing; calls `IvyChannelInit` (ours resets the loop's stop flag);
+/// reads `IVY_DEBUG_BINARY`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyInit(
     AppName: *const c_char,
@@ -211,7 +212,7 @@ pub unsafe extern "C" fn IvyInit(
         let app = (callback, SendPtr::new(data));
         let die = (die_callback, SendPtr::new(die_data));
         bus::init(name.unwrap_or(b"(null)"), ready, app, die);
-        super::ivychannel::channel_init();
+        crate::channels::init();
     })
 }
 
@@ -251,6 +252,7 @@ pub unsafe extern "C" fn IvyStart(bus: *const c_char) {
     boundary!({
         // SAFETY: NULL or a NUL-terminated string.
         let spec = unsafe { bytes(bus) }.map(|b| String::from_utf8_lossy(b).into_owned());
+        crate::foreign::drive();
         bus::start(spec.as_deref());
     })
 }

@@ -1,9 +1,16 @@
-//! `Ivy/ivychannel.h`: user file descriptors watched by the loop (§8.2).
+//! `Ivy/ivychannel.h`: descriptors watched by a loop (§8.2), and the
+//! library's own implementation of it, on its loop (`IvyMainLoop`).
+//!
+//! The functions themselves (`IvyChannelInit`, `IvyChannelStop`,
+//! `IvyChannelAdd`, `IvyChannelRemove`, and ivyloop.h's writable events) are
+//! weak C definitions (`csrc/ivy_channel.c`, prototypes in
+//! `csrc/headers/ivychannel-trailer.h`) that call the `ivy_rs_channel_*` entry
+//! points of `shim.rs`, which call these: a program that implements
+//! ivychannel.h on a loop of its own replaces them (`channels.rs`).
 
-use std::ffi::c_void;
+use std::ffi::{c_int, c_void};
 
 use super::{_channel, IVY_HANDLE, SendPtr, global, handle_addr, handle_ptr};
-use crate::boundary::boundary;
 use ::ivy::ChannelId;
 
 /// A watched file descriptor, as returned by `IvyChannelAdd`.
@@ -26,7 +33,7 @@ pub(crate) fn channel_of(c: Channel) -> Option<ChannelId> {
 /// ivy-c's `IvyChannelInit`: the loop may run again after a stop, and SIGPIPE
 /// is ignored process-wide (ivy-c documents and does this; C programs writing
 /// to their own sockets may rely on it).
-pub(crate) fn channel_init() {
+pub(crate) fn init() {
     // SAFETY: setting SIGPIPE's disposition to SIG_IGN has no memory-safety
     // requirement; it is what ivy-c's IvyChannelInit does.
     unsafe {
@@ -35,61 +42,56 @@ pub(crate) fn channel_init() {
     global().lp.reset_stop();
 }
 
-/// Prepares the loop (called by `IvyInit`; rarely needed by programs).
-#[unsafe(no_mangle)]
-pub extern "C" fn IvyChannelInit() {
-    boundary!(channel_init())
+/// `IvyChannelStop`: `IvyMainLoop` returns after the current iteration.
+pub(crate) fn stop() {
+    global().lp.stop();
 }
 
-/// Makes `IvyMainLoop` return after the current iteration.
-#[unsafe(no_mangle)]
-pub extern "C" fn IvyChannelStop() {
-    boundary!(global().lp.stop())
-}
-
-/// Watches `fd` (any fd, 0 included); the loop never closes it. `handle_read`
-/// must not be NULL (NULL is refused: NULL is returned).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn IvyChannelAdd(
+/// `IvyChannelAdd`: watches `fd` (any fd, 0 included), which the loop never
+/// closes; NULL `handle_read` is refused (NULL is returned).
+pub(crate) fn add(
     fd: IVY_HANDLE,
     data: *mut c_void,
     handle_delete: ChannelHandleDelete,
     handle_read: ChannelHandleRead,
     handle_write: ChannelHandleWrite,
 ) -> Channel {
-    boundary!({
-        let Some(read) = handle_read else {
-            return std::ptr::null_mut();
-        };
-        let data = SendPtr::new(data);
-        let read_cb = Box::new(move |_: &::ivy::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
-            // SAFETY: C callback with the ivy-c signature, on the loop thread,
-            // with the user data it was registered with.
-            unsafe { read(channel_ptr(id), fd, data.get()) }
-        });
-        let write_cb = handle_write.map(|w| {
-            Box::new(move |_: &::ivy::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
-                // SAFETY: as above.
-                unsafe { w(channel_ptr(id), fd, data.get()) }
-            }) as Box<dyn FnMut(&::ivy::EventLoop, ChannelId, IVY_HANDLE) + Send>
-        });
-        let delete_cb = handle_delete.map(|d| {
-            Box::new(move || {
-                // SAFETY: as above.
-                unsafe { d(data.get()) }
-            }) as Box<dyn FnMut() + Send>
-        });
-        channel_ptr(global().lp.add_channel(fd, read_cb, write_cb, delete_cb))
-    })
+    let Some(read) = handle_read else {
+        return std::ptr::null_mut();
+    };
+    let data = SendPtr::new(data);
+    let read_cb = Box::new(move |_: &::ivy::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
+        // SAFETY: C callback with the ivy-c signature, on the loop thread,
+        // with the user data it was registered with.
+        unsafe { read(channel_ptr(id), fd, data.get()) }
+    });
+    let write_cb = handle_write.map(|w| {
+        Box::new(move |_: &::ivy::EventLoop, id: ChannelId, fd: IVY_HANDLE| {
+            // SAFETY: as above.
+            unsafe { w(channel_ptr(id), fd, data.get()) }
+        }) as Box<dyn FnMut(&::ivy::EventLoop, ChannelId, IVY_HANDLE) + Send>
+    });
+    let delete_cb = handle_delete.map(|d| {
+        Box::new(move || {
+            // SAFETY: as above.
+            unsafe { d(data.get()) }
+        }) as Box<dyn FnMut() + Send>
+    });
+    channel_ptr(global().lp.add_channel(fd, read_cb, write_cb, delete_cb))
 }
 
-/// Stops watching the channel: its delete handler runs at the start of the next
-/// loop iteration. NULL or stale: nothing.
-#[unsafe(no_mangle)]
-pub extern "C" fn IvyChannelRemove(channel: Channel) {
-    boundary!({
-        if let Some(id) = channel_of(channel) {
-            global().lp.remove_channel(id);
-        }
-    })
+/// `IvyChannelRemove`: the delete handler runs at the start of the next loop
+/// iteration. NULL or stale: nothing.
+pub(crate) fn remove(channel: Channel) {
+    if let Some(id) = channel_of(channel) {
+        global().lp.remove_channel(id);
+    }
+}
+
+/// `IvyChannelAddWritableEvent` (`on` non-zero) and
+/// `IvyChannelClearWritableEvent`. NULL or stale: nothing.
+pub(crate) fn set_writable(channel: Channel, on: c_int) {
+    if let Some(id) = channel_of(channel) {
+        global().lp.set_channel_writable(id, on != 0);
+    }
 }

@@ -1,2 +1,2 @@
-//! `Ivy/ivyglibloop.h`: empty, as in ivy-c (GLib programs run their own loop).
-//! No GLib back-end is built yet; the header exists for source compatibility.
+//! `Ivy/ivyglibloop.h`: empty, as in ivy-c. With libglibivy the program runs
+//! GLib's main loop, where `csrc/ivy_glib_channel.c` implements ivychannel.h.

@@ -1,8 +1,9 @@
-//! `Ivy/ivyloop.h`: the main loop and its hooks (§8.3).
+//! `Ivy/ivyloop.h`: the main loop and its hooks (§8.3). Its writable events
+//! (`IvyChannelAddWritableEvent`, `IvyChannelClearWritableEvent`) belong to
+//! ivychannel.h's set: see `ivychannel.rs`.
 
 use std::ffi::c_void;
 
-use super::ivychannel::{Channel, channel_of};
 use super::{SendPtr, global};
 use crate::boundary::boundary;
 
@@ -23,26 +24,6 @@ pub extern "C" fn IvyMainLoop() {
 #[unsafe(no_mangle)]
 pub extern "C" fn IvyIdle() {
     boundary!(global().lp.run_once())
-}
-
-/// Calls the channel's write handler whenever its fd is writable.
-#[unsafe(no_mangle)]
-pub extern "C" fn IvyChannelAddWritableEvent(channel: Channel) {
-    boundary!({
-        if let Some(id) = channel_of(channel) {
-            global().lp.set_channel_writable(id, true);
-        }
-    })
-}
-
-/// Stops the calls started by `IvyChannelAddWritableEvent`.
-#[unsafe(no_mangle)]
-pub extern "C" fn IvyChannelClearWritableEvent(channel: Channel) {
-    boundary!({
-        if let Some(id) = channel_of(channel) {
-            global().lp.set_channel_writable(id, false);
-        }
-    })
 }
 
 fn hook(h: IvyHookPtr, data: *mut c_void) -> Option<Box<dyn FnMut() + Send>> {

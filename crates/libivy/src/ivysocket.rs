@@ -84,7 +84,7 @@ thread_local! {
 /// Same as `IvyChannelInit`.
 #[unsafe(no_mangle)]
 pub extern "C" fn SocketInit() {
-    boundary!(super::ivychannel::channel_init())
+    boundary!(crate::channels::init())
 }
 
 /// Listens on TCP `port` (0: any; `ipv6`: IPv6, else IPv4) on every

@@ -18,7 +18,9 @@
 //!   nothing and the call does nothing;
 //! - there is one process-global [`EventLoop`] and one global [`Bus`], created on
 //!   first use, so that timers, channels and bindings work before `IvyInit`, as
-//!   in ivy-c;
+//!   in ivy-c; the bus's sockets are in that loop, or in the program's when it
+//!   implements ivychannel.h itself (`channels.rs` finds out, `foreign.rs`
+//!   registers them there);
 //! - strings handed back to C live in per-thread storage owned by the library.
 //!
 //! # Safety contract (for every `unsafe extern "C" fn` here)
@@ -31,6 +33,8 @@
 mod boundary;
 mod bus;
 mod cargs;
+mod channels;
+mod foreign;
 pub mod ivy;
 pub mod ivybind;
 pub mod ivybuffer;
@@ -118,18 +122,23 @@ static GLOBAL: Lazy<Global> = Lazy::new(|| {
     let env = Environment::read();
     PrintLogger::install(env.log_level(), print);
     let lp = EventLoop::new();
-    let bus = Bus::with_loop(&lp, b"(null)", None);
+    // The program's own loop when it implements ivychannel.h, else ours.
+    let bus = if channels::program_loop() {
+        Bus::with_socket_loop(&lp, b"(null)", None, foreign::socket_loop())
+    } else {
+        Bus::with_loop(&lp, b"(null)", None)
+    };
     env.apply(&bus);
     bus.on_die(|_, _, _| obeyed_die());
     Global { lp, bus, env, filter: Mutex::new(FilterWords::default()) }
 });
 
 /// After the die callback: unless `IVY_IGNORE_DIE` says otherwise, the bus leaves
-/// (its driver sees to that) and `IvyMainLoop` returns, as after `IvyStop`.
+/// (its driver sees to that) and the loop is stopped, as after `IvyStop`
+/// (`IvyChannelStop`: `IvyMainLoop` returns; a program's own loop decides).
 pub(crate) fn obeyed_die() {
-    let g = global();
-    if !g.env.ignore_die {
-        g.lp.stop();
+    if !global().env.ignore_die {
+        channels::stop();
     }
 }
 

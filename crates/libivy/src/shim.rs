@@ -1,6 +1,8 @@
-//! The Rust side of the variadic functions, which `csrc/ivy_shim.c` defines:
-//! each formats its arguments, then calls one of these with the text. Their C
-//! prototypes (`ivy_shim.h`, private) are generated from this file.
+//! The Rust entry points of the library's C files, whose C prototypes
+//! (`ivy_shim.h`, private) are generated from this file: the variadic
+//! functions (`csrc/ivy_shim.c`), which format their arguments and call one of
+//! these with the text; and the library's own ivychannel.h (`ivy_rs_channel_*`),
+//! which the weak definitions of `csrc/ivy_channel.c` call.
 
 use std::ffi::{c_char, c_int, c_ulong, c_ushort, c_void};
 use std::net::{Ipv6Addr, SocketAddr};
@@ -9,8 +11,9 @@ use libc::in6_addr;
 
 use crate::boundary::boundary;
 use crate::ivy::{IvyClientPtr, MsgCallback, MsgRcvPtr};
+use crate::ivychannel::{self, Channel, ChannelHandleDelete, ChannelHandleRead, ChannelHandleWrite};
 use crate::ivysocket::Client;
-use crate::{SendPtr, bus, bytes, sockets};
+use crate::{IVY_HANDLE, SendPtr, bus, bytes, sockets};
 
 /// `IvyBindMsg` once the regexp is formatted.
 #[unsafe(no_mangle)]
@@ -106,3 +109,54 @@ pub unsafe extern "C" fn ivy_rs_socket_send_broadcast6(
         }
     })
 }
+
+/// The library's own `IvyChannelInit`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ivy_rs_channel_init() {
+    boundary!(ivychannel::init())
+}
+
+/// The library's own `IvyChannelStop`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ivy_rs_channel_stop() {
+    boundary!(ivychannel::stop())
+}
+
+/// The library's own `IvyChannelAdd`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ivy_rs_channel_add(
+    fd: IVY_HANDLE,
+    data: *mut c_void,
+    handle_delete: ChannelHandleDelete,
+    handle_read: ChannelHandleRead,
+    handle_write: ChannelHandleWrite,
+) -> Channel {
+    boundary!(ivychannel::add(fd, data, handle_delete, handle_read, handle_write))
+}
+
+/// The library's own `IvyChannelRemove`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ivy_rs_channel_remove(channel: Channel) {
+    boundary!(ivychannel::remove(channel))
+}
+
+/// The library's own `IvyChannelAddWritableEvent` (`on` non-zero) and
+/// `IvyChannelClearWritableEvent`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ivy_rs_channel_set_writable(channel: Channel, on: c_int) {
+    boundary!(ivychannel::set_writable(channel, on))
+}
+
+/// `ivy_app_channels()` (`csrc/ivy_channel.c`): the program defines
+/// `IvyChannelInit`.
+pub const IVY_APP_CHANNEL_INIT: c_int = 1;
+/// The program defines `IvyChannelStop`.
+pub const IVY_APP_CHANNEL_STOP: c_int = 2;
+/// The program defines `IvyChannelAdd`.
+pub const IVY_APP_CHANNEL_ADD: c_int = 4;
+/// The program defines `IvyChannelRemove`.
+pub const IVY_APP_CHANNEL_REMOVE: c_int = 8;
+/// The program defines `IvyChannelAddWritableEvent`.
+pub const IVY_APP_CHANNEL_ADD_WRITABLE: c_int = 16;
+/// The program defines `IvyChannelClearWritableEvent`.
+pub const IVY_APP_CHANNEL_CLEAR_WRITABLE: c_int = 32;

@@ -41,6 +41,7 @@ pub unsafe extern "C" fn TimerRepeatAfter(
             return std::ptr::null_mut();
         };
         let data = SendPtr::new(user_data);
+        crate::foreign::drive();
         let id = global().lp.add_timer(
             count,
             ms(timeout),

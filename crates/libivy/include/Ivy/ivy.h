@@ -148,7 +148,8 @@ void IvyRemoveFilter(const char *arg);
 /**
  * Names the agent and sets its ready message (both copied; NULL name gives
  * "(null)", NULL ready sends none) and its application and die callbacks.
- * Opens nothing; resets the loop's stop flag; reads `IVY_DEBUG_BINARY`.
+ * Opens nothing; calls `IvyChannelInit` (ours resets the loop's stop flag);
+ * reads `IVY_DEBUG_BINARY`.
  */
 void IvyInit(const char *AppName,
              const char *ready,

@@ -35,38 +35,33 @@ typedef void (*ChannelHandleWrite)(Channel channel, IVY_HANDLE fd, void *data);
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif
 
-/**
- * Prepares the loop (called by `IvyInit`; rarely needed by programs).
- */
-void IvyChannelInit(void);
+/* The functions of this header are the loop's. The library's own loop
+ * (IvyMainLoop) implements them; a program that runs a loop of its own may
+ * define all of them, with IvyChannelAddWritableEvent and
+ * IvyChannelClearWritableEvent (ivyloop.h), and never call IvyMainLoop: the
+ * library then registers each descriptor it needs through the program's
+ * IvyChannelAdd and is driven by its handlers (ELF interposition with
+ * libivy.so; the program's definitions win over libivy.a's). */
 
-/**
- * Makes `IvyMainLoop` return after the current iteration.
- */
-void IvyChannelStop(void);
+/* Prepares the loop (called by IvyInit; rarely needed by programs). */
+extern void IvyChannelInit(void);
 
-/**
- * Watches `fd` (any fd, 0 included); the loop never closes it. `handle_read`
- * must not be NULL (NULL is refused: NULL is returned).
- */
-Channel IvyChannelAdd(IVY_HANDLE fd,
-                      void *data,
-                      ChannelHandleDelete handle_delete,
-                      ChannelHandleRead handle_read,
-                      ChannelHandleWrite handle_write);
+/* Makes IvyMainLoop return after the current iteration (called by IvyStop). */
+extern void IvyChannelStop(void);
 
-/**
- * Stops watching the channel: its delete handler runs at the start of the next
- * loop iteration. NULL or stale: nothing.
- */
-void IvyChannelRemove(Channel channel);
+/* Watches fd (any fd, 0 included); the loop never closes it. handle_read
+ * must not be NULL (NULL is refused: NULL is returned). */
+extern Channel IvyChannelAdd(IVY_HANDLE fd, void *data, ChannelHandleDelete handle_delete,
+                             ChannelHandleRead handle_read, ChannelHandleWrite handle_write);
+
+/* Stops watching the channel: its delete handler runs at the start of the
+ * next loop iteration. NULL or stale: nothing. */
+extern void IvyChannelRemove(Channel channel);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
-
-
+}
+#endif
 
 #endif /* IVYCHANNEL_H */

@@ -30,16 +30,6 @@ extern "C" {
 void IvyMainLoop(void);
 
 /**
- * Calls the channel's write handler whenever its fd is writable.
- */
-void IvyChannelAddWritableEvent(Channel channel);
-
-/**
- * Stops the calls started by `IvyChannelAddWritableEvent`.
- */
-void IvyChannelClearWritableEvent(Channel channel);
-
-/**
  * Sets (or, with NULL, clears) the hook called before each wait.
  */
 void IvySetBeforeSelectHook(IvyHookPtr before, void *data);
@@ -53,6 +43,18 @@ void IvySetAfterSelectHook(IvyHookPtr after, void *data);
 }  // extern "C"
 #endif  // __cplusplus
 
+#ifdef __cplusplus
+extern "C" {
+#endif
 
+/* Calls the channel's write handler whenever its fd is writable. */
+extern void IvyChannelAddWritableEvent(Channel channel);
+
+/* Stops the calls started by IvyChannelAddWritableEvent. */
+extern void IvyChannelClearWritableEvent(Channel channel);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* IVYLOOP_H */

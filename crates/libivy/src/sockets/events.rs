@@ -1,16 +1,47 @@
-//! What the loop calls when a socket of the layer is ready: accept on a
-//! server, read and hand out lines on a connection or a datagram socket, write
-//! what waits on a congested connection; and the blocking wait for a line.
+//! What the loop calls when a socket of the layer is ready (the handlers given
+//! to `IvyChannelAdd`, whose data is the record's id): accept on a server,
+//! read and hand out lines on a connection or a datagram socket, write what
+//! waits on a congested connection, end it on an error; and the blocking wait
+//! for a line.
 
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
 use ivy_proto::wire::LineBuffer;
 
+use std::ffi::c_void;
+
 use super::fifo::Flush;
-use super::{Conn, Sock, adopt, client_ptr, close, layer, net};
+use super::{Conn, Sock, adopt, client_ptr, close, close_server, layer, net};
+use crate::boundary::boundary;
 use crate::cargs::CArgs;
-use crate::{SendPtr, global};
+use crate::ivychannel::Channel;
+use crate::{IVY_HANDLE, SendPtr, handle_addr, handle_ptr};
+
+/// A connection's or datagram socket's read handler.
+pub(super) unsafe extern "C" fn on_readable(_channel: Channel, _fd: IVY_HANDLE, data: *mut c_void) {
+    boundary!(readable(handle_addr(data)))
+}
+
+/// A connection's write handler.
+pub(super) unsafe extern "C" fn on_writable(_channel: Channel, _fd: IVY_HANDLE, data: *mut c_void) {
+    boundary!(writable(handle_addr(data)))
+}
+
+/// A connection's delete handler (an error on its socket, or its removal).
+pub(super) unsafe extern "C" fn on_conn_error(data: *mut c_void) {
+    boundary!(close(client_ptr(handle_addr(data))))
+}
+
+/// A server's read handler.
+pub(super) unsafe extern "C" fn on_acceptable(_channel: Channel, _fd: IVY_HANDLE, data: *mut c_void) {
+    boundary!(acceptable(handle_addr(data)))
+}
+
+/// A server's delete handler (an error on its socket, or its removal).
+pub(super) unsafe extern "C" fn on_server_error(data: *mut c_void) {
+    boundary!(close_server(handle_ptr(handle_addr(data))))
+}
 
 /// What a read from a socket gave.
 enum Input {
@@ -67,7 +98,7 @@ fn append(lines: &mut LineBuffer, mut bytes: &[u8]) {
 /// The connection `id` is readable: reads, then hands every complete line to
 /// its handler, one at a time with the layer unlocked; ends the connection at
 /// its end, on an error, or on a line longer than the line buffer allows.
-pub(super) fn readable(id: u64) {
+fn readable(id: u64) {
     let input = match layer().conns.get_mut(&id) {
         Some(conn) => read_input(conn),
         None => return,
@@ -110,7 +141,7 @@ fn deliver_lines(id: u64) {
 
 /// The connection `id` is writable while congested: writes what waits; once
 /// nothing does, stops watching and runs the decongestion handler.
-pub(super) fn writable(id: u64) {
+fn writable(id: u64) {
     let drained = {
         let mut layer = layer();
         let Some(conn) = layer.conns.get_mut(&id) else { return };
@@ -118,28 +149,23 @@ pub(super) fn writable(id: u64) {
         match conn.out.flush(|b| (&*stream).write(b)) {
             Flush::Pending => return,
             Flush::Failed => None,
-            Flush::Drained => {
-                if let Some(channel) = conn.channel {
-                    global().lp.set_channel_writable(channel, false);
-                }
-                Some((conn.handlers.decongestion, conn.data))
-            }
+            Flush::Drained => Some((conn.handlers.decongestion, conn.data, conn.channel)),
         }
     };
-    match drained {
-        Some((Some(f), data)) => {
-            // SAFETY: a C handler with ivysocket.h's signature, with the
-            // connection's data.
-            unsafe { f(client_ptr(id), data.get()) }
-        }
-        Some((None, _)) => {}
-        None => close(client_ptr(id)),
+    let Some((decongestion, data, watch)) = drained else { return close(client_ptr(id)) };
+    if let Some(watch) = watch {
+        watch.set_writable(false);
+    }
+    if let Some(f) = decongestion {
+        // SAFETY: a C handler with ivysocket.h's signature, with the
+        // connection's data.
+        unsafe { f(client_ptr(id), data.get()) }
     }
 }
 
 /// The server `id` has connections to accept: each becomes a connection of
 /// the layer, whose data the server's create handler gives (before any line).
-pub(super) fn acceptable(id: u64) {
+fn acceptable(id: u64) {
     loop {
         let accepted = {
             let layer = layer();

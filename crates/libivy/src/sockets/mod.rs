@@ -1,12 +1,14 @@
-//! ivy-c's socket layer (`Ivy/ivysocket.h`, ivy-protocol.md §8.5) on the
-//! library's loop: TCP servers and connections and UDP sockets whose input is
-//! cut into lines for a handler, with the congestion queue of §7. The C
-//! functions are in `ivysocket.rs`; the records and their handles here; what
-//! the loop calls when a socket is ready in `events.rs`.
+//! ivy-c's socket layer (`Ivy/ivysocket.h`, ivy-protocol.md §8.5): TCP
+//! servers and connections and UDP sockets whose input is cut into lines for a
+//! handler, with the congestion queue of §7. The C functions are in
+//! `ivysocket.rs`; the records and their handles here; what the loop calls
+//! when a socket is ready in `events.rs`.
 //!
-//! The records live in one table under a lock; C handlers are always called
-//! with the lock released, so they may call any function of the layer (send,
-//! close their own connection...).
+//! As in ivy-c, the sockets are watched through ivychannel.h's functions
+//! (`channels.rs`): the library's own loop's, or those of a program that runs
+//! its own loop. The records live in one table under a lock; C handlers, and
+//! the loop's functions, are always called with the lock released, so they
+//! may call any function of the layer (send, close their own connection...).
 
 mod events;
 mod fifo;
@@ -18,13 +20,13 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
-use ::ivy::ChannelId;
 use ivy_proto::wire::{DEFAULT_MAX_LINE, LineBuffer};
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::ivychannel::{Channel, ChannelHandleDelete, ChannelHandleRead, ChannelHandleWrite};
 use crate::ivysocket::{Client, SendState, Server};
-use crate::{SendPtr, global, handle_addr, handle_ptr};
+use crate::{SendPtr, channels, handle_addr, handle_ptr};
 
 pub(crate) use net::{from_storage, to_storage};
 
@@ -67,7 +69,7 @@ impl Sock {
 /// A connection (TCP) or a datagram socket (UDP) of the layer.
 struct Conn {
     sock: Sock,
-    channel: Option<ChannelId>,
+    channel: Option<Watch>,
     data: SendPtr,
     handlers: Handlers,
     lines: LineBuffer,
@@ -82,7 +84,7 @@ struct Conn {
 /// A TCP server of the layer.
 struct Listener {
     listener: TcpListener,
-    channel: Option<ChannelId>,
+    channel: Option<Watch>,
     create: CreateFn,
     handlers: Handlers,
 }
@@ -115,6 +117,38 @@ fn conn_id(client: Client) -> u64 {
     handle_addr(client)
 }
 
+/// A socket's channel in the loop (`IvyChannelAdd`'s result).
+#[derive(Clone, Copy)]
+struct Watch(SendPtr);
+
+impl Watch {
+    /// Watches `fd` of the record `id`: the loop calls the handlers with the
+    /// id as their data.
+    fn new(
+        fd: RawFd,
+        id: u64,
+        read: ChannelHandleRead,
+        write: ChannelHandleWrite,
+        delete: ChannelHandleDelete,
+    ) -> Watch {
+        Watch(SendPtr::new(channels::add(fd, handle_ptr(id), delete, read, write).cast()))
+    }
+
+    fn channel(self) -> Channel {
+        self.0.get().cast()
+    }
+
+    /// Stops the watch; the delete handler may run from inside (it then
+    /// finds the record gone).
+    fn remove(self) {
+        channels::remove(self.channel());
+    }
+
+    fn set_writable(self, on: bool) {
+        channels::set_writable(self.channel(), on);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Creation and end.
 
@@ -123,15 +157,16 @@ fn conn_id(client: Client) -> u64 {
 pub(crate) fn serve(ipv6: bool, port: u16, create: CreateFn, handlers: Handlers) -> io::Result<Server> {
     let listener = net::listener(ipv6, port)?;
     let fd = listener.as_raw_fd();
-    let mut layer = layer();
-    let id = layer.next_id();
-    let channel = global().lp.add_channel(
-        fd,
-        Box::new(move |_, _, _| events::acceptable(id)),
-        None,
-        Some(Box::new(move || close_server(handle_ptr(id)))),
-    );
-    layer.servers.insert(id, Listener { listener, channel: Some(channel), create, handlers });
+    let id = {
+        let mut layer = layer();
+        let id = layer.next_id();
+        layer.servers.insert(id, Listener { listener, channel: None, create, handlers });
+        id
+    };
+    let watch = Watch::new(fd, id, Some(events::on_acceptable), None, Some(events::on_server_error));
+    if let Some(server) = layer().servers.get_mut(&id) {
+        server.channel = Some(watch);
+    }
     Ok(handle_ptr(id))
 }
 
@@ -145,8 +180,8 @@ pub(crate) fn server_port(server: Server) -> u16 {
 /// Stops listening (the server's connections stay).
 pub(crate) fn close_server(server: Server) {
     let gone = layer().servers.remove(&handle_addr(server));
-    if let Some(channel) = gone.and_then(|s| s.channel) {
-        global().lp.remove_channel(channel);
+    if let Some(watch) = gone.and_then(|s| s.channel) {
+        watch.remove();
     }
 }
 
@@ -182,15 +217,16 @@ fn adopt(sock: Sock, remote: Option<SocketAddr>, data: SendPtr, handlers: Handle
         uuid: None,
         datagram,
     };
-    let mut layer = layer();
-    let id = layer.next_id();
-    let channel = global().lp.add_channel(
-        fd,
-        Box::new(move |_, _, _| events::readable(id)),
-        Some(Box::new(move |_, _, _| events::writable(id))),
-        Some(Box::new(move || close(client_ptr(id)))),
-    );
-    layer.conns.insert(id, Conn { channel: Some(channel), ..conn });
+    let id = {
+        let mut layer = layer();
+        let id = layer.next_id();
+        layer.conns.insert(id, conn);
+        id
+    };
+    let watch = Watch::new(fd, id, Some(events::on_readable), Some(events::on_writable), Some(events::on_conn_error));
+    if let Some(conn) = layer().conns.get_mut(&id) {
+        conn.channel = Some(watch);
+    }
     id
 }
 
@@ -198,8 +234,8 @@ fn adopt(sock: Sock, remote: Option<SocketAddr>, data: SendPtr, handlers: Handle
 /// delete handler runs (once: later calls find nothing).
 pub(crate) fn close(client: Client) {
     let Some(conn) = layer().conns.remove(&conn_id(client)) else { return };
-    if let Some(channel) = conn.channel {
-        global().lp.remove_channel(channel);
+    if let Some(watch) = conn.channel {
+        watch.remove();
     }
     let (delete, data) = (conn.handlers.delete, conn.data);
     drop(conn);
@@ -215,14 +251,16 @@ pub(crate) fn close(client: Client) {
 
 /// Sends `parts` as one whole on a TCP connection (§7's states).
 pub(crate) fn send(client: Client, parts: &[&[u8]]) -> SendState {
-    let mut layer = layer();
-    let Some(conn) = layer.conns.get_mut(&conn_id(client)) else { return SendState::SendParamError };
-    let Sock::Tcp(stream) = &conn.sock else { return SendState::SendError };
-    let state = conn.out.send(parts, |b| (&*stream).write(b));
+    let (state, watch) = {
+        let mut layer = layer();
+        let Some(conn) = layer.conns.get_mut(&conn_id(client)) else { return SendState::SendParamError };
+        let Sock::Tcp(stream) = &conn.sock else { return SendState::SendError };
+        (conn.out.send(parts, |b| (&*stream).write(b)), conn.channel)
+    };
     if state == SendState::SendStateChangeToCongestion
-        && let Some(channel) = conn.channel
+        && let Some(watch) = watch
     {
-        global().lp.set_channel_writable(channel, true);
+        watch.set_writable(true);
     }
     state
 }
