@@ -57,7 +57,7 @@
 #![no_main]
 
 use ivy::regexp::{Pattern, expand_intervals};
-use ivy::{AppEvent, BindEvent, BindingId, Bus, Environment, PeerId, PrintLogger, SendError, Stream};
+use ivy::{AppEvent, BindEvent, BindingId, Bus, ChannelId, Environment, PeerId, PrintLogger, SendError, Stream};
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::AsFd;
@@ -397,12 +397,12 @@ fn read_stdin(bus: &Bus, input: &mut File, pending: &mut Vec<u8>) {
 }
 
 /// Watches stdin from the bus's loop (a duplicate of fd 0 read raw, unbuffered).
-fn watch_stdin(bus: &Bus) -> io::Result<()> {
+fn watch_stdin(bus: &Bus) -> io::Result<ChannelId> {
     let mut input = File::from(io::stdin().as_fd().try_clone_to_owned()?);
     let mut pending = Vec::new();
     let handle = bus.clone();
     let lp = bus.event_loop();
-    lp.add_channel(
+    let id = lp.add_channel(
         0,
         Box::new(move |lp, channel, _fd| {
             read_stdin(&handle, &mut input, &mut pending);
@@ -413,7 +413,7 @@ fn watch_stdin(bus: &Bus) -> io::Result<()> {
         None,
         None,
     );
-    Ok(())
+    Ok(id)
 }
 
 fn run() -> i32 {
@@ -434,15 +434,23 @@ fn run() -> i32 {
     for regexp in &opts.regexps {
         bind(&bus, regexp.as_bytes());
     }
-    if let Err(e) = watch_stdin(&bus) {
-        eprintln!("ivyprobe: cannot watch stdin: {e}");
-        return FAILURE;
-    }
+    let stdin = match watch_stdin(&bus) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("ivyprobe: cannot watch stdin: {e}");
+            return FAILURE;
+        }
+    };
     if let Err(e) = bus.start(env.bus_or(opts.bus.as_deref())) {
         eprintln!("ivyprobe: cannot join the bus: {e}");
         return FAILURE;
     }
     bus.run();
+    // The stdin handler holds the bus, which holds the loop that holds the
+    // handler: removed (at the loop's next pass), it lets both go.
+    let lp = bus.event_loop();
+    lp.remove_channel(stdin);
+    lp.run_once();
     SUCCESS
 }
 
