@@ -4,7 +4,8 @@ constants and helpers, the exceptions and the ``ivylogger`` logger.
 
 The server's loop runs on a thread of its own from :meth:`IvyServer.start` to
 :meth:`IvyServer.stop`; every callback runs on that thread, one at a time, with the
-GIL. Matching and routing are done by the engine, in Rust.
+GIL. Matching and routing are done by the engine, in Rust, by ivy-python's rules
+(``re.match``: anchored at the message's start; every group sent).
 """
 
 from __future__ import annotations
