@@ -2,7 +2,7 @@
 //! crate's own types (raw peer handles, plain integers and byte slices), so that a
 //! change of the Rust API is an edit here and nowhere else.
 
-use ivy::{AppEvent, BindEvent, BindingId, Bus, DiePolicy, Environment, EventLoop, PeerId, TimerId};
+use ivy::{AppEvent, BindEvent, BindingId, Bus, DiePolicy, Environment, EventLoop, Matching, PeerId, TimerId};
 use std::io;
 use std::net::SocketAddr;
 
@@ -54,6 +54,11 @@ impl View<'_> {
     pub(crate) fn peer_addr(&self, peer: Peer) -> Option<SocketAddr> {
         self.0.peer_addr(peer_id(peer)?)
     }
+
+    /// The application id the peer's hello announced (empty when it connected to us).
+    pub(crate) fn peer_app_id(&self, peer: Peer) -> Option<Vec<u8>> {
+        self.0.peer_app_id(peer_id(peer)?)
+    }
 }
 
 /// What a timer callback may ask of the loop while it runs.
@@ -82,6 +87,13 @@ impl Core {
         bus.set_die_policy(DiePolicy::Ignore);
         let lp = bus.event_loop();
         Core { bus, lp }
+    }
+
+    /// Whose sender's rules route our messages: ivy-python's (`re.match`: anchored
+    /// at the start, every group sent, `.` a whole character on UTF-8) or ivy-c's
+    /// (a search anywhere, trailing groups that took no part omitted, bytes).
+    pub(crate) fn set_python_matching(&self, python: bool) {
+        self.bus.set_matching(if python { Matching::IvyPython } else { Matching::IvyC });
     }
 
     /// New name and ready message, for the next start.
@@ -145,6 +157,12 @@ impl Core {
         self.bus.send(message).unwrap_or(0)
     }
 
+    /// Sends a message to one peer's matching subscriptions only; returns the
+    /// number of Msg lines (0 when the peer is gone).
+    pub(crate) fn send_to(&self, peer: Peer, message: &[u8]) -> usize {
+        peer_id(peer).and_then(|p| self.bus.send_to(p, message).ok()).unwrap_or(0)
+    }
+
     pub(crate) fn send_direct(&self, peer: Peer, id: i32, text: &[u8]) -> bool {
         peer_id(peer).is_some_and(|p| self.bus.send_direct(p, id, text).is_ok())
     }
@@ -153,8 +171,16 @@ impl Core {
         peer_id(peer).is_some_and(|p| self.bus.send_error(p, id, text).is_ok())
     }
 
-    pub(crate) fn send_die(&self, peer: Peer) -> bool {
-        peer_id(peer).is_some_and(|p| self.bus.send_die(p, 0, b"").is_ok())
+    /// Asks a peer to die, with an id and a text; false if the peer is gone (or the
+    /// text has a line feed).
+    pub(crate) fn send_die(&self, peer: Peer, id: i32, text: &[u8]) -> bool {
+        peer_id(peer).is_some_and(|p| self.bus.send_die(p, id, text).is_ok())
+    }
+
+    /// A peer's subscriptions, (id, regexp), in the order it made them; `None` if
+    /// the peer is gone.
+    pub(crate) fn peer_subscriptions(&self, peer: Peer) -> Option<Vec<(i32, Vec<u8>)>> {
+        self.bus.peer_subscriptions(peer_id(peer)?)
     }
 
     /// Pings a peer; the answer goes to the pong callback (set one first).

@@ -54,8 +54,10 @@ fn slot_named(name: &str) -> PyResult<Slot> {
 #[pymethods]
 impl Agent {
     /// `Agent(name, ready, client_factory, on_error)`: `client_factory(peer, name,
-    /// ip, port)` makes the object callbacks get for a peer; `on_error(what,
-    /// exception)` reports an exception raised by a callback.
+    /// ip, port, app_id)` makes the object callbacks get for a peer (`app_id` is
+    /// the one its hello announced, "" when it connected to us); `on_error(what,
+    /// exception)` reports an exception raised by a callback. Messages are routed
+    /// by ivy-c's rules until `set_matching`.
     #[new]
     #[pyo3(signature = (name, ready, client_factory, on_error))]
     fn new(
@@ -71,6 +73,20 @@ impl Agent {
         events::install(&core, &state);
         core.before_wait(gil::release);
         Ok(Agent { core, state, timers: Arc::default(), runner: Mutex::new(None) })
+    }
+
+    /// How our messages are routed: "ivy-c" (a search anywhere in the message,
+    /// trailing groups that took no part omitted, on bytes) or "ivy-python"
+    /// (`re.match`: anchored at the start, every group sent, "" for one that took
+    /// no part, `.` a whole character on UTF-8). Takes effect at once.
+    fn set_matching(&self, matching: &str) -> PyResult<()> {
+        let python = match matching {
+            "ivy-c" => false,
+            "ivy-python" => true,
+            _ => return Err(PyValueError::new_err(format!("matching is 'ivy-c' or 'ivy-python', not {matching:?}"))),
+        };
+        self.core.set_python_matching(python);
+        Ok(())
     }
 
     /// New name and ready message (`None`: no ready message), for the next start.
@@ -104,7 +120,6 @@ impl Agent {
             // A panic of the old loop thread has been printed already.
             let _ = py.detach(|| old.handle.join());
         }
-        self.state.set_leaving(false);
         py.detach(|| self.core.start(bus)).map_err(|e| PyOSError::new_err(e.to_string()))?;
         let (core, state) = (self.core.clone(), self.state.clone());
         let handle = thread::Builder::new()
@@ -127,7 +142,6 @@ impl Agent {
     /// Leaves the bus (Bye to every peer) and ends the loop; from another thread
     /// than the loop's, returns once the loop thread has ended.
     fn stop(&self, py: Python<'_>) {
-        self.state.set_leaving(true);
         py.detach(|| self.core.stop());
         let old = {
             let mut runner = self.runner.lock();
@@ -192,6 +206,12 @@ impl Agent {
         Ok(self.core.send(text::to_bytes(message)?.as_bytes()))
     }
 
+    /// Sends a message to one peer's matching subscriptions only; returns their
+    /// number (0 when the peer is gone).
+    fn send_to(&self, peer: u64, message: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Ok(self.core.send_to(peer, text::to_bytes(message)?.as_bytes()))
+    }
+
     /// A direct message to one peer; false if the peer is gone.
     fn send_direct(&self, peer: u64, id: i32, message: &Bound<'_, PyAny>) -> PyResult<bool> {
         Ok(self.core.send_direct(peer, id, text::to_bytes(message)?.as_bytes()))
@@ -202,9 +222,12 @@ impl Agent {
         Ok(self.core.send_error(peer, id, text::to_bytes(message)?.as_bytes()))
     }
 
-    /// Asks a peer to die; false if the peer is gone.
-    fn send_die(&self, peer: u64) -> bool {
-        self.core.send_die(peer)
+    /// Asks a peer to die, with an id and a text; false if the peer is gone (or the
+    /// text holds a line feed).
+    #[pyo3(signature = (peer, id=0, message=None))]
+    fn send_die(&self, peer: u64, id: i32, message: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        let text = optional_bytes(message)?;
+        Ok(self.core.send_die(peer, id, text.as_ref().map_or(&[][..], |t| t.as_bytes())))
     }
 
     /// Pings a peer (the answer goes to the "pong" callback); false if it is gone.
@@ -222,10 +245,10 @@ impl Agent {
         self.state.peers().client(py, peer)
     }
 
-    /// A peer's subscriptions, `[(id, regexp)]` in the order it sent them.
+    /// A peer's subscriptions, `[(id, regexp)]` in the order it made them; `None`
+    /// once it is gone.
     fn peer_regexps<'py>(&self, py: Python<'py>, peer: u64) -> PyResult<Option<Regexps<'py>>> {
-        let Some(list) = self.state.peers().regexps(peer) else { return Ok(None) };
-        regexps(py, list).map(Some)
+        self.core.peer_subscriptions(peer).map(|list| regexps(py, list)).transpose()
     }
 
     /// Adds a filter word: peers' regexps `^WORD...` must start with one (ivy-c's IvyAddFilter).

@@ -42,9 +42,8 @@ pub(crate) fn install(core: &Core, state: &Arc<State>) {
 }
 
 fn on_link(py: Python<'_>, st: &State, view: &View<'_>, peer: Peer, link: Link) {
-    if st.is_leaving() {
-        return;
-    }
+    // Our own leaving (stop, or a Die obeyed) reports no Disconnected: the engine
+    // tells of the peers that leave, not of the links we close.
     let client = match st.client(py, view, peer) {
         Ok(client) => client,
         Err(err) => return st.report(py, "client factory", err),

@@ -1,6 +1,8 @@
 //! The peers as ivy-python shows them: in the order they were first seen, each with
-//! one client object for its whole life (so that callbacks get the same object),
-//! whether its handshake has ended, and its subscriptions as (id, regexp) pairs.
+//! one client object for its whole life (so that callbacks get the same object)
+//! and whether its handshake has ended. Their subscriptions are the engine's
+//! (`Core::peer_subscriptions`); only the text of each is kept here, to report the
+//! regexp a peer removes (the wire's DelRegexp carries none).
 
 use crate::adapter::{Peer, PeerBind};
 use pyo3::prelude::*;
@@ -10,8 +12,8 @@ struct Entry {
     client: Py<PyAny>,
     /// The peer's handshake has ended (ivy-python's "initialised").
     connected: bool,
-    /// (id, regexp), in the order the peer sent them.
-    regexps: Vec<(i32, Vec<u8>)>,
+    /// The text of each of the peer's subscriptions, by id, as its events told.
+    texts: HashMap<i32, Vec<u8>>,
 }
 
 /// Every peer this agent knows of. Holds no lock itself: the owner wraps it in one,
@@ -34,7 +36,7 @@ impl Peers {
     pub(crate) fn insert(&mut self, py: Python<'_>, peer: Peer, client: Py<PyAny>) -> Py<PyAny> {
         let entry = self.entries.entry(peer).or_insert_with(|| {
             self.order.push(peer);
-            Entry { client, connected: false, regexps: Vec::new() }
+            Entry { client, connected: false, texts: HashMap::new() }
         });
         entry.client.clone_ref(py)
     }
@@ -58,25 +60,16 @@ impl Peers {
         self.order.iter().copied().filter(|p| self.entries.get(p).is_some_and(|e| e.connected)).collect()
     }
 
-    /// A peer's subscriptions, (id, regexp), in the order it sent them.
-    pub(crate) fn regexps(&self, peer: Peer) -> Option<Vec<(i32, Vec<u8>)>> {
-        self.entries.get(&peer).map(|e| e.regexps.clone())
-    }
-
-    /// Applies a subscription event to `peer`'s list. Returns the regexp to report:
-    /// for a removal, the text that was removed (the wire's DelRegexp carries none).
+    /// Notes a subscription event of `peer`. Returns the regexp to report: for a
+    /// removal, the text that was removed (the event carries the DelRegexp's, "").
     pub(crate) fn on_bind(&mut self, peer: Peer, id: i32, regexp: &[u8], what: PeerBind) -> Vec<u8> {
         let Some(e) = self.entries.get_mut(&peer) else { return regexp.to_vec() };
         match what {
-            PeerBind::Added => e.regexps.push((id, regexp.to_vec())),
-            PeerBind::Changed => match e.regexps.iter_mut().find(|(i, _)| *i == id) {
-                Some(slot) => slot.1 = regexp.to_vec(),
-                None => e.regexps.push((id, regexp.to_vec())),
-            },
+            PeerBind::Added | PeerBind::Changed => {
+                e.texts.insert(id, regexp.to_vec());
+            }
             PeerBind::Removed => {
-                if let Some(at) = e.regexps.iter().position(|(i, _)| *i == id) {
-                    let (_, old) = e.regexps.remove(at);
-                    e.regexps.retain(|(i, _)| *i != id);
+                if let Some(old) = e.texts.remove(&id) {
                     return old;
                 }
             }

@@ -7,7 +7,6 @@ use crate::peers::Peers;
 use crate::text;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The Python callbacks of an agent's events (messages have one per binding).
 #[derive(Clone, Copy, Debug)]
@@ -30,28 +29,16 @@ const SLOTS: usize = 6;
 
 pub(crate) struct State {
     peers: Mutex<Peers>,
-    /// `factory(peer, name, ip, port)` makes the client object of a peer.
+    /// `factory(peer, name, ip, port, app_id)` makes the client object of a peer.
     factory: Py<PyAny>,
     /// `on_error(description, exception)` reports an exception raised by a callback.
     on_error: Py<PyAny>,
     slots: Mutex<[Option<Py<PyAny>>; SLOTS]>,
-    /// The agent is leaving the bus: its links closing are not reported (ivy-python
-    /// and ivy-c report no Disconnected for their own stop).
-    leaving: AtomicBool,
 }
 
 impl State {
     pub(crate) fn new(factory: Py<PyAny>, on_error: Py<PyAny>) -> State {
-        State { peers: Mutex::default(), factory, on_error, slots: Mutex::default(), leaving: AtomicBool::new(false) }
-    }
-
-    /// Marks the agent as leaving the bus (true) or joining it (false).
-    pub(crate) fn set_leaving(&self, leaving: bool) {
-        self.leaving.store(leaving, Ordering::SeqCst);
-    }
-
-    pub(crate) fn is_leaving(&self) -> bool {
-        self.leaving.load(Ordering::SeqCst)
+        State { peers: Mutex::default(), factory, on_error, slots: Mutex::default() }
     }
 
     /// The peers; never hold the lock while Python code runs.
@@ -74,7 +61,8 @@ impl State {
         }
         let name = text::to_str(py, &view.peer_name(peer).unwrap_or_default())?;
         let (ip, port) = view.peer_addr(peer).map(|a| (a.ip().to_string(), a.port())).unwrap_or_default();
-        let made = self.factory.bind(py).call1((peer, name, ip, port))?.unbind();
+        let app_id = text::to_str(py, &view.peer_app_id(peer).unwrap_or_default())?;
+        let made = self.factory.bind(py).call1((peer, name, ip, port, app_id))?.unbind();
         Ok(self.peers.lock().insert(py, peer, made).into_bound(py))
     }
 

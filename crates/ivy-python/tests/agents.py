@@ -1,12 +1,14 @@
 """Other agents driven by the tests: a subprocess whose output lines are read on a
-thread of their own, with bounded waits; killed and reaped at the end."""
+thread of their own, with bounded waits, killed and reaped at the end; and a raw
+TCP peer that shows the exact lines an agent sends."""
 
 import os
 import queue
+import socket
 import subprocess
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import pytest
 
@@ -70,3 +72,55 @@ class Agent:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait(10)
+
+
+class RawPeer:
+    """A peer speaking the Ivy protocol by hand over TCP, to see the exact lines an
+    agent sends: it connects to `port` (the agent's TCP port), announces `name` and
+    its (id, regexp) subscriptions, and collects every line it receives."""
+
+    def __init__(self, port: int, name: str, regexps: List[Tuple[int, str]] = ()) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        hello = [b"6 0\x02" + name.encode() + b"\n"]
+        hello += [b"1 %d\x02%s\n" % (num_id, regexp.encode()) for num_id, regexp in regexps]
+        self.sock.sendall(b"".join(hello) + b"5 0\x02\n")
+        self.lines: "queue.Queue[bytes]" = queue.Queue()
+        self.seen: List[bytes] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        buf = b""
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return
+                buf += data
+                *whole, buf = buf.split(b"\n")
+                for line in whole:
+                    self.lines.put(line + b"\n")
+        except OSError:
+            return
+
+    def next_line(self, timeout: float = 10.0) -> bytes:
+        """The next line received (bounded wait)."""
+        line = self.lines.get(timeout=timeout)
+        self.seen.append(line)
+        return line
+
+    def quiet(self, secs: float = 0.2) -> List[bytes]:
+        """The lines received within `secs` (none expected, usually)."""
+        got = []
+        deadline = time.monotonic() + secs
+        while time.monotonic() < deadline:
+            try:
+                got.append(self.lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return got
+
+    def send(self, line: bytes) -> None:
+        self.sock.sendall(line)
+
+    def close(self) -> None:
+        self.sock.close()

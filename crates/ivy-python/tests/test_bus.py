@@ -8,6 +8,8 @@ import time
 import pytest
 
 import ivy
+import routing
+from agents import RawPeer
 from ivy import ivy as core
 
 from conftest import wait_until
@@ -51,16 +53,66 @@ def test_context_manager_decorators_and_exact_arguments(bus, buses):
     assert got == [("A", "Paris", "-3"), ("A", "Rome", "20")]
 
 
-def test_unanchored_matching_and_optional_groups_like_ivy_c(bus, buses):
+@pytest.mark.parametrize("matching", [None, "ivy-c", ivy.Matching.IVY_C, "ivy-python", ivy.Matching.IVY_PYTHON])
+def test_routing_by_ivy_c_rules_by_default_or_ivy_python_rules(bus, buses, matching):
+    """By default a Bus routes as ivy-c (and ivy-rs) agents do: a match anywhere,
+    trailing groups that took no part omitted, "." a byte; with
+    matching=IVY_PYTHON, as ivy-python (and ivy.std_api) do."""
+    a = ivy.Bus("A", bus=bus) if matching is None else ivy.Bus("A", bus=bus, matching=matching)
+    buses_made = [a]
+    try:
+        rules = "ivy-c" if matching is None else ivy.Matching(matching).value
+        assert a.matching is ivy.Matching(rules) and a.matching == rules
+        b = buses("B")
+        got = routing.subscribe(b.bind)
+        a.start()
+        b.start(bus)
+        assert wait_until(lambda: a.peer("B") is not None and len(a.peer("B").regexps) == len(routing.REGEXPS))
+        assert [a.send(m) for m in routing.MESSAGES] == routing.counts(rules)
+        assert routing.delivered(got, "A", rules) == routing.deliveries(rules)
+    finally:
+        for made in buses_made:
+            made.stop()
+
+
+def test_matching_changes_at_any_time_and_unknown_rules_are_refused(bus, buses):
     a, b = pair(bus, buses)
     got = []
-    b.bind("world", lambda p, *g: got.append(("world",) + g))
-    b.bind(r"^a(b)?(c)?(d)?$", lambda p, *g: got.append(("abcd",) + g))
-    assert wait_until(lambda: len(a.peer("B").regexps) == 2)
+    b.bind("world", lambda p, *g: got.append(g))
+    assert wait_until(lambda: len(a.peer("B").regexps) == 1)
     assert a.send("hello world") == 1
-    assert a.send("ab") == 1
-    assert wait_until(lambda: len(got) == 2)
-    assert got == [("world",), ("abcd", "b")]
+    a.matching = "ivy-python"
+    assert a.matching is ivy.Matching.IVY_PYTHON
+    assert a.send("hello world") == 0
+    a.matching = ivy.Matching.IVY_C
+    assert a.send("hello world") == 1
+    with pytest.raises(ValueError):
+        a.matching = "pcre"
+    with pytest.raises(ValueError):
+        ivy.Bus("C", matching="anchored")
+    assert a.matching is ivy.Matching.IVY_C
+    assert wait_until(lambda: got == [(), ()])
+
+
+def test_send_to_one_peer(bus, buses):
+    a, b = pair(bus, buses)
+    c = buses("C").start(bus)
+    got = {"B": [], "C": []}
+    for other in (b, c):
+        other.bind("^m (.*)", lambda p, *g, _o=other.name: got[_o].append(g))
+        other.bind("^m", lambda p, *g, _o=other.name: got[_o].append(("bare",) + g))
+    assert wait_until(lambda: a.peer("C") is not None and all(len(p.regexps) == 2 for p in a.peers))
+    assert a.peer("B").send("m one") == 2  # once for each of its subscriptions that matches
+    assert a.peer("C").send("x m") == 0
+    assert a.send("m all") == 4
+    assert wait_until(lambda: len(got["B"]) == 4 and len(got["C"]) == 2)
+    time.sleep(0.1)
+    assert sorted(got["B"][:2]) == [("bare",), ("one",)]
+    assert sorted(got["B"][2:]) == sorted(got["C"]) == [("all",), ("bare",)]
+    gone = a.peer("C")
+    c.stop()
+    assert wait_until(lambda: a.peer("C") is None)
+    assert gone.send("m late") == 0
 
 
 def test_unbind_change_and_typed_errors(bus, buses):
@@ -155,6 +207,7 @@ def test_server_and_client_objects(bus, buses):
         assert hash(client) == hash((client.ip, client.port))
         assert server.get_client_bindings(client) == [(0, "(.*)")] == client.get_regexps()
         assert server.send_msg("x") == 1
+        assert server.send_msg("x", to=client) == 1 == client.send_msg("x")
         assert server.send_direct_message("B", 1, "d") is True
         assert server.send_direct_message("nobody", 1, "d") is False
         assert server.get_subscriptions() == []
@@ -170,6 +223,65 @@ def test_server_and_client_objects(bus, buses):
     server.start(bus)  # a server starts again after a stop
     assert wait_until(lambda: server.get_clients() == ["B"])
     server.stop()
+
+
+def test_server_sends_to_one_client_and_its_ready_message_again(bus, buses):
+    """send_msg(to=client), IvyClient.send_msg and send_ready_message, as
+    ivy-python's: matched against that client's subscriptions only (by ivy-python's
+    rules), once for each that matches."""
+    server = core.IvyServer("S", "S is ready")
+    other = core.IvyServer("T", "")
+    got = {"B": [], "C": []}
+    b, c = buses("B"), buses("C")
+    for peer in (b, c):
+        peer.bind("S (.*)", lambda p, *g, _n=peer.name: got[_n].append(("all",) + g))
+        peer.bind("S (one)$", lambda p, *g, _n=peer.name: got[_n].append(("one",) + g))
+    server.start(bus)
+    other.start(bus)
+    b.start(bus)
+    c.start(bus)
+    try:
+        assert wait_until(lambda: sorted(server.get_clients()) == ["B", "C", "T"] and other.get_clients() != [])
+        assert wait_until(lambda: all(len(cl.get_regexps()) == 2 for n in "BC" for cl in server.get_client_with_name(n)))
+        assert wait_until(lambda: got == {"B": [("all", "is ready")], "C": [("all", "is ready")]})
+        (to_b,) = server.get_client_with_name("B")
+        (to_c,) = server.get_client_with_name("C")
+        assert server.send_msg("S one", to=to_b) == 2  # both of B's subscriptions
+        assert to_c.send_msg("S two") == 1
+        assert server.send_msg("no S one", to=to_b) == 0  # anchored at the start (ivy-c's rules: 2)
+        server.send_ready_message(to_c)
+        assert server.send_msg("S three") == 2
+        assert wait_until(lambda: "B" in other.get_clients())
+        (t_to_b,) = other.get_client_with_name("B")
+        assert server.send_msg("S four", to=t_to_b) == 0  # a client of another server
+        assert wait_until(lambda: len(got["B"]) == 4 and len(got["C"]) == 4)
+        time.sleep(0.1)
+        assert got["B"][0] == ("all", "is ready")
+        assert sorted(got["B"][1:3]) == [("all", "one"), ("one", "one")]
+        assert got["B"][3:] == [("all", "three")]
+        assert got["C"] == [("all", "is ready"), ("all", "two"), ("all", "is ready"), ("all", "three")]
+    finally:
+        server.stop()
+        other.stop()
+
+
+def test_client_agent_id_is_the_id_its_hello_announced(bus):
+    """agent_id of a client we connected to (after its hello) is the application id
+    it announced; of one that connected to us, None (it sent us no hello)."""
+    first, second = core.IvyServer("First", ""), core.IvyServer("Second", "")
+    first.start(bus)
+    try:
+        second.start(bus)  # its hello makes First connect to it
+        assert wait_until(lambda: first.get_clients() == ["Second"] and second.get_clients() == ["First"])
+        (seen_by_first,) = first.get_client_with_name("Second")
+        (seen_by_second,) = second.get_client_with_name("First")
+        assert isinstance(second.agent_id, str) and second.agent_id
+        assert seen_by_first.agent_id == second.agent_id == seen_by_first.app_id
+        assert seen_by_second.agent_id is None and seen_by_second.app_id == ""
+    finally:
+        first.stop()
+        if second.isAlive():
+            second.stop()
 
 
 def test_wire_helpers_and_constants(monkeypatch):

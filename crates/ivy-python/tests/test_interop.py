@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import ivy
+import routing
 from ivy import std_api as api
 
 from agents import PEER_PY, Agent, required_path
@@ -68,6 +69,57 @@ def test_std_api_with_ivy_python_agent(std, bus, agents):
     ref.expect(lambda line: line == "disconnected =US")
 
 
+def _enc(text):
+    """peer.py's encoding of a text field."""
+    return "=" + "".join(chr(b) if 0x21 <= b <= 0x7E and b != 0x25 else "%%%02X" % b for b in text.encode())
+
+
+def _knows_every_regexp(sender):
+    """Whether the handshake with RECV has ended for `sender` (a peer.py agent) and
+    it holds all of RECV's regexps."""
+    sender.send("apps")
+    if "=RECV" not in sender.expect(lambda line: line.startswith("apps")).split():
+        return False
+    sender.send("regexps =RECV")
+    line = sender.expect(lambda line: line.startswith(("regexps =RECV", "no-app =RECV")))
+    return len(line.split()) == 2 + 2 * len(routing.REGEXPS)
+
+
+def test_messages_routed_the_same_from_ivy_python_and_from_ours(bus, buses, agents):
+    """The same program (peer.py, ivy.std_api only) sends the same messages under
+    ivy-python 4.0 and under our package: every send returns the same count and the
+    subscriber gets the same arguments (anchored at the start, every group sent,
+    "." a whole character). An ivy.Bus with matching=IVY_PYTHON routes them the
+    same; a default ivy.Bus by ivy-c's rules."""
+    recv = buses("RECV")
+    got = routing.subscribe(recv.bind)
+    recv.start(bus)
+    senders = {
+        "REF": peer_py(agents, required_path("IVY_REFERENCE_PYTHON", "ivy-python 4.0"), bus, "REF", "--no-ready"),
+        "OURS": peer_py(agents, sys.executable, bus, "OURS", "--no-ready"),
+    }
+    assert wait_until(lambda: sorted(p.name for p in recv.peers) == ["OURS", "REF"])
+    for name, sender in senders.items():
+        assert wait_until(lambda: _knows_every_regexp(sender), 10), name
+        counts = []
+        for message in routing.MESSAGES:
+            sender.send("send " + _enc(message))
+            counts.append(int(sender.expect(lambda line: line.startswith("sent ")).split()[1]))
+        assert counts == routing.counts("ivy-python"), name
+        assert routing.delivered(got, name, "ivy-python") == routing.deliveries("ivy-python"), name
+    for matching, rules in ((ivy.Matching.IVY_PYTHON, "ivy-python"), (ivy.Matching.IVY_C, "ivy-c")):
+        name = "BUS-" + rules
+        sender = ivy.Bus(name, matching=matching)
+        try:
+            sender.start(bus)
+            assert wait_until(lambda: sender.peer("RECV") is not None
+                              and len(sender.peer("RECV").regexps) == len(routing.REGEXPS))
+            assert [sender.send(m) for m in routing.MESSAGES] == routing.counts(rules)
+            assert routing.delivered(got, name, rules) == routing.deliveries(rules)
+        finally:
+            sender.stop()
+
+
 def test_program_for_ivy_python_runs_unchanged_on_ours(bus, agents):
     ref = peer_py(agents, required_path("IVY_REFERENCE_PYTHON", "ivy-python 4.0"), bus, "REF", "^a (.*)")
     ours = peer_py(agents, sys.executable, bus, "OURS", "^b (.*)")
@@ -106,6 +158,8 @@ def test_ivy_python_own_ivyprobe_runs_on_ours(bus, buses, agents):
     """ivy-python 4.0's own example, its installed ivyprobe.py, run unchanged by our package."""
     theirs = os.path.join(os.path.dirname(required_path("IVY_REFERENCE_PYTHON", "ivy-python 4.0")), "ivyprobe.py")
     probe = agents([sys.executable, theirs, "-b", bus, "-n", "THEIRS", "(.*)"])
+    # It binds its regexps after IvyStart: a peer that met it sooner would see none.
+    probe.expect(lambda line: line.startswith("Go ahead!"))
     us = buses("US", "US Ready")
     got, directs = [], []
     us.bind("(.*)", lambda p, *g: got.append((p.name,) + g))
@@ -120,6 +174,7 @@ def test_ivy_python_own_ivyprobe_runs_on_ours(bus, buses, agents):
     probe.send(".direct US 4 hey")
     assert wait_until(lambda: directs == [("THEIRS", 4, "hey")])
     probe.send(".ping US")
-    probe.expect(lambda line: line.startswith("US@") and "answered to ping" in line)
+    # Its "Sent PING" (no end of line) and the callback's line may share a line.
+    probe.expect(lambda line: "US@" in line and "answered to ping" in line)
     probe.send(".quit")
     assert probe.proc.wait(10) == 0

@@ -8,6 +8,8 @@ import time
 import pytest
 
 import ivy
+import routing
+from agents import RawPeer
 from ivy import std_api as api
 from ivy.ivy import IVY_SHOULD_NOT_DIE, IvyClient
 
@@ -96,11 +98,35 @@ def test_send_and_receive_exact_arguments(std, bus, buses):
     assert api.IvySendMsg("ac") == 1
     assert api.IvySendMsg("nothing matches") == 0
     assert wait_until(lambda: len(got) == 2)
-    assert got == [("^hello (.*)", "A", "world"), ("^a(b)?(c)?(d)?$", "A", "", "c")]
+    # As ivy-python sends: every group, "" for one that took no part.
+    assert got == [("^hello (.*)", "A", "world"), ("^a(b)?(c)?(d)?$", "A", "", "c", "")]
     assert wait_until(lambda: [r for _, r in peer.peer("A").regexps] == ["^from peer (\\w+) (\\w+)"])
     assert peer.send("from peer x y") == 1
     assert wait_until(lambda: len(received) == 1)
     assert received == [("P", "x", "y")]
+
+
+def test_messages_routed_as_ivy_python_sends_them(std, bus, buses):
+    """Anchored at the message's start (re.match), every group sent, "." a whole
+    character: a subscriber gets from us what it gets from ivy-python."""
+    peer = buses("P")
+    got = routing.subscribe(peer.bind)
+    api.IvyInit("A")
+    api.IvyStart(bus)
+    peer.start(bus)
+    assert wait_until(lambda: api.IvyGetApplication("P") is not None
+                      and len(api.IvyGetApplicationMessages(api.IvyGetApplication("P"))) == len(routing.REGEXPS))
+    assert [api.IvySendMsg(m) for m in routing.MESSAGES] == routing.counts("ivy-python")
+    assert routing.delivered(got, "A", "ivy-python") == routing.deliveries("ivy-python")
+
+
+def test_start_without_a_bus_joins_ivybus(std, bus, buses, monkeypatch):
+    """IvyStart() (or IvyStart(None)) joins the bus IVYBUS names, as ivy-python's."""
+    monkeypatch.setenv("IVYBUS", bus)
+    api.IvyInit("A")
+    api.IvyStart()
+    peer = buses("P").start(bus)
+    assert wait_until(lambda: api.IvyGetApplicationList() == ["P"] and [p.name for p in peer.peers] == ["A"])
 
 
 def test_ready_message_sent_and_empty_ready_skipped(std, bus, buses):
@@ -158,9 +184,10 @@ def test_die_received_leaves_the_bus(std, bus, buses):
     peer.peer("A").send_die()
     assert wait_until(lambda: gone == ["A"])
     assert dies == [("P", 0)]
-    assert api._IvyServer.server_termination.wait(5)
+    assert api._IvyServer.server_termination.wait(5)  # set once the bus thread has ended
     api.IvyMainLoop()  # returns at once: the agent has left the bus
     assert not api._IvyServer.isAlive()
+    assert [e for _, e in cnx] == [api.IvyApplicationConnected]  # leaving on a Die reports no Disconnected
 
 
 def test_die_vetoed_stays(std, bus, buses):
@@ -181,6 +208,31 @@ def test_send_die_and_error_to_peer(std, bus, buses):
     assert wait_until(lambda: dies == [("A", 0)])
     assert peer.wait(5)
     assert wait_until(lambda: [e for _, e in cnx] == [1, 2])
+
+
+def test_die_error_and_direct_lines_on_the_wire(std, bus):
+    """The exact lines: IvySendDieMsg sends id 0 and no text; send_die_message
+    sends its id and text; IvySendError and IvySendDirectMsg theirs."""
+    api.IvyInit("A")
+    api.IvyStart(bus)
+    raw = RawPeer(api._IvyServer.port, "RAW")
+    try:
+        assert raw.next_line() == b"6 %d\x02A\n" % api._IvyServer.port
+        assert raw.next_line() == b"5 0\x02\n"
+        assert wait_until(lambda: api.IvyGetApplication("RAW") is not None)
+        client = api.IvyGetApplication("RAW")
+        api.IvySendDieMsg(client)
+        client.send_die_message(7, "go away")
+        client.send_die_message(num_id=8)
+        api.IvySendError(client, 44, "oops")
+        api.IvySendDirectMsg(client, 5, "hi")
+        assert [raw.next_line() for _ in range(5)] == [
+            b"8 0\x02\n", b"8 7\x02go away\n", b"8 8\x02\n", b"3 44\x02oops\n", b"7 5\x02hi\n"
+        ]
+        assert raw.quiet() == []
+        assert api._IvyServer.isAlive()
+    finally:
+        raw.close()
 
 
 def test_regexp_change_events(std, bus, buses):
@@ -236,10 +288,12 @@ def test_timer_removed_from_its_callback(std, bus):
 
 
 def test_stop_and_stop_twice(std, bus, buses):
-    peer, _, _ = joined(std, bus, buses)
+    peer, cnx, _ = joined(std, bus, buses)
     gone = []
     peer.on_disconnect(lambda p: gone.append(p.name))
-    api.IvyStop()
+    assert wait_until(lambda: len(cnx) == 1)
+    api.IvyStop()  # returns once the bus thread has ended: every callback has run
+    assert [e for _, e in cnx] == [api.IvyApplicationConnected]  # our own stop reports no Disconnected
     assert wait_until(lambda: gone == ["A"])
     with pytest.raises(ivy.IvyIllegalStateError):
         api.IvyStop()

@@ -27,14 +27,14 @@ from .peer import Peer
 def __getattr__(name: str) -> object:
     """The Pythonic API (``Bus`` and its types), imported on first use: a program
     that only uses ``ivy.std_api`` does not load it."""
-    if name in ("Bus", "Subscription", "SubscriptionEvent", "Timer"):
+    if name in ("Bus", "Matching", "Subscription", "SubscriptionEvent", "Timer"):
         from . import bus
 
         return getattr(bus, name)
     raise AttributeError("module 'ivy' has no attribute %r" % name)
 
 __all__ = [
-    "Bus", "Peer", "Subscription", "SubscriptionEvent", "Timer", "IvyError", "IvyIllegalStateError",
+    "Bus", "Matching", "Peer", "Subscription", "SubscriptionEvent", "Timer", "IvyError", "IvyIllegalStateError",
     "IvyMalformedMessage", "IvyNotInitializedError", "IvyProtocolError", "UnknownBindingError",
     "UnknownTimerError", "ivy", "std_api", "__version__",
 ]

@@ -16,9 +16,12 @@ Example::
 
         bus.run()  # until bus.stop(), a Die, or Ctrl-C
 
-Messages match and route as ivy-c does (unanchored search; trailing groups that
-did not take part are not sent). Callbacks run on the bus's own thread, one at a
-time; every method may be called from any thread and from inside callbacks.
+Our messages are routed by ivy-c's rules by default (a regexp may match anywhere
+in the message; trailing groups that took no part are not sent), as ivy-c's and
+ivy-rs's agents route them; ``Bus(..., matching=Matching.IVY_PYTHON)``
+routes them as ivy-python does (as :mod:`ivy.std_api` always does). Callbacks
+run on the bus's own thread, one at a time; every method may be called from any
+thread and from inside callbacks.
 """
 
 import enum
@@ -32,6 +35,21 @@ from .peer import Peer
 
 F = TypeVar("F", bound=Callable)
 Text = Union[str, bytes]
+
+
+class Matching(str, enum.Enum):
+    """How the peers' regexps are matched against the messages we send (the sender
+    matches, so this decides which subscriptions a message reaches and what they
+    get). A plain string ``"ivy-c"`` or ``"ivy-python"`` is accepted too."""
+
+    #: ivy-c's rules (the default): a match anywhere in the message (``world``
+    #: matches "hello world"); trailing groups that took no part are not sent,
+    #: earlier ones are sent as ""; ``.`` takes one byte.
+    IVY_C = "ivy-c"
+    #: ivy-python's rules (``re.match``): a match must start at the message's start;
+    #: every group is sent, "" for one that took no part; on a UTF-8 message ``.``
+    #: and ``[^...]`` take a whole character.
+    IVY_PYTHON = "ivy-python"
 
 
 class SubscriptionEvent(enum.IntEnum):
@@ -92,13 +110,23 @@ class Bus:
     :meth:`start` (or ``with``) joins the bus and runs it on a background thread;
     :meth:`stop` (or leaving the ``with`` block) leaves it. `bus` is the default bus
     of :meth:`start`, in ivy-c's syntax (``NET[,NET...]:PORT``; ``None``: ``IVYBUS``,
-    then ``127.255.255.255:2010``).
+    then ``127.255.255.255:2010``). `matching` says whose rules route our
+    messages (:class:`Matching`: ivy-c's by default).
     """
 
-    def __init__(self, name: str, ready: Optional[str] = None, *, bus: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        ready: Optional[str] = None,
+        *,
+        bus: Optional[str] = None,
+        matching: Union[Matching, str] = Matching.IVY_C,
+    ) -> None:
         self.name = name
         self.bus = bus
         self._agent = _ivy.Agent(name, ready, self._make_peer, report_callback_error)
+        self._matching = Matching.IVY_C
+        self.matching = matching
         self._stopped = threading.Event()
         self._stopped.set()
         self._handlers: "dict[str, List[Callable]]" = {}
@@ -106,8 +134,20 @@ class Bus:
         self._agent.on("link", self._on_link)
         _exit.track(self._agent)
 
-    def _make_peer(self, peer_id: int, name: str, ip: str, port: int) -> Peer:
-        return Peer(self._agent, peer_id, name, ip, port)
+    def _make_peer(self, peer_id: int, name: str, ip: str, port: int, app_id: str) -> Peer:
+        return Peer(self._agent, peer_id, name, ip, port, app_id)
+
+    @property
+    def matching(self) -> Matching:
+        """Whose rules route our messages (:class:`Matching`); may be changed at any
+        time (``ValueError`` for an unknown value)."""
+        return self._matching
+
+    @matching.setter
+    def matching(self, value: Union[Matching, str]) -> None:
+        matching = Matching(value)
+        self._agent.set_matching(matching.value)
+        self._matching = matching
 
     # Life cycle
 
@@ -194,7 +234,7 @@ class Bus:
 
     def send(self, message: Text) -> int:
         """Sends `message` (str, or bytes sent as they are); returns the number of
-        matching subscriptions."""
+        matching subscriptions. (:meth:`Peer.send` sends to one peer.)"""
         return self._agent.send(message)
 
     def add_filter(self, word: Text) -> None:

@@ -4,7 +4,8 @@ constants and helpers, the exceptions and the ``ivylogger`` logger.
 
 The server's loop runs on a thread of its own from :meth:`IvyServer.start` to
 :meth:`IvyServer.stop`; every callback runs on that thread, one at a time, with the
-GIL. Matching and routing are done by the engine, in Rust.
+GIL. Matching and routing are done by the engine, in Rust, by ivy-python's rules
+(``re.match``: anchored at the message's start; every group sent).
 """
 
 from __future__ import annotations
@@ -105,10 +106,13 @@ class IvyClient(Peer):
     clients are equal, and hash, by address.
     """
 
-    def __init__(self, agent: _ivy.Agent, peer_id: int, agent_name: str, ip: str, port: int) -> None:
-        super().__init__(agent, peer_id, agent_name, ip, port)
-        #: The peer's application id (not kept by this implementation: None).
-        self.agent_id: Optional[str] = None
+    def __init__(
+        self, agent: _ivy.Agent, peer_id: int, agent_name: str, ip: str, port: int, app_id: str = ""
+    ) -> None:
+        super().__init__(agent, peer_id, agent_name, ip, port, app_id)
+        #: The application id its hello announced; None when it connected to us
+        #: (it sent us no hello), as in ivy-python.
+        self.agent_id: Optional[str] = app_id or None
         #: Callbacks only see peers whose handshake has ended.
         self.status = INITIALIZED
 
@@ -123,17 +127,17 @@ class IvyClient(Peer):
         self.send_direct(num_id, msg)
 
     def send_die_message(self, num_id: int = 0, msg: str = "") -> None:
-        """Asks the peer to die (the engine always sends id 0 and no text)."""
-        self.send_die()
+        """Asks the peer to die, with that id and text."""
+        self.send_die(num_id, msg)
 
     def send_ping(self) -> None:
         """Pings the peer; the answer goes to the server's pong callback."""
         self.ping()
 
     def send_msg(self, message: str) -> int:
-        """Would send `message` to this peer alone: not available yet (the engine
-        routes a message to every matching peer); raises NotImplementedError."""
-        raise NotImplementedError("sending a message to one peer needs Bus::send_to in the ivy crate")
+        """Sends `message` to this peer alone, once for each of its subscriptions
+        that matches; returns that number (``IvyServer.send_msg(message, to=client)``)."""
+        return self.send(message)
 
 
 class IvyServer:
@@ -171,6 +175,9 @@ class IvyServer:
         self.server_termination = threading.Event()
         self._lock = threading.RLock()
         self._agent = _ivy.Agent(agent_name, ready_msg or None, self._make_client, report_callback_error)
+        # Routed as ivy-python's sender does: re.match (anchored at the start),
+        # every group sent ("" for one that took no part).
+        self._agent.set_matching("ivy-python")
         self._agent.on("link", self._on_link)
         self._agent.on("peer_bind", self._on_peer_bind)
         self._agent.on("die", self._on_die)
@@ -179,8 +186,8 @@ class IvyServer:
         self._agent.on("terminated", self.server_termination.set)
         _exit.track(self._agent)
 
-    def _make_client(self, peer_id: int, name: str, ip: str, port: int) -> IvyClient:
-        return IvyClient(self._agent, peer_id, name, ip, port)
+    def _make_client(self, peer_id: int, name: str, ip: str, port: int, app_id: str) -> IvyClient:
+        return IvyClient(self._agent, peer_id, name, ip, port, app_id)
 
     def _on_link(self, client: IvyClient, event: int) -> None:
         if event in _LINK_EVENTS:
@@ -251,9 +258,12 @@ class IvyServer:
         self.regexp_change_callback = on_regexp_change_callback
 
     def send_msg(self, message: str, *, to: Optional[IvyClient] = None) -> int:
-        """Sends `message` to every matching subscription; returns how many matched."""
+        """Sends `message` to every matching subscription, or only to those of the
+        client `to`; returns how many matched (a message goes to a client once for
+        each of its subscriptions that matches)."""
         if to is not None:
-            return to.send_msg(message)
+            # A client of another server is none of ours: nothing matches.
+            return to.send_msg(message) if to._agent is self._agent else 0
         return self._agent.send(message)
 
     def send_direct_message(self, agent_name: str, num_id: int, msg: str, stop_on_first: bool = True) -> bool:
@@ -268,10 +278,10 @@ class IvyServer:
         return found
 
     def send_ready_message(self, client: IvyClient) -> None:
-        """The engine sends the ready message to each new peer itself; sending it
-        again to one peer needs Bus::send_to (raises NotImplementedError)."""
+        """Sends the ready message (if not empty) to `client` alone. (Each new peer
+        gets it once its handshake ends, without a call.)"""
         if self.ready_message:
-            client.send_msg(self.ready_message)
+            self.send_msg(self.ready_message, to=client)
 
     def _clients(self) -> List[IvyClient]:
         found = (self._agent.client(p) for p in self._agent.peers())

@@ -18,10 +18,15 @@ class Peer:
     the connection when it connected to us (as in ivy-python).
     """
 
-    def __init__(self, agent: _ivy.Agent, peer_id: int, agent_name: str, ip: str, port: int) -> None:
+    def __init__(
+        self, agent: _ivy.Agent, peer_id: int, agent_name: str, ip: str, port: int, app_id: str = ""
+    ) -> None:
         self._agent = agent
         self._peer_id = peer_id
         self._fqdn: Optional[str] = None
+        #: The application id its hello announced ("" when it connected to us: it
+        #: sent us no hello).
+        self.app_id = app_id
         #: The peer's application name.
         self.agent_name = agent_name
         #: The peer's IP address, as a string.
@@ -48,6 +53,12 @@ class Peer:
         """The peer's subscriptions, ``[(id, regexp)]`` in the order it sent them."""
         return self._agent.peer_regexps(self._peer_id) or []
 
+    def send(self, message: str) -> int:
+        """Sends `message` to this peer alone: once for each of its subscriptions
+        that matches (by the bus's matching rules); returns that number (0 if the
+        peer has left)."""
+        return self._agent.send_to(self._peer_id, message)
+
     def send_direct(self, num_id: int, text: str) -> bool:
         """Sends a direct message; False if the peer has left."""
         return self._agent.send_direct(self._peer_id, num_id, text)
@@ -56,9 +67,10 @@ class Peer:
         """Sends an Error message; False if the peer has left."""
         return self._agent.send_error(self._peer_id, num_id, text)
 
-    def send_die(self) -> bool:
-        """Asks the peer to leave the bus; False if it has left."""
-        return self._agent.send_die(self._peer_id)
+    def send_die(self, num_id: int = 0, text: str = "") -> bool:
+        """Asks the peer to leave the bus, with an id and a text (ivy-c's agents
+        send 0 and none); False if it has left."""
+        return self._agent.send_die(self._peer_id, num_id, text)
 
     def ping(self) -> bool:
         """Pings the peer; the answer goes to the pong callback. False if it has left."""

@@ -8,6 +8,9 @@ numbers and exceptions, so that a program written for ivy-python runs unchanged.
 - ``IvyStart(bus)`` starts the bus on a background thread; every callback runs on
   that thread, one at a time. ``IvyMainLoop()`` waits until the agent leaves the
   bus; Ctrl-C (SIGINT) in it calls ``IvyStop()``.
+- ``IvySendMsg`` routes a message as ivy-python's sender does: each peer regexp
+  must match at the message's start (``re.match``), every group is sent ("" for
+  one that took no part), ``.`` takes a whole character of a UTF-8 message.
 - Before ``IvyInit`` (or on a second ``IvyInit``) the functions raise
   ``AssertionError`` (:class:`ivy.errors.IvyNotInitializedError`), as ivy-python's.
 
