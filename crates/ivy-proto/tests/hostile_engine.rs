@@ -130,7 +130,9 @@ fn documented_defaults() {
             max_regexp_len: 8 << 10,
             max_states_per_peer: 1 << 17,
             max_backtracking_per_peer: 8,
-            max_pattern_memory: 64 << 20,
+            max_pattern_memory: 32 << 20,
+            max_input_memory: 32 << 20,
+            max_output_memory: 32 << 20,
             queue_cap: 32 << 20,
             max_peers: 512,
         }

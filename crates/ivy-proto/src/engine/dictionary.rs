@@ -5,7 +5,8 @@ use super::budget::{Admit, SearchBudget, line_cost, search_cost};
 use super::idmap::IdMap;
 use super::limits::Limits;
 use super::types::{Matching, PeerId};
-use crate::pattern::{CaptureSlots, CompileError, Pattern, PrefixIndex, Subject};
+use super::work::{compile_cost, drop_cost};
+use crate::pattern::{CaptureSlots, CompileError, Pattern, PrefixIndex, Subject, shrink_if_sparse};
 use crate::wire::{ETX, LF};
 use std::collections::HashMap;
 
@@ -33,8 +34,17 @@ struct Load {
 }
 
 impl Load {
-    fn of(pattern: &Pattern, memory: usize) -> Load {
-        Load { states: pattern.states(), backtracking: usize::from(pattern.is_backtracking()), memory }
+    /// What a subscription to `entry` holds: a text that does not compile,
+    /// its bytes only.
+    fn of(entry: &Entry) -> Load {
+        match &entry.compiled {
+            Ok(pattern) => Load {
+                states: pattern.states(),
+                backtracking: usize::from(pattern.is_backtracking()),
+                memory: entry.memory,
+            },
+            Err(_) => Load { states: 0, backtracking: 0, memory: entry.memory },
+        }
     }
 }
 
@@ -43,29 +53,27 @@ fn pattern_memory(pattern: &Pattern, text: &[u8]) -> usize {
     pattern.memory_usage() + text.len()
 }
 
-/// Adds `pattern` (holding `memory` bytes) to `peer`'s load, or says why the
-/// limits forbid it. `total` is what all peers' patterns hold now, `pattern`
-/// included: past [`Limits::max_pattern_memory`], only a peer under an equal
-/// part of it ([`Limits::max_pattern_memory`] / [`Limits::max_peers`]) may add
-/// more, so that the agent holds at most about twice that budget and each peer
-/// keeps room.
+/// Adds `add` to `peer`'s load, or says why the limits forbid it. `total` is
+/// what all peers' regexps hold now, `add`'s included: past
+/// [`Limits::max_pattern_memory`], only a peer under an equal part of it
+/// ([`Limits::max_pattern_memory`] / [`Limits::max_peers`]) may add more, so
+/// that the agent holds at most about twice that budget and each peer keeps room.
 fn charge(
     loads: &mut IdMap<PeerId, Load>,
     peer: PeerId,
-    (pattern, memory): (&Pattern, usize),
+    add: Load,
     total: usize,
     limits: &Limits,
 ) -> Option<CompileError> {
-    let (held, add) = (loads.get(&peer).copied().unwrap_or_default(), Load::of(pattern, memory));
+    let held = loads.get(&peer).copied().unwrap_or_default();
     let states = held.states.saturating_add(add.states);
     let backtracking = held.backtracking + add.backtracking;
     let memory = held.memory.saturating_add(add.memory);
-    let part = limits.max_pattern_memory / limits.max_peers.max(1);
     let message = if states > limits.max_states_per_peer {
         format!("regular expression is too large for this peer's budget of {} states", limits.max_states_per_peer)
     } else if backtracking > limits.max_backtracking_per_peer {
         format!("more than {} regular expressions that need backtracking", limits.max_backtracking_per_peer)
-    } else if total > limits.max_pattern_memory && memory > part {
+    } else if total > limits.max_pattern_memory && memory > limits.part(limits.max_pattern_memory) {
         format!("the regular expressions of all peers hold more than {} bytes", limits.max_pattern_memory)
     } else {
         loads.insert(peer, Load { states, backtracking, memory });
@@ -74,16 +82,30 @@ fn charge(
     Some(CompileError { offset: 0, message })
 }
 
-/// Takes `pattern` (holding `memory` bytes) off `peer`'s load.
-fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern, memory: usize) {
+/// Takes `gone` off `peer`'s load.
+fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, gone: Load) {
     let Some(load) = loads.get_mut(&peer) else { return };
-    let gone = Load::of(pattern, memory);
     load.states = load.states.saturating_sub(gone.states);
     load.backtracking = load.backtracking.saturating_sub(gone.backtracking);
     load.memory = load.memory.saturating_sub(gone.memory);
     if *load == Load::default() {
         loads.remove(&peer);
+        shrink_if_sparse(loads);
     }
+}
+
+/// What the params buffer of [`Dictionary::for_each_match`] keeps between messages.
+const PARAMS_KEEP: usize = 64 << 10;
+
+/// What [`Dictionary::subscribe`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Subscribed {
+    /// Kept, and matching.
+    Kept,
+    /// Kept, listed but never matching: the text does not compile (ivy-c).
+    Broken(CompileError),
+    /// Not kept: past one of the peer's [`Limits`] (the error says which).
+    Refused(CompileError),
 }
 
 /// Every peer subscription, iterated in insertion order of the texts.
@@ -94,8 +116,11 @@ pub(super) struct Dictionary {
     index: PrefixIndex,
     next_key: u64,
     loads: IdMap<PeerId, Load>,
-    /// What all compiled texts hold together, against [`Limits::max_pattern_memory`].
+    /// What all texts and their compiled patterns hold together, against
+    /// [`Limits::max_pattern_memory`].
     memory: usize,
+    /// Work of compiles and drops since [`Dictionary::take_work`] (`work.rs`).
+    work: u64,
     budget: SearchBudget,
     matching: Matching,
     /// Scratch of [`Dictionary::for_each_match`], kept to save allocations.
@@ -110,32 +135,43 @@ impl Dictionary {
         self.matching = matching;
     }
 
-    /// Adds (peer, id) under `text`, compiling the text if it is new. Returns the
-    /// compile error when the text cannot be compiled: the subscription is kept
-    /// (listed, never matching), as ivy-c does. A text past the peer's
-    /// [`Limits`] on states or backtracking is not kept; the error says which.
-    pub(super) fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Option<CompileError> {
+    /// Adds (peer, id) under `text`, compiling the text if it is new. A text
+    /// that cannot be compiled is kept (listed, never matching), as ivy-c does;
+    /// a text past the peer's [`Limits`] is not kept.
+    pub(super) fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Subscribed {
         let key = match self.by_text.get(text) {
             Some(&key) => key,
             None => self.insert_text(text),
         };
-        let entry = self.entries.get_mut(&key)?;
-        if let Ok(pattern) = &entry.compiled
-            && let Some(refused) = charge(&mut self.loads, peer, (pattern, entry.memory), self.memory, limits)
-        {
+        let Some(entry) = self.entries.get_mut(&key) else { return Subscribed::Kept };
+        if let Some(refused) = charge(&mut self.loads, peer, Load::of(entry), self.memory, limits) {
             if entry.subs.is_empty() {
                 self.remove_text(key, text);
             }
-            return Some(refused);
+            return Subscribed::Refused(refused);
         }
         entry.subs.insert(0, (peer, id));
-        entry.compiled.as_ref().err().cloned()
+        match &entry.compiled {
+            Ok(_) => Subscribed::Kept,
+            Err(e) => Subscribed::Broken(e.clone()),
+        }
+    }
+
+    /// Whether subscribing `text` compiles it (nobody holds it yet).
+    pub(super) fn compiles(&self, text: &[u8]) -> bool {
+        !self.by_text.contains_key(text)
+    }
+
+    /// The work of compiles and drops since the last call.
+    pub(super) fn take_work(&mut self) -> u64 {
+        std::mem::take(&mut self.work)
     }
 
     fn insert_text(&mut self, text: &[u8]) -> u64 {
         self.next_key += 1;
         let key = self.next_key;
         let compiled = Pattern::compile(text);
+        self.work += compile_cost(compiled.as_ref().ok().map(Pattern::memory_usage));
         let prefix = compiled.as_ref().ok().and_then(|p| p.literal_prefix());
         self.index.insert(key, prefix);
         self.by_text.insert(text.to_vec(), key);
@@ -152,22 +188,25 @@ impl Dictionary {
         let Some(entry) = self.entries.get_mut(&key) else { return };
         let before = entry.subs.len();
         entry.subs.retain(|&(p, i)| p != peer || i != id);
-        if let Ok(pattern) = &entry.compiled {
-            for _ in entry.subs.len()..before {
-                discharge(&mut self.loads, peer, pattern, entry.memory);
-            }
+        for _ in entry.subs.len()..before {
+            discharge(&mut self.loads, peer, Load::of(entry));
         }
         if entry.subs.is_empty() {
             self.remove_text(key, text);
+        } else {
+            self.work += drop_cost(0);
         }
     }
 
     fn remove_text(&mut self, key: u64, text: &[u8]) {
         if let Some(entry) = self.entries.remove(&key) {
             self.memory = self.memory.saturating_sub(entry.memory);
+            self.work += drop_cost(entry.memory + entry.slots.memory_usage());
         }
         self.by_text.remove(text);
         self.index.remove(key);
+        shrink_if_sparse(&mut self.entries);
+        shrink_if_sparse(&mut self.by_text);
     }
 
     /// Runs every candidate text against `message`; for each match calls
@@ -222,6 +261,10 @@ impl Dictionary {
             deliver((!lf).then_some(&self.params), subs);
         }
         self.candidates = candidates;
+        if self.params.capacity() > PARAMS_KEEP {
+            // The captures of a long message: not kept for the next ones.
+            self.params = Vec::new();
+        }
     }
 
     /// Starts the budget of a message of `len` bytes with these candidates:
@@ -250,6 +293,12 @@ impl Dictionary {
         self.budget.divide();
     }
 
+    /// What the texts and patterns hold, and the room of the two text tables.
+    #[cfg(test)]
+    pub(super) fn memory(&self) -> (usize, usize) {
+        (self.memory, self.entries.capacity().max(self.by_text.capacity()))
+    }
+
     /// How many searches the budget refused on the last message.
     pub(super) fn refused(&self) -> usize {
         self.budget.refused()
@@ -274,12 +323,12 @@ mod tests {
     fn params_are_argv_with_etx_in_dictionary_order() {
         let (a, b) = (PeerId(1), PeerId(2));
         let mut d = Dictionary::default();
-        assert!(d.subscribe(a, 0, b"^topic (.*)", &Limits::default()).is_none());
-        assert!(d.subscribe(b, 5, b"^(t)(x)?(o)(.*)$", &Limits::default()).is_none());
-        assert!(d.subscribe(b, 6, b"^topic (.*)", &Limits::default()).is_none());
-        assert!(d.subscribe(a, 1, b"(?s)^topic (.*)", &Limits::default()).is_none());
-        assert!(d.subscribe(a, 2, b"pic", &Limits::default()).is_none());
-        assert!(d.subscribe(a, 3, b"(", &Limits::default()).is_some());
+        assert_eq!(d.subscribe(a, 0, b"^topic (.*)", &Limits::default()), Subscribed::Kept);
+        assert_eq!(d.subscribe(b, 5, b"^(t)(x)?(o)(.*)$", &Limits::default()), Subscribed::Kept);
+        assert_eq!(d.subscribe(b, 6, b"^topic (.*)", &Limits::default()), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 1, b"(?s)^topic (.*)", &Limits::default()), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 2, b"pic", &Limits::default()), Subscribed::Kept);
+        assert!(matches!(d.subscribe(a, 3, b"(", &Limits::default()), Subscribed::Broken(_)));
         let want = |p: &[u8], subs: &[(PeerId, i32)]| (Some(p.to_vec()), subs.to_vec());
         assert_eq!(
             matches(&mut d, b"topic x\x03y"),
@@ -316,20 +365,20 @@ mod tests {
         let (a, b) = (PeerId(1), PeerId(2));
         let limits = Limits { max_states_per_peer: 2500, ..Limits::default() };
         let mut d = Dictionary::default();
-        assert!(d.subscribe(a, 0, b"x{1000}0", &limits).is_none());
-        assert!(d.subscribe(a, 1, b"x{1000}1", &limits).is_none());
-        let err = d.subscribe(a, 2, b"x{1000}2", &limits).expect("past the budget");
+        assert_eq!(d.subscribe(a, 0, b"x{1000}0", &limits), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 1, b"x{1000}1", &limits), Subscribed::Kept);
+        let Subscribed::Refused(err) = d.subscribe(a, 2, b"x{1000}2", &limits) else { panic!("past the budget") };
         assert_eq!(err.message, "regular expression is too large for this peer's budget of 2500 states");
         assert_eq!(err.offset, 0);
         // Refused: kept nowhere, never matching.
         assert_eq!(matches(&mut d, &[b"x".repeat(1000), b"2".to_vec()].concat()), vec![]);
         assert!(!d.by_text.contains_key(b"x{1000}2".as_slice()));
         // Another peer has its own budget, even for the same text.
-        assert!(d.subscribe(b, 0, b"x{1000}1", &limits).is_none());
-        assert!(d.subscribe(b, 1, b"x{1000}2", &limits).is_none());
+        assert_eq!(d.subscribe(b, 0, b"x{1000}1", &limits), Subscribed::Kept);
+        assert_eq!(d.subscribe(b, 1, b"x{1000}2", &limits), Subscribed::Kept);
         // What a peer drops, it gets back.
         d.unsubscribe(a, 0, b"x{1000}0");
-        assert!(d.subscribe(a, 2, b"x{1000}2", &limits).is_none());
+        assert_eq!(d.subscribe(a, 2, b"x{1000}2", &limits), Subscribed::Kept);
         d.unsubscribe(a, 1, b"x{1000}1");
         d.unsubscribe(a, 2, b"x{1000}2");
         assert!(!d.loads.contains_key(&a), "nothing left for a peer without regexps");
@@ -341,15 +390,16 @@ mod tests {
         // Room for a few patterns in all; four peers: an equal part is a quarter.
         let one = |i: usize| format!("(x{{100}}){i:03}");
         let mut d = Dictionary::default();
-        assert!(d.subscribe(PeerId(9), 0, one(999).as_bytes(), &Limits::default()).is_none());
+        assert_eq!(d.subscribe(PeerId(9), 0, one(999).as_bytes(), &Limits::default()), Subscribed::Kept);
         let size = d.memory;
         let limits = Limits { max_pattern_memory: 10 * size, max_peers: 4, ..Limits::default() };
         let (hog, good) = (PeerId(1), PeerId(2));
         let mut kept = 0;
         for i in 0..20 {
             match d.subscribe(hog, i as i32, one(i).as_bytes(), &limits) {
-                None => kept += 1,
-                Some(err) => assert_eq!(
+                Subscribed::Kept => kept += 1,
+                Subscribed::Broken(err) => panic!("{err:?}"),
+                Subscribed::Refused(err) => assert_eq!(
                     err.message,
                     format!("the regular expressions of all peers hold more than {} bytes", 10 * size)
                 ),
@@ -359,14 +409,14 @@ mod tests {
         assert_eq!(kept, 9, "{kept} kept");
         assert_eq!(d.memory, limits.max_pattern_memory);
         // A peer under its equal part still gets its pattern.
-        assert!(d.subscribe(good, 0, one(500).as_bytes(), &limits).is_none());
+        assert_eq!(d.subscribe(good, 0, one(500).as_bytes(), &limits), Subscribed::Kept);
         assert_eq!(d.loads.get(&good).map(|l| l.memory), Some(size));
         // What a peer gives back, the others get.
         for i in 0..9 {
             d.unsubscribe(hog, i, one(i as usize).as_bytes());
         }
         assert_eq!(d.memory, 2 * size);
-        assert!(d.subscribe(hog, 30, one(30).as_bytes(), &limits).is_none());
+        assert_eq!(d.subscribe(hog, 30, one(30).as_bytes(), &limits), Subscribed::Kept);
     }
 
     #[test]
@@ -374,14 +424,14 @@ mod tests {
         let (a, b) = (PeerId(1), PeerId(2));
         let limits = Limits { max_backtracking_per_peer: 2, ..Limits::default() };
         let mut d = Dictionary::default();
-        assert!(d.subscribe(a, 0, b"(a)\\1", &limits).is_none());
-        assert!(d.subscribe(a, 1, b"(?=b)b", &limits).is_none());
-        assert!(d.subscribe(a, 2, b"^linear (.*)", &limits).is_none());
-        let err = d.subscribe(a, 3, b"(c)\\1", &limits).expect("a third one");
+        assert_eq!(d.subscribe(a, 0, b"(a)\\1", &limits), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 1, b"(?=b)b", &limits), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 2, b"^linear (.*)", &limits), Subscribed::Kept);
+        let Subscribed::Refused(err) = d.subscribe(a, 3, b"(c)\\1", &limits) else { panic!("a third one") };
         assert_eq!(err.message, "more than 2 regular expressions that need backtracking");
-        assert!(d.subscribe(b, 0, b"(c)\\1", &limits).is_none());
+        assert_eq!(d.subscribe(b, 0, b"(c)\\1", &limits), Subscribed::Kept);
         d.unsubscribe(a, 1, b"(?=b)b");
-        assert!(d.subscribe(a, 3, b"(c)\\1", &limits).is_none());
+        assert_eq!(d.subscribe(a, 3, b"(c)\\1", &limits), Subscribed::Kept);
         assert_eq!(matches(&mut d, b"cc").len(), 1, "one text, both subscribers");
     }
 
@@ -389,7 +439,7 @@ mod tests {
     fn refused_searches_do_not_match() {
         let a = PeerId(1);
         let mut d = Dictionary::default();
-        assert!(d.subscribe(a, 0, b"(?=[^x]*x)(a)", &Limits::default()).is_none());
+        assert_eq!(d.subscribe(a, 0, b"(?=[^x]*x)(a)", &Limits::default()), Subscribed::Kept);
         let short = [b"a".repeat(100), b"x".to_vec()].concat();
         assert_eq!(matches(&mut d, &short), vec![(Some(b"a\x03".to_vec()), vec![(a, 0)])]);
         let long = [b"a".repeat(crate::engine::QUADRATIC_MAX_MESSAGE), b"x".to_vec()].concat();

@@ -337,8 +337,13 @@ impl Sockets {
 
     /// Reads a peer's socket straight into its line buffer (into the scratch buffer,
     /// then ignored, once the engine no longer reads it), at most a few times.
+    /// Reads nothing while the peer's lines wait for another turn
+    /// ([`Engine::input_waits`]): the socket keeps the rest.
     fn read_peer(&mut self, engine: &mut Engine, fd: RawFd, id: PeerId) {
         for _ in 0..READS_PER_TURN {
+            if engine.input_waits(id) {
+                return;
+            }
             let room = engine.input_room(id).unwrap_or(&mut self.scratch);
             // At most READ_CHUNK per read, so that a turn takes at most
             // READS_PER_TURN × READ_CHUNK from one peer, however large its buffer.
