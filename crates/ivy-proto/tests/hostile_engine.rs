@@ -144,7 +144,7 @@ fn documented_defaults() {
     assert_eq!((BACKTRACK_LIMIT, BACKTRACK_PROG_LIMIT), (125_000, 10_000));
     {
         use ivy_proto::engine::*;
-        assert_eq!((QUADRATIC_MAX_MESSAGE, MESSAGE_WORK), (8 << 10, 1 << 22));
+        assert_eq!((QUADRATIC_MAX_MESSAGE, MESSAGE_WORK), (8 << 10, 1 << 20));
         assert_eq!((SEARCH_BASE, LINE_BYTES_PER_UNIT), (4, 64));
     }
     assert_eq!((MAX_REPEAT_COUNT, MAX_EXPANDED_LEN, MAX_PREFIX_LEN), (65_535, 64 << 10, 32));

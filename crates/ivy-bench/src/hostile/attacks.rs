@@ -116,8 +116,9 @@ fn streams(port: u16, peers: usize, len: usize) -> Result<(), String> {
     })
 }
 
-/// Opens `peers` connections, writes `bytes(peer)` on each (on a few threads,
-/// each write given up after a while: the victim may stop reading or close),
+/// Opens `peers` connections, writes `bytes(peer)` on each (on a few threads at
+/// the lowest priority, each write given up after a while: the victim may stop
+/// reading or close),
 /// holds them [`HOLD`], then closes them all at once.
 fn attack(port: u16, peers: usize, bytes: impl Fn(usize) -> Vec<u8> + Sync) -> Result<(), String> {
     let mut conns = Vec::with_capacity(peers);
@@ -132,6 +133,7 @@ fn attack(port: u16, peers: usize, bytes: impl Fn(usize) -> Vec<u8> + Sync) -> R
         for (t, chunk) in conns.chunks_mut(per_thread).enumerate() {
             let bytes = &bytes;
             s.spawn(move || {
+                lowest_priority();
                 for (k, conn) in chunk.iter_mut().enumerate() {
                     let _ = conn.set_write_timeout(Some(Duration::from_secs(20)));
                     let _ = conn.write_all(&bytes(t * per_thread + k));
@@ -142,4 +144,13 @@ fn attack(port: u16, peers: usize, bytes: impl Fn(usize) -> Vec<u8> + Sync) -> R
     std::thread::sleep(HOLD);
     drop(conns);
     Ok(())
+}
+
+/// Runs the calling thread at the lowest priority (nice 19): the attackers
+/// share the machine's cores with the victim and GOOD, and on a real bus they
+/// would run on hosts of their own.
+fn lowest_priority() {
+    // SAFETY: setpriority has no pointer arguments; on Linux, `who` 0 with
+    // PRIO_PROCESS is the calling thread.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
 }

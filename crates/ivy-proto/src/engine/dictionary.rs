@@ -20,7 +20,14 @@ struct Entry {
     subs: Vec<(PeerId, i32)>,
     /// The pattern's capture storage, reused from one message to the next.
     slots: CaptureSlots,
+    /// What its search caches held after its last search (see [`CACHES_KEPT`]).
+    cached: usize,
 }
+
+/// Bytes the search caches of all patterns together keep from one message to
+/// the next; past it, a pattern's cache is dropped after its search (and made
+/// anew at the next one). Each is at most [`crate::pattern::CACHE_KEEP`].
+pub const CACHES_KEPT: usize = 8 << 20;
 
 /// What one peer's subscriptions hold, against [`Limits::max_states_per_peer`],
 /// [`Limits::max_backtracking_per_peer`] and its part of
@@ -94,6 +101,21 @@ fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, gone: Load) {
     }
 }
 
+/// After a search: what all caches hold (`total`, which counted `cached` for
+/// this pattern before), its cache dropped if they would hold more than
+/// [`CACHES_KEPT`].
+fn keep_caches(slots: &mut CaptureSlots, cached: &mut usize, total: usize) -> usize {
+    let now = slots.memory_usage();
+    let total = total.saturating_sub(*cached);
+    if total + now > CACHES_KEPT {
+        *slots = CaptureSlots::default();
+        *cached = 0;
+        return total;
+    }
+    *cached = now;
+    total + now
+}
+
 /// What the params buffer of [`Dictionary::for_each_match`] keeps between messages.
 const PARAMS_KEEP: usize = 64 << 10;
 
@@ -119,6 +141,8 @@ pub(super) struct Dictionary {
     /// What all texts and their compiled patterns hold together, against
     /// [`Limits::max_pattern_memory`].
     memory: usize,
+    /// What the search caches of all patterns hold, against [`CACHES_KEPT`].
+    cached: usize,
     /// Work of compiles and drops since [`Dictionary::take_work`] (`work.rs`).
     work: u64,
     budget: SearchBudget,
@@ -177,7 +201,7 @@ impl Dictionary {
         self.by_text.insert(text.to_vec(), key);
         let memory = compiled.as_ref().map_or(text.len(), |p| pattern_memory(p, text));
         self.memory += memory;
-        let entry = Entry { compiled, memory, subs: Vec::new(), slots: CaptureSlots::default() };
+        let entry = Entry { compiled, memory, subs: Vec::new(), slots: CaptureSlots::default(), cached: 0 };
         self.entries.insert(key, entry);
         key
     }
@@ -201,7 +225,8 @@ impl Dictionary {
     fn remove_text(&mut self, key: u64, text: &[u8]) {
         if let Some(entry) = self.entries.remove(&key) {
             self.memory = self.memory.saturating_sub(entry.memory);
-            self.work += drop_cost(entry.memory + entry.slots.memory_usage());
+            self.cached = self.cached.saturating_sub(entry.cached);
+            self.work += drop_cost(entry.memory + entry.cached);
         }
         self.by_text.remove(text);
         self.index.remove(key);
@@ -221,7 +246,7 @@ impl Dictionary {
         // Checked for UTF-8 once, on the first candidate that needs it.
         let mut checked = None;
         for key in &candidates {
-            let Some(Entry { compiled: Ok(pattern), subs, slots, memory }) = self.entries.get_mut(key) else {
+            let Some(Entry { compiled: Ok(pattern), subs, slots, memory, cached }) = self.entries.get_mut(key) else {
                 continue;
             };
             let subs = match self.budget.admit(pattern, subs) {
@@ -242,6 +267,7 @@ impl Dictionary {
                 *memory += grown;
                 self.memory += grown;
             }
+            self.cached = keep_caches(slots, cached, self.cached);
             if !hit {
                 continue;
             }

@@ -24,6 +24,7 @@ mod types;
 mod work;
 
 pub use budget::{LINE_BYTES_PER_UNIT, MESSAGE_WORK, QUADRATIC_MAX_MESSAGE, SEARCH_BASE};
+pub use dictionary::CACHES_KEPT;
 pub use error::{SendError, UnknownBinding};
 use event::SparePool;
 pub use event::{Action, Event, pong_micros};
@@ -34,7 +35,7 @@ use outqueue::{Push, WhenFull};
 pub use peer::{Peer, PeerState};
 pub use policy::{AllowList, AllowListError};
 pub use types::{AppEvent, BindEvent, BindingId, Matching, PeerId};
-pub use work::{PEER_FLOOR, TURN_WORK};
+pub use work::{FLOOR_READ, PEER_FLOOR, TURN_WORK};
 
 use crate::pattern::Filter;
 use crate::wire::{self, LineBuffer, MsgType};

@@ -44,7 +44,20 @@ impl Engine {
     pub fn handle_input(&mut self, id: PeerId, n: usize) {
         let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
         peer.input.filled(n);
+        self.turn.received(&mut peer.work, n);
         self.take_lines(id);
+    }
+
+    /// How many bytes to read from the peer at most now: none while its lines
+    /// wait ([`Engine::input_waits`]); once the turn's work is spent, a few
+    /// ([`super::FLOOR_READ`]) once per turn, for the lines of its floor. Any
+    /// number for a peer no longer read (its bytes are dropped).
+    pub fn read_allowance(&self, id: PeerId) -> usize {
+        match self.peers.get(id).filter(|p| p.is_open()) {
+            Some(peer) if peer.waits => 0,
+            Some(peer) => self.turn.read_allowance(&peer.work),
+            None => usize::MAX,
+        }
     }
 
     /// Whether the peer's lines wait for another turn (the turn's work is spent):
@@ -53,8 +66,9 @@ impl Engine {
         self.peers.get(id).is_some_and(|p| p.waits)
     }
 
-    /// Whether work waits for another turn: a peer's lines, or the teardown of
-    /// a peer that left. Call [`Engine::handle_turn`] at the next turn of the loop.
+    /// Whether work waits for another turn: a peer's lines, the teardown of a
+    /// peer that left, or peers not read for want of work left in this turn.
+    /// Call [`Engine::handle_turn`] at the next turn of the loop.
     pub fn work_waits(&self) -> bool {
         self.turn.waits()
     }
@@ -80,12 +94,16 @@ impl Engine {
         self.turn.take_released()
     }
 
-    /// Takes up the lines of the peers that waited.
+    /// Takes up the lines of the peers that waited, each once: as far as the
+    /// turn's work goes, then each its floor. The first one of this turn goes
+    /// last in the next, so that each in turn has the turn's work first.
     fn resume_peers(&mut self) {
+        self.resume_waiting();
+        self.turn.waiting.rotate_left(1.min(self.turn.waiting.len()));
+    }
+
+    fn resume_waiting(&mut self) {
         for _ in 0..self.turn.waiting.len() {
-            if self.turn.is_spent() {
-                return;
-            }
             let Some(id) = self.turn.waiting.pop_front() else { return };
             if let Some(peer) = self.peers.get_mut(id).filter(|p| p.waits) {
                 peer.waits = false;

@@ -79,39 +79,41 @@ fn a_flood_of_subscriptions_is_spread_over_turns_and_others_are_answered_meanwhi
     let bytes = subscriptions(&texts);
     let given = read_until_waiting(&mut e, flood, &bytes);
     // The turn's work is spent: the rest of the flood waits, unread or buffered.
-    let first = taken_in_one_turn(&texts);
+    // Bytes received count too (a unit per 64): a line or two fewer.
+    let first = bind_events(&mut e);
+    let most = taken_in_one_turn(&texts);
+    assert!((most - 2..=most).contains(&first), "{first} compiles in one turn, {most} without the reads");
     assert!(first < texts.len() / 4, "{first} compiles in one turn");
-    assert_eq!(bind_events(&mut e), first);
     assert!(e.input_waits(flood) && e.work_waits());
     // A well-behaved peer is answered in the same turn.
     feed(&mut e, good, b"9 7\x02\n");
     assert_eq!(drain_output(&mut e, good), b"10 7\x02\n");
-    // A compile of its own waits for a turn with work left, after the flood's
-    // slice: the peers that wait take turns.
+    // A compile of its own waits for a turn with work left; the peers that
+    // wait take turns at having the turn's work first: GOOD's comes within two.
     read_until_waiting(&mut e, good, b"1 0\x02^good (.*)$\n");
     assert!(e.input_waits(good));
     assert_eq!(bind_events(&mut e), 0);
-    e.handle_turn();
-    let second = bind_events(&mut e);
-    assert!(second > 0 && second < texts.len() - first, "{second}");
-    e.handle_turn();
-    assert!(!e.input_waits(good), "GOOD's turn came");
-    let third = bind_events(&mut e);
-    assert!(third >= 1);
-    // Every line is taken in the end, none twice, over many turns.
-    let mut turns = 3;
-    let mut total = first + second + third;
+    let mut turns = 0;
+    let mut total = first;
     let mut given = given;
+    let mut good_at = None;
     while given < bytes.len() || e.work_waits() {
         e.handle_turn();
-        given += read_until_waiting(&mut e, flood, &bytes[given..]);
-        total += bind_events(&mut e);
         turns += 1;
+        if good_at.is_none() && !e.input_waits(good) {
+            good_at = Some(turns);
+        }
+        given += read_until_waiting(&mut e, flood, &bytes[given..]);
+        let taken = bind_events(&mut e);
+        assert!(taken < texts.len() / 4, "{taken} in one turn");
+        total += taken;
         assert!(turns < 1000);
     }
+    assert!(good_at.is_some_and(|t| t <= 2), "GOOD's compile at turn {good_at:?}");
+    // Every line is taken in the end, none twice, over many turns.
     assert_eq!(total, texts.len() + 1);
     assert_eq!(e.peer_regexps(flood).map(|r| r.len()), Some(texts.len()));
-    assert!(turns >= 4, "{turns} turns");
+    assert!(turns >= 8, "{turns} turns");
 }
 
 #[test]

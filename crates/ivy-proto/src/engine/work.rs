@@ -8,19 +8,24 @@
 //! [`TURN_WORK`]; past it, a peer's lines wait in its buffer (the driver reads
 //! no more from it) and the driver runs another turn at once
 //! ([`super::Engine::handle_turn`]), which takes them up first. Each peer may
-//! still spend [`PEER_FLOOR`] per turn on lines that compile nothing, so that
-//! a well-behaved peer is answered in every turn whatever the others ask. The
-//! regexps of a peer that left are dropped in slices, a turn's work at a time.
+//! still spend [`PEER_FLOOR`] per turn on lines that compile nothing (and be
+//! read [`FLOOR_READ`] bytes for them), so that a well-behaved peer is answered
+//! in every turn whatever the others ask. The regexps of a peer that left are
+//! dropped in slices, a turn's work at a time.
 
-use super::budget::line_cost;
+use super::budget::{LINE_BYTES_PER_UNIT, line_cost};
 use super::types::PeerId;
 use std::collections::VecDeque;
 
 /// Work one turn may spend on lines, compiles and teardowns: about 6 ms.
 pub const TURN_WORK: u64 = 1 << 17;
 /// Work each peer may spend in every turn, past [`TURN_WORK`] too, on lines
-/// that compile nothing: about 64 short lines.
-pub const PEER_FLOOR: u64 = 64;
+/// that compile nothing: 256 short lines, or one of 16 KiB (512 peers: about
+/// 6 ms more).
+pub const PEER_FLOOR: u64 = 256;
+/// Bytes a peer may still be read in a turn whose work is spent (once per
+/// turn): room for the lines of its floor.
+pub const FLOOR_READ: usize = 16 << 10;
 /// What compiling a regexp costs beside its size.
 const COMPILE_BASE: u64 = 32;
 /// Bytes of a compiled regexp ([`crate::pattern::Pattern::memory_usage`])
@@ -76,6 +81,18 @@ pub(super) struct TurnWork {
 pub(crate) struct PeerWork {
     turn: u64,
     spent: u64,
+    /// It was read after the turn's work was spent ([`FLOOR_READ`]).
+    floor_read: bool,
+}
+
+impl PeerWork {
+    /// The peer's count in turn `number`, started again if it was another's.
+    fn at(&mut self, number: u64) -> &mut PeerWork {
+        if self.turn != number {
+            *self = PeerWork { turn: number, spent: 0, floor_read: false };
+        }
+        self
+    }
 }
 
 impl TurnWork {
@@ -99,11 +116,30 @@ impl TurnWork {
 
     /// Counts `cost` against the turn and the peer.
     pub(super) fn spend(&mut self, peer: &mut PeerWork, cost: u64) {
-        if peer.turn != self.number {
-            *peer = PeerWork { turn: self.number, spent: 0 };
-        }
+        let peer = peer.at(self.number);
         peer.spent = peer.spent.saturating_add(cost);
         self.spent = self.spent.saturating_add(cost);
+    }
+
+    /// How many bytes a peer may be read now: any while the turn has work
+    /// left; past it, [`FLOOR_READ`] once per turn.
+    pub(super) fn read_allowance(&self, peer: &PeerWork) -> usize {
+        if !self.is_spent() {
+            usize::MAX
+        } else if peer.turn == self.number && peer.floor_read {
+            0
+        } else {
+            FLOOR_READ
+        }
+    }
+
+    /// `n` bytes were received from a peer: they count against the turn (their
+    /// lines count again as they are handled).
+    pub(super) fn received(&mut self, peer: &mut PeerWork, n: usize) {
+        let spent = self.is_spent();
+        let peer = peer.at(self.number);
+        peer.floor_read |= spent;
+        self.spent = self.spent.saturating_add(u64::try_from(n).unwrap_or(u64::MAX) / LINE_BYTES_PER_UNIT);
     }
 
     /// Counts `cost` against the turn only (teardowns).
@@ -112,9 +148,10 @@ impl TurnWork {
         self.released = true;
     }
 
-    /// Whether work waits for another turn.
+    /// Whether work waits for another turn, or the turn's work is spent (peers
+    /// are read again only in a new turn).
     pub(super) fn waits(&self) -> bool {
-        !self.waiting.is_empty() || !self.teardown.is_empty()
+        !self.waiting.is_empty() || !self.teardown.is_empty() || self.is_spent()
     }
 
     /// Whether teardowns go before waiting lines in this turn: every other
@@ -167,6 +204,24 @@ mod tests {
         assert!(turn.may_take(&a, 10, true) && turn.may_take(&b, 10, false));
         turn.spend(&mut b, 1);
         assert_eq!((b.spent, turn.spent), (1, 1));
+    }
+
+    #[test]
+    fn past_the_turn_each_peer_is_read_once_a_little() {
+        let mut turn = TurnWork::default();
+        turn.start();
+        let (mut a, mut b) = (PeerWork::default(), PeerWork::default());
+        assert_eq!(turn.read_allowance(&a), usize::MAX);
+        turn.received(&mut a, 64 * TURN_WORK as usize);
+        assert!(turn.is_spent(), "bytes received count");
+        assert_eq!(turn.read_allowance(&a), FLOOR_READ, "the read that spent it was not a floor read");
+        turn.received(&mut a, FLOOR_READ);
+        assert_eq!(turn.read_allowance(&a), 0);
+        assert_eq!(turn.read_allowance(&b), FLOOR_READ);
+        turn.received(&mut b, 10);
+        assert_eq!(turn.read_allowance(&b), 0);
+        turn.start();
+        assert_eq!((turn.read_allowance(&a), turn.read_allowance(&b)), (usize::MAX, usize::MAX));
     }
 
     #[test]
