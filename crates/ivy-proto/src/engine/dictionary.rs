@@ -13,7 +13,7 @@ use std::collections::HashMap;
 /// One distinct regexp text and who subscribed it.
 #[derive(Debug)]
 struct Entry {
-    compiled: Result<Pattern, CompileError>,
+    pattern: Pattern,
     /// What it holds ([`pattern_memory`]), as counted in [`Dictionary::memory`].
     memory: usize,
     /// (peer, subscription id), newest first.
@@ -41,17 +41,15 @@ struct Load {
 }
 
 impl Load {
-    /// What a subscription to `entry` holds: a text that does not compile,
-    /// its bytes only.
+    /// What a subscription to `entry` holds.
     fn of(entry: &Entry) -> Load {
-        match &entry.compiled {
-            Ok(pattern) => Load {
-                states: pattern.states(),
-                backtracking: usize::from(pattern.is_backtracking()),
-                memory: entry.memory,
-            },
-            Err(_) => Load { states: 0, backtracking: 0, memory: entry.memory },
-        }
+        let pattern = &entry.pattern;
+        Load { states: pattern.states(), backtracking: usize::from(pattern.is_backtracking()), memory: entry.memory }
+    }
+
+    /// What a subscription to a text that does not compile holds: the text.
+    fn broken(text: &[u8]) -> Load {
+        Load { states: 0, backtracking: 0, memory: text.len() }
     }
 }
 
@@ -160,12 +158,16 @@ impl Dictionary {
     }
 
     /// Adds (peer, id) under `text`, compiling the text if it is new. A text
-    /// that cannot be compiled is kept (listed, never matching), as ivy-c does;
-    /// a text past the peer's [`Limits`] is not kept.
+    /// that cannot be compiled is kept by the peer (listed, never matching), as
+    /// ivy-c does, and counted here, but not stored: it is compiled again
+    /// whenever subscribed. A text past the peer's [`Limits`] is not kept.
     pub(super) fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Subscribed {
         let key = match self.by_text.get(text) {
             Some(&key) => key,
-            None => self.insert_text(text),
+            None => match Pattern::compile(text) {
+                Ok(pattern) => self.insert_text(text, pattern),
+                Err(error) => return self.subscribe_broken(peer, text, error, limits),
+            },
         };
         let Some(entry) = self.entries.get_mut(&key) else { return Subscribed::Kept };
         if let Some(refused) = charge(&mut self.loads, peer, Load::of(entry), self.memory, limits) {
@@ -175,10 +177,18 @@ impl Dictionary {
             return Subscribed::Refused(refused);
         }
         entry.subs.insert(0, (peer, id));
-        match &entry.compiled {
-            Ok(_) => Subscribed::Kept,
-            Err(e) => Subscribed::Broken(e.clone()),
+        Subscribed::Kept
+    }
+
+    /// A text that does not compile: its bytes count for the peer and the agent.
+    fn subscribe_broken(&mut self, peer: PeerId, text: &[u8], error: CompileError, limits: &Limits) -> Subscribed {
+        self.work += compile_cost(None);
+        let total = self.memory + text.len();
+        if let Some(refused) = charge(&mut self.loads, peer, Load::broken(text), total, limits) {
+            return Subscribed::Refused(refused);
         }
+        self.memory = total;
+        Subscribed::Broken(error)
     }
 
     /// Whether subscribing `text` compiles it (nobody holds it yet).
@@ -191,24 +201,28 @@ impl Dictionary {
         std::mem::take(&mut self.work)
     }
 
-    fn insert_text(&mut self, text: &[u8]) -> u64 {
+    fn insert_text(&mut self, text: &[u8], pattern: Pattern) -> u64 {
         self.next_key += 1;
         let key = self.next_key;
-        let compiled = Pattern::compile(text);
-        self.work += compile_cost(compiled.as_ref().ok().map(Pattern::memory_usage));
-        let prefix = compiled.as_ref().ok().and_then(|p| p.literal_prefix());
-        self.index.insert(key, prefix);
+        let memory = pattern_memory(&pattern, text);
+        self.work += compile_cost(Some(pattern.memory_usage()));
+        self.index.insert(key, pattern.literal_prefix());
         self.by_text.insert(text.to_vec(), key);
-        let memory = compiled.as_ref().map_or(text.len(), |p| pattern_memory(p, text));
         self.memory += memory;
-        let entry = Entry { compiled, memory, subs: Vec::new(), slots: CaptureSlots::default(), cached: 0 };
+        let entry = Entry { pattern, memory, subs: Vec::new(), slots: CaptureSlots::default(), cached: 0 };
         self.entries.insert(key, entry);
         key
     }
 
     /// Removes every (peer, id) pair under `text`; drops the text when nobody is left.
     pub(super) fn unsubscribe(&mut self, peer: PeerId, id: i32, text: &[u8]) {
-        let Some(&key) = self.by_text.get(text) else { return };
+        let Some(&key) = self.by_text.get(text) else {
+            // Not stored: a text that does not compile.
+            discharge(&mut self.loads, peer, Load::broken(text));
+            self.memory = self.memory.saturating_sub(text.len());
+            self.work += drop_cost(text.len());
+            return;
+        };
         let Some(entry) = self.entries.get_mut(&key) else { return };
         let before = entry.subs.len();
         entry.subs.retain(|&(p, i)| p != peer || i != id);
@@ -246,7 +260,7 @@ impl Dictionary {
         // Checked for UTF-8 once, on the first candidate that needs it.
         let mut checked = None;
         for key in &candidates {
-            let Some(Entry { compiled: Ok(pattern), subs, slots, memory, cached }) = self.entries.get_mut(key) else {
+            let Some(Entry { pattern, subs, slots, memory, cached }) = self.entries.get_mut(key) else {
                 continue;
             };
             let subs = match self.budget.admit(pattern, subs) {
@@ -297,7 +311,7 @@ impl Dictionary {
     /// what they ask for in all, and, past the message's work, for each peer.
     fn plan(&mut self, len: usize, candidates: &[u64]) {
         let costs = candidates.iter().filter_map(|key| match self.entries.get(key) {
-            Some(Entry { compiled: Ok(pattern), subs, .. }) => Some((search_cost(pattern, len)?, subs)),
+            Some(Entry { pattern, subs, .. }) => Some((search_cost(pattern, len)?, subs)),
             _ => None,
         });
         let line = line_cost(len);
@@ -310,7 +324,7 @@ impl Dictionary {
             return;
         }
         for key in candidates {
-            if let Some(Entry { compiled: Ok(pattern), subs, .. }) = self.entries.get(key)
+            if let Some(Entry { pattern, subs, .. }) = self.entries.get(key)
                 && let Some(search) = search_cost(pattern, len)
             {
                 self.budget.ask(search, subs);
