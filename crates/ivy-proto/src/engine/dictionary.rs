@@ -476,6 +476,26 @@ mod tests {
     }
 
     #[test]
+    fn search_caches_are_kept_within_one_budget() {
+        let pattern = Pattern::compile(b"(.*a){19}(?:|z)").expect("compiles");
+        let mut slots = CaptureSlots::default();
+        let mut spans = Vec::new();
+        pattern.capture_spans(Subject::bytes_only(b"echo 1"), &mut slots, &mut spans);
+        let size = slots.memory_usage();
+        assert!(size > 0);
+        // Room for it: kept and counted.
+        let mut cached = 0;
+        assert_eq!(keep_caches(&mut slots, &mut cached, 100), 100 + size);
+        assert_eq!((cached, slots.memory_usage()), (size, size));
+        // Its own count is replaced, not added twice.
+        assert_eq!(keep_caches(&mut slots, &mut cached, 100 + size), 100 + size);
+        // No room left: dropped, and no longer counted.
+        let full = CACHES_KEPT - size / 2;
+        assert_eq!(keep_caches(&mut slots, &mut cached, full + size), full);
+        assert_eq!((cached, slots.memory_usage()), (0, 0));
+    }
+
+    #[test]
     fn refused_searches_do_not_match() {
         let a = PeerId(1);
         let mut d = Dictionary::default();
