@@ -27,7 +27,7 @@ struct Entry {
 /// Bytes the search caches of all patterns together keep from one message to
 /// the next; past it, a pattern's cache is dropped after its search (and made
 /// anew at the next one). Each is at most [`crate::pattern::CACHE_KEEP`].
-pub const CACHES_KEPT: usize = 8 << 20;
+pub const CACHES_KEPT: usize = 32 << 20;
 
 /// What one peer's subscriptions hold, against [`Limits::max_states_per_peer`],
 /// [`Limits::max_backtracking_per_peer`] and its part of

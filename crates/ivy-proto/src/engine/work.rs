@@ -17,8 +17,8 @@ use super::budget::{LINE_BYTES_PER_UNIT, line_cost};
 use super::types::PeerId;
 use std::collections::VecDeque;
 
-/// Work one turn may spend on lines, compiles and teardowns: about 6 ms.
-pub const TURN_WORK: u64 = 1 << 17;
+/// Work one turn may spend on lines, compiles and teardowns: about 3 ms.
+pub const TURN_WORK: u64 = 1 << 16;
 /// Work each peer may spend in every turn, past [`TURN_WORK`] too, on lines
 /// that compile nothing: 256 short lines, or one of 16 KiB (512 peers: about
 /// 6 ms more).
