@@ -95,6 +95,8 @@ fn engine_input(chunks: &[&[u8]], max_line: usize) {
         queue_cap: 16 << 10,
         max_peers: 4,
         max_pattern_memory: 1 << 20,
+        max_input_memory: 1 << 20,
+        max_output_memory: 1 << 20,
     };
     let mut engine = Engine::new(b"FUZZ", Some(b"FUZZ Ready"));
     engine.set_limits(limits);

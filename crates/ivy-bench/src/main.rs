@@ -6,6 +6,7 @@
 //! ```text
 //! ivy-bench [--scenario NAME[,NAME...]|all] [--messages N] [--runs K] [--json]
 //!           [--port-base P] [--timeout S] [--python PY] [--c-bench PATH] [--list] [-v]
+//! ivy-bench --hostile [--attack NAME[,NAME...]] [--victim-python PY] [--port-base P]
 //! ```
 //!
 //! Scenarios: `raw-tcp`, `1to1-20B`, `1to1-20B-loop`, `1to1-1KiB`, `1to10-20B`,
@@ -17,6 +18,7 @@
 //! messages, a timeout); missed targets are reported, not fatal.
 
 mod args;
+mod hostile;
 mod orch;
 mod raw;
 mod report;
@@ -32,7 +34,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: ivy-bench [--scenario NAME[,NAME...]|all] [--messages N] [--runs K] [--json]\n\
   [--port-base P] [--timeout S] [--py-messages N] [--idle-secs S] [--python PY|none]\n\
-  [--c-bench PATH] [--list] [-v]";
+  [--c-bench PATH] [--list] [-v]\n\
+       ivy-bench --hostile [--attack NAME,...] [--victim-python PY] [--port-base P]";
 
 fn run_role(role: &str, rest: &[String]) -> ExitCode {
     let r = args::Args::parse(rest).and_then(|a| match role {
@@ -46,6 +49,7 @@ fn run_role(role: &str, rest: &[String]) -> ExitCode {
         "raw-source" => raw::source(&a),
         "raw-pong" => raw::pong(&a),
         "raw-ping" => raw::ping(&a),
+        "victim" => hostile::victim_role(&a),
         _ => Err(format!("unknown role {role}")),
     });
     match r {
@@ -127,6 +131,9 @@ fn main() -> ExitCode {
     if argv.first().map(String::as_str) == Some("--role") {
         let Some(role) = argv.get(1) else { return ExitCode::from(2) };
         return run_role(role, &argv[2..]);
+    }
+    if argv.first().map(String::as_str) == Some("--hostile") {
+        return hostile::main(&argv[1..]);
     }
     if argv.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");

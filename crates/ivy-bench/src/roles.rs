@@ -29,7 +29,7 @@ pub(crate) fn watchdog(role: &'static str, secs: u64) {
 
 /// Watches standard input: any input calls `on_input`, its end (the orchestrator
 /// closes it) stops `bus`.
-fn stop_on_stdin_eof(bus: &Bus, on_input: impl Fn(&Bus) + Send + 'static) {
+pub(crate) fn stop_on_stdin_eof(bus: &Bus, on_input: impl Fn(&Bus) + Send + 'static) {
     let b = bus.clone();
     bus.event_loop().add_channel(
         0,

@@ -29,6 +29,11 @@ struct PeerInput<'e>(&'e mut Engine, PeerId);
 
 impl InPlace for PeerInput<'_> {
     fn room(&mut self) -> Option<&mut [u8]> {
+        // As the driver does: no read while the peer's lines wait; the loop's
+        // next turns take them up.
+        while self.0.input_waits(self.1) {
+            self.0.handle_turn();
+        }
         self.0.input_room(self.1)
     }
 
@@ -51,10 +56,25 @@ fn copy_in(to: &mut impl InPlace, mut bytes: &[u8]) {
 }
 
 /// Hands `bytes` to the peer as received data, through the room the engine offers
-/// ([`Engine::input_room`], [`Engine::handle_input`]). Bytes offered to a peer that
-/// is no longer read are dropped, as the driver drops them.
+/// ([`Engine::input_room`], [`Engine::handle_input`]), and runs turns of the loop
+/// until every line they complete is handled ([`Engine::handle_turn`]). Bytes
+/// offered to a peer that is no longer read are dropped, as the driver drops them.
 pub fn feed(engine: &mut Engine, peer: PeerId, bytes: &[u8]) {
     copy_in(&mut PeerInput(engine, peer), bytes);
+    while engine.input_waits(peer) {
+        engine.handle_turn();
+    }
+}
+
+/// Runs turns of the loop until no work waits (peers' lines, teardowns of
+/// peers that left); returns how many it took.
+pub fn settle(engine: &mut Engine) -> usize {
+    let mut turns = 0;
+    while engine.work_waits() {
+        engine.handle_turn();
+        turns += 1;
+    }
+    turns
 }
 
 /// Receives `bytes` into a line buffer in place ([`LineBuffer::spare`],

@@ -130,7 +130,9 @@ fn documented_defaults() {
             max_regexp_len: 8 << 10,
             max_states_per_peer: 1 << 17,
             max_backtracking_per_peer: 8,
-            max_pattern_memory: 64 << 20,
+            max_pattern_memory: 32 << 20,
+            max_input_memory: 32 << 20,
+            max_output_memory: 32 << 20,
             queue_cap: 32 << 20,
             max_peers: 512,
         }
@@ -142,7 +144,7 @@ fn documented_defaults() {
     assert_eq!((BACKTRACK_LIMIT, BACKTRACK_PROG_LIMIT), (125_000, 10_000));
     {
         use ivy_proto::engine::*;
-        assert_eq!((QUADRATIC_MAX_MESSAGE, MESSAGE_WORK), (8 << 10, 1 << 22));
+        assert_eq!((QUADRATIC_MAX_MESSAGE, MESSAGE_WORK), (8 << 10, 1 << 20));
         assert_eq!((SEARCH_BASE, LINE_BYTES_PER_UNIT), (4, 64));
     }
     assert_eq!((MAX_REPEAT_COUNT, MAX_EXPANDED_LEN, MAX_PREFIX_LEN), (65_535, 64 << 10, 32));

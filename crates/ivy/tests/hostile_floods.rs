@@ -243,3 +243,30 @@ fn hanging_dials_are_capped_and_given_up() {
     let mut raw = late.accept();
     raw.expect(&handshake(port, "X", &[(0, X_RE)]));
 }
+
+#[test]
+fn a_flood_of_subscriptions_does_not_hold_up_other_peers() {
+    // 2 000 costly regexps (60 states each) take about 0.1 s to compile
+    // optimised, seconds in a debug build: X compiles them a turn's work at a
+    // time (`TURN_WORK`), so that a ping GOOD sends once the flood is under way
+    // is answered before the ping the flood sent after its regexps.
+    let (x, _msgs, events) = x_agent(Limits::default());
+    let x = Running::start(x, bus_port());
+    let port = x.port();
+    let mut good = join(Raw::connect(port), port, "GOOD", &events);
+    let mut flood = Raw::connect(port);
+    flood.expect(&handshake(port, "X", &[(0, X_RE)]));
+    let mut bytes = b"6 2\x02FLOOD\n".to_vec();
+    for i in 0..2000 {
+        bytes.extend_from_slice(format!("1 {i}\x02(.*a){{19}}(?:|z{i})\n").as_bytes());
+    }
+    bytes.extend_from_slice(b"5 0\x02\n9 1\x02\n");
+    flood.send(&bytes);
+    std::thread::sleep(Duration::from_millis(20));
+    good.ping_pong(7);
+    flood.expect_quiet(1);
+    // The flood is served in the end: every regexp kept (no Error), then its Pong.
+    flood.expect(b"10 1\x02\n");
+    assert_eq!(next_app_event(&events, AppEvent::Connected).1, b"FLOOD");
+    good.ping_pong(8);
+}

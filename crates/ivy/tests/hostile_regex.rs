@@ -285,18 +285,18 @@ fn costly_patterns(tag: &str) -> Vec<String> {
 
 #[test]
 fn many_small_costly_patterns_share_one_message_work() {
-    // On a 4 KiB message each search may cost 62 × 4096 steps: as many run as
+    // On a 1 KiB message each search may cost 62 × 1024 steps: as many run as
     // MESSAGE_WORK pays for, exactly, and on 100 KB none (each alone passes it).
     let patterns = costly_patterns("");
     let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
     let mut f = fix();
     assert_eq!(f.subscribe(&refs), Vec::<Vec<u8>>::new());
-    let short = repeat(b"a", 4096);
+    let short = repeat(b"a", 1024);
     let (longest, total) = f.timed_sends(&[short.clone(), short, repeat(b"a", LEN)]);
     eprintln!("3 sends through 300 costly patterns: {total:?} (longest {longest:?})");
     let bound = Duration::from_secs(if cfg!(debug_assertions) { 10 } else { 1 });
     assert!(longest < bound, "a send took {longest:?}");
-    let per_message = (MESSAGE_WORK / work(&patterns[0], 4096)) as usize;
+    let per_message = (MESSAGE_WORK / work(&patterns[0], 1024)) as usize;
     assert!((5..300).contains(&per_message), "{per_message}");
     assert_eq!(f.hostile_got_whole_lines(), 2 * per_message);
 }
@@ -323,7 +323,7 @@ fn many_costly_peers_share_one_message_work() {
             (raw, rx)
         })
         .collect();
-    let message = repeat(b"a", 4096);
+    let message = repeat(b"a", 1024);
     let (longest, total) = f.timed_sends(&[message.clone(), message.clone(), message]);
     eprintln!("3 sends through 10 peers of 300 costly patterns: {total:?} (longest {longest:?})");
     let bound = Duration::from_secs(if cfg!(debug_assertions) { 10 } else { 1 });
@@ -336,7 +336,7 @@ fn many_costly_peers_share_one_message_work() {
             lines += 1;
         }
     }
-    let per_peer = (MESSAGE_WORK / 10 / work(&costly_patterns("0")[0], 4096)) as usize;
+    let per_peer = (MESSAGE_WORK / 10 / work(&costly_patterns("0")[0], 1024)) as usize;
     assert!(per_peer >= 1);
     assert_eq!(lines, 3 * 10 * per_peer);
 }

@@ -18,7 +18,8 @@ const STOPPED: Duration = Duration::from_secs(60);
 const LIVENESS: Liveness = Liveness { idle: Duration::from_secs(1), interval: Duration::from_secs(1), retries: 2 };
 /// Messages sent at once when the agent stops (more than the kernel's buffers
 /// take, up to 32 MiB of receive buffer here: the window shuts), then one every
-/// [`PERIOD`]; this long each. All of them fit in X's queue cap ([`QUEUE_CAP`]).
+/// [`PERIOD`]; this long each. All of them fit in X's queue cap ([`QUEUE_CAP`]),
+/// which is X's agent-wide output budget too (`max_output_memory`).
 const BURST: usize = 10_000;
 const QUEUE_CAP: usize = 128 << 20;
 const PERIOD: Duration = Duration::from_millis(20);
@@ -43,7 +44,7 @@ impl Drop for Reaped {
 fn a_stopped_agent_is_kept_and_served_after_it_resumes() {
     let x = agent("X", None);
     x.set_liveness(Some(LIVENESS));
-    x.set_limits(Limits { queue_cap: QUEUE_CAP, ..Limits::default() });
+    x.set_limits(Limits { queue_cap: QUEUE_CAP, max_output_memory: QUEUE_CAP, ..Limits::default() });
     let apps = app_events(&x);
     let port = bus_port();
     let x = common::Running::start(x, port);

@@ -20,8 +20,9 @@ use crate::pattern::{BACKTRACK_LIMIT, Pattern};
 /// ([`Pattern::may_be_quadratic`]) runs on: about 30 ms at worst.
 pub const QUADRATIC_MAX_MESSAGE: usize = 8 << 10;
 /// Work one message may cost, all searches and Msg lines of all peers
-/// together: about 50 ms at worst. A single search past it never runs.
-pub const MESSAGE_WORK: u64 = 1 << 22;
+/// together: about 12 ms at worst, so that a loop turn that sends stays well
+/// under 50 ms. A single search past it never runs.
+pub const MESSAGE_WORK: u64 = 1 << 20;
 /// What every search costs beside its steps, a literal shape's included.
 pub const SEARCH_BASE: u64 = 4;
 /// Bytes of a Msg line that cost one unit to build and queue.
@@ -243,20 +244,20 @@ mod tests {
         let mut b = SearchBudget::default();
         let p = pattern("(x{1000})1");
         let subs = [(PeerId(1), 0), (PeerId(2), 7)];
-        let cost = search_cost(&p, 1000).expect("runs");
-        b.start(1000, 2 * cost);
+        let cost = search_cost(&p, 250).expect("runs");
+        b.start(250, 2 * cost);
         assert!(!b.is_shared());
         assert_eq!(b.admit(&p, &subs), Admit::All);
         assert_eq!(b.admit(&p, &subs), Admit::All);
-        assert_eq!(b.spent(), 2 * (cost + 2 * line_cost(1000)));
+        assert_eq!(b.spent(), 2 * (cost + 2 * line_cost(250)));
         assert_eq!(b.refused(), 0);
     }
 
     /// Peer 1 subscribed `n1` costly patterns, peer 2 `n2` small ones, peer 1
-    /// first: the searches each gets to run on a 4 KiB message.
+    /// first: the searches each gets to run on a 1 KiB message.
     fn fair_run(n1: usize, n2: usize) -> (usize, usize, u64) {
         let (hostile, good) = (pattern("(.*a){19}(?:|z)"), pattern("^good ([a-z]+) [0-9]+$"));
-        let len = 4096;
+        let len = 1024;
         let (h, g) = (search_cost(&hostile, len).expect("runs"), search_cost(&good, len).expect("runs"));
         let (hs, gs) = ([(PeerId(1), 0)], [(PeerId(2), 0)]);
         let mut b = SearchBudget::default();
@@ -277,7 +278,7 @@ mod tests {
     fn past_the_message_work_each_peer_has_its_fair_share() {
         // Alone, the costly peer gets the whole work, and no more.
         let (ran, _, spent) = fair_run(2016, 0);
-        let one = search_cost(&pattern("(.*a){19}(?:|z)"), 4096).expect("runs") + line_cost(4096);
+        let one = search_cost(&pattern("(.*a){19}(?:|z)"), 1024).expect("runs") + line_cost(1024);
         assert_eq!(ran as u64, MESSAGE_WORK / one);
         assert_eq!(spent, ran as u64 * one);
         // A peer that asks less than half gets all it asks, whoever comes first.
@@ -286,7 +287,7 @@ mod tests {
         assert!(ran1 > 0 && spent <= MESSAGE_WORK, "{ran1} ran, spent {spent}");
         // Two peers that both ask too much get half each.
         let (ran1, ran2, _) = fair_run(2016, 100_000);
-        let good = search_cost(&pattern("^good ([a-z]+) [0-9]+$"), 4096).expect("runs") + line_cost(4096);
+        let good = search_cost(&pattern("^good ([a-z]+) [0-9]+$"), 1024).expect("runs") + line_cost(1024);
         assert_eq!(ran2 as u64, MESSAGE_WORK / 2 / good);
         assert!(ran1 > 0);
     }
@@ -294,7 +295,7 @@ mod tests {
     #[test]
     fn a_shared_text_runs_for_the_subscribers_whose_share_covers_it() {
         let (small, big) = (pattern("(x{500})1"), pattern("(x{1000})1"));
-        let len = 2000;
+        let len = 500;
         let (one, two) = (search_cost(&small, len).expect("runs"), search_cost(&big, len).expect("runs"));
         let line = line_cost(len);
         let (a, c) = (PeerId(1), PeerId(2));

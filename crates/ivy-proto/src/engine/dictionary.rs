@@ -5,21 +5,29 @@ use super::budget::{Admit, SearchBudget, line_cost, search_cost};
 use super::idmap::IdMap;
 use super::limits::Limits;
 use super::types::{Matching, PeerId};
-use crate::pattern::{CaptureSlots, CompileError, Pattern, PrefixIndex, Subject};
+use super::work::{compile_cost, drop_cost};
+use crate::pattern::{CaptureSlots, CompileError, Pattern, PrefixIndex, Subject, shrink_if_sparse};
 use crate::wire::{ETX, LF};
 use std::collections::HashMap;
 
 /// One distinct regexp text and who subscribed it.
 #[derive(Debug)]
 struct Entry {
-    compiled: Result<Pattern, CompileError>,
+    pattern: Pattern,
     /// What it holds ([`pattern_memory`]), as counted in [`Dictionary::memory`].
     memory: usize,
     /// (peer, subscription id), newest first.
     subs: Vec<(PeerId, i32)>,
     /// The pattern's capture storage, reused from one message to the next.
     slots: CaptureSlots,
+    /// What its search caches held after its last search (see [`CACHES_KEPT`]).
+    cached: usize,
 }
+
+/// Bytes the search caches of all patterns together keep from one message to
+/// the next; past it, a pattern's cache is dropped after its search (and made
+/// anew at the next one). Each is at most [`crate::pattern::CACHE_KEEP`].
+pub const CACHES_KEPT: usize = 32 << 20;
 
 /// What one peer's subscriptions hold, against [`Limits::max_states_per_peer`],
 /// [`Limits::max_backtracking_per_peer`] and its part of
@@ -33,8 +41,15 @@ struct Load {
 }
 
 impl Load {
-    fn of(pattern: &Pattern, memory: usize) -> Load {
-        Load { states: pattern.states(), backtracking: usize::from(pattern.is_backtracking()), memory }
+    /// What a subscription to `entry` holds.
+    fn of(entry: &Entry) -> Load {
+        let pattern = &entry.pattern;
+        Load { states: pattern.states(), backtracking: usize::from(pattern.is_backtracking()), memory: entry.memory }
+    }
+
+    /// What a subscription to a text that does not compile holds: the text.
+    fn broken(text: &[u8]) -> Load {
+        Load { states: 0, backtracking: 0, memory: text.len() }
     }
 }
 
@@ -43,29 +58,27 @@ fn pattern_memory(pattern: &Pattern, text: &[u8]) -> usize {
     pattern.memory_usage() + text.len()
 }
 
-/// Adds `pattern` (holding `memory` bytes) to `peer`'s load, or says why the
-/// limits forbid it. `total` is what all peers' patterns hold now, `pattern`
-/// included: past [`Limits::max_pattern_memory`], only a peer under an equal
-/// part of it ([`Limits::max_pattern_memory`] / [`Limits::max_peers`]) may add
-/// more, so that the agent holds at most about twice that budget and each peer
-/// keeps room.
+/// Adds `add` to `peer`'s load, or says why the limits forbid it. `total` is
+/// what all peers' regexps hold now, `add`'s included: past
+/// [`Limits::max_pattern_memory`], only a peer under an equal part of it
+/// ([`Limits::max_pattern_memory`] / [`Limits::max_peers`]) may add more, so
+/// that the agent holds at most about twice that budget and each peer keeps room.
 fn charge(
     loads: &mut IdMap<PeerId, Load>,
     peer: PeerId,
-    (pattern, memory): (&Pattern, usize),
+    add: Load,
     total: usize,
     limits: &Limits,
 ) -> Option<CompileError> {
-    let (held, add) = (loads.get(&peer).copied().unwrap_or_default(), Load::of(pattern, memory));
+    let held = loads.get(&peer).copied().unwrap_or_default();
     let states = held.states.saturating_add(add.states);
     let backtracking = held.backtracking + add.backtracking;
     let memory = held.memory.saturating_add(add.memory);
-    let part = limits.max_pattern_memory / limits.max_peers.max(1);
     let message = if states > limits.max_states_per_peer {
         format!("regular expression is too large for this peer's budget of {} states", limits.max_states_per_peer)
     } else if backtracking > limits.max_backtracking_per_peer {
         format!("more than {} regular expressions that need backtracking", limits.max_backtracking_per_peer)
-    } else if total > limits.max_pattern_memory && memory > part {
+    } else if total > limits.max_pattern_memory && memory > limits.part(limits.max_pattern_memory) {
         format!("the regular expressions of all peers hold more than {} bytes", limits.max_pattern_memory)
     } else {
         loads.insert(peer, Load { states, backtracking, memory });
@@ -74,16 +87,45 @@ fn charge(
     Some(CompileError { offset: 0, message })
 }
 
-/// Takes `pattern` (holding `memory` bytes) off `peer`'s load.
-fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, pattern: &Pattern, memory: usize) {
+/// Takes `gone` off `peer`'s load.
+fn discharge(loads: &mut IdMap<PeerId, Load>, peer: PeerId, gone: Load) {
     let Some(load) = loads.get_mut(&peer) else { return };
-    let gone = Load::of(pattern, memory);
     load.states = load.states.saturating_sub(gone.states);
     load.backtracking = load.backtracking.saturating_sub(gone.backtracking);
     load.memory = load.memory.saturating_sub(gone.memory);
     if *load == Load::default() {
         loads.remove(&peer);
+        shrink_if_sparse(loads);
     }
+}
+
+/// After a search: what all caches hold (`total`, which counted `cached` for
+/// this pattern before), its cache dropped if they would hold more than
+/// [`CACHES_KEPT`].
+fn keep_caches(slots: &mut CaptureSlots, cached: &mut usize, total: usize) -> usize {
+    let now = slots.memory_usage();
+    let total = total.saturating_sub(*cached);
+    if total + now > CACHES_KEPT {
+        *slots = CaptureSlots::default();
+        *cached = 0;
+        return total;
+    }
+    *cached = now;
+    total + now
+}
+
+/// What the params buffer of [`Dictionary::for_each_match`] keeps between messages.
+const PARAMS_KEEP: usize = 64 << 10;
+
+/// What [`Dictionary::subscribe`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Subscribed {
+    /// Kept, and matching.
+    Kept,
+    /// Kept, listed but never matching: the text does not compile (ivy-c).
+    Broken(CompileError),
+    /// Not kept: past one of the peer's [`Limits`] (the error says which).
+    Refused(CompileError),
 }
 
 /// Every peer subscription, iterated in insertion order of the texts.
@@ -94,8 +136,13 @@ pub(super) struct Dictionary {
     index: PrefixIndex,
     next_key: u64,
     loads: IdMap<PeerId, Load>,
-    /// What all compiled texts hold together, against [`Limits::max_pattern_memory`].
+    /// What all texts and their compiled patterns hold together, against
+    /// [`Limits::max_pattern_memory`].
     memory: usize,
+    /// What the search caches of all patterns hold, against [`CACHES_KEPT`].
+    cached: usize,
+    /// Work of compiles and drops since [`Dictionary::take_work`] (`work.rs`).
+    work: u64,
     budget: SearchBudget,
     matching: Matching,
     /// Scratch of [`Dictionary::for_each_match`], kept to save allocations.
@@ -110,64 +157,95 @@ impl Dictionary {
         self.matching = matching;
     }
 
-    /// Adds (peer, id) under `text`, compiling the text if it is new. Returns the
-    /// compile error when the text cannot be compiled: the subscription is kept
-    /// (listed, never matching), as ivy-c does. A text past the peer's
-    /// [`Limits`] on states or backtracking is not kept; the error says which.
-    pub(super) fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Option<CompileError> {
+    /// Adds (peer, id) under `text`, compiling the text if it is new. A text
+    /// that cannot be compiled is kept by the peer (listed, never matching), as
+    /// ivy-c does, and counted here, but not stored: it is compiled again
+    /// whenever subscribed. A text past the peer's [`Limits`] is not kept.
+    pub(super) fn subscribe(&mut self, peer: PeerId, id: i32, text: &[u8], limits: &Limits) -> Subscribed {
         let key = match self.by_text.get(text) {
             Some(&key) => key,
-            None => self.insert_text(text),
+            None => match Pattern::compile(text) {
+                Ok(pattern) => self.insert_text(text, pattern),
+                Err(error) => return self.subscribe_broken(peer, text, error, limits),
+            },
         };
-        let entry = self.entries.get_mut(&key)?;
-        if let Ok(pattern) = &entry.compiled
-            && let Some(refused) = charge(&mut self.loads, peer, (pattern, entry.memory), self.memory, limits)
-        {
+        let Some(entry) = self.entries.get_mut(&key) else { return Subscribed::Kept };
+        if let Some(refused) = charge(&mut self.loads, peer, Load::of(entry), self.memory, limits) {
             if entry.subs.is_empty() {
                 self.remove_text(key, text);
             }
-            return Some(refused);
+            return Subscribed::Refused(refused);
         }
         entry.subs.insert(0, (peer, id));
-        entry.compiled.as_ref().err().cloned()
+        Subscribed::Kept
     }
 
-    fn insert_text(&mut self, text: &[u8]) -> u64 {
+    /// A text that does not compile: its bytes count for the peer and the agent.
+    fn subscribe_broken(&mut self, peer: PeerId, text: &[u8], error: CompileError, limits: &Limits) -> Subscribed {
+        self.work += compile_cost(None);
+        let total = self.memory + text.len();
+        if let Some(refused) = charge(&mut self.loads, peer, Load::broken(text), total, limits) {
+            return Subscribed::Refused(refused);
+        }
+        self.memory = total;
+        Subscribed::Broken(error)
+    }
+
+    /// Whether subscribing `text` compiles it (nobody holds it yet).
+    pub(super) fn compiles(&self, text: &[u8]) -> bool {
+        !self.by_text.contains_key(text)
+    }
+
+    /// The work of compiles and drops since the last call.
+    pub(super) fn take_work(&mut self) -> u64 {
+        std::mem::take(&mut self.work)
+    }
+
+    fn insert_text(&mut self, text: &[u8], pattern: Pattern) -> u64 {
         self.next_key += 1;
         let key = self.next_key;
-        let compiled = Pattern::compile(text);
-        let prefix = compiled.as_ref().ok().and_then(|p| p.literal_prefix());
-        self.index.insert(key, prefix);
+        let memory = pattern_memory(&pattern, text);
+        self.work += compile_cost(Some(pattern.memory_usage()));
+        self.index.insert(key, pattern.literal_prefix());
         self.by_text.insert(text.to_vec(), key);
-        let memory = compiled.as_ref().map_or(text.len(), |p| pattern_memory(p, text));
         self.memory += memory;
-        let entry = Entry { compiled, memory, subs: Vec::new(), slots: CaptureSlots::default() };
+        let entry = Entry { pattern, memory, subs: Vec::new(), slots: CaptureSlots::default(), cached: 0 };
         self.entries.insert(key, entry);
         key
     }
 
     /// Removes every (peer, id) pair under `text`; drops the text when nobody is left.
     pub(super) fn unsubscribe(&mut self, peer: PeerId, id: i32, text: &[u8]) {
-        let Some(&key) = self.by_text.get(text) else { return };
+        let Some(&key) = self.by_text.get(text) else {
+            // Not stored: a text that does not compile.
+            discharge(&mut self.loads, peer, Load::broken(text));
+            self.memory = self.memory.saturating_sub(text.len());
+            self.work += drop_cost(text.len());
+            return;
+        };
         let Some(entry) = self.entries.get_mut(&key) else { return };
         let before = entry.subs.len();
         entry.subs.retain(|&(p, i)| p != peer || i != id);
-        if let Ok(pattern) = &entry.compiled {
-            for _ in entry.subs.len()..before {
-                discharge(&mut self.loads, peer, pattern, entry.memory);
-            }
+        for _ in entry.subs.len()..before {
+            discharge(&mut self.loads, peer, Load::of(entry));
         }
         if entry.subs.is_empty() {
             self.remove_text(key, text);
+        } else {
+            self.work += drop_cost(0);
         }
     }
 
     fn remove_text(&mut self, key: u64, text: &[u8]) {
         if let Some(entry) = self.entries.remove(&key) {
             self.memory = self.memory.saturating_sub(entry.memory);
+            self.cached = self.cached.saturating_sub(entry.cached);
+            self.work += drop_cost(entry.memory + entry.cached);
         }
         self.by_text.remove(text);
         self.index.remove(key);
+        shrink_if_sparse(&mut self.entries);
+        shrink_if_sparse(&mut self.by_text);
     }
 
     /// Runs every candidate text against `message`; for each match calls
@@ -182,7 +260,7 @@ impl Dictionary {
         // Checked for UTF-8 once, on the first candidate that needs it.
         let mut checked = None;
         for key in &candidates {
-            let Some(Entry { compiled: Ok(pattern), subs, slots, memory }) = self.entries.get_mut(key) else {
+            let Some(Entry { pattern, subs, slots, memory, cached }) = self.entries.get_mut(key) else {
                 continue;
             };
             let subs = match self.budget.admit(pattern, subs) {
@@ -203,6 +281,7 @@ impl Dictionary {
                 *memory += grown;
                 self.memory += grown;
             }
+            self.cached = keep_caches(slots, cached, self.cached);
             if !hit {
                 continue;
             }
@@ -222,13 +301,17 @@ impl Dictionary {
             deliver((!lf).then_some(&self.params), subs);
         }
         self.candidates = candidates;
+        if self.params.capacity() > PARAMS_KEEP {
+            // The captures of a long message: not kept for the next ones.
+            self.params = Vec::new();
+        }
     }
 
     /// Starts the budget of a message of `len` bytes with these candidates:
     /// what they ask for in all, and, past the message's work, for each peer.
     fn plan(&mut self, len: usize, candidates: &[u64]) {
         let costs = candidates.iter().filter_map(|key| match self.entries.get(key) {
-            Some(Entry { compiled: Ok(pattern), subs, .. }) => Some((search_cost(pattern, len)?, subs)),
+            Some(Entry { pattern, subs, .. }) => Some((search_cost(pattern, len)?, subs)),
             _ => None,
         });
         let line = line_cost(len);
@@ -241,13 +324,19 @@ impl Dictionary {
             return;
         }
         for key in candidates {
-            if let Some(Entry { compiled: Ok(pattern), subs, .. }) = self.entries.get(key)
+            if let Some(Entry { pattern, subs, .. }) = self.entries.get(key)
                 && let Some(search) = search_cost(pattern, len)
             {
                 self.budget.ask(search, subs);
             }
         }
         self.budget.divide();
+    }
+
+    /// What the texts and patterns hold, and the room of the two text tables.
+    #[cfg(test)]
+    pub(super) fn memory(&self) -> (usize, usize) {
+        (self.memory, self.entries.capacity().max(self.by_text.capacity()))
     }
 
     /// How many searches the budget refused on the last message.
@@ -274,12 +363,12 @@ mod tests {
     fn params_are_argv_with_etx_in_dictionary_order() {
         let (a, b) = (PeerId(1), PeerId(2));
         let mut d = Dictionary::default();
-        assert!(d.subscribe(a, 0, b"^topic (.*)", &Limits::default()).is_none());
-        assert!(d.subscribe(b, 5, b"^(t)(x)?(o)(.*)$", &Limits::default()).is_none());
-        assert!(d.subscribe(b, 6, b"^topic (.*)", &Limits::default()).is_none());
-        assert!(d.subscribe(a, 1, b"(?s)^topic (.*)", &Limits::default()).is_none());
-        assert!(d.subscribe(a, 2, b"pic", &Limits::default()).is_none());
-        assert!(d.subscribe(a, 3, b"(", &Limits::default()).is_some());
+        assert_eq!(d.subscribe(a, 0, b"^topic (.*)", &Limits::default()), Subscribed::Kept);
+        assert_eq!(d.subscribe(b, 5, b"^(t)(x)?(o)(.*)$", &Limits::default()), Subscribed::Kept);
+        assert_eq!(d.subscribe(b, 6, b"^topic (.*)", &Limits::default()), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 1, b"(?s)^topic (.*)", &Limits::default()), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 2, b"pic", &Limits::default()), Subscribed::Kept);
+        assert!(matches!(d.subscribe(a, 3, b"(", &Limits::default()), Subscribed::Broken(_)));
         let want = |p: &[u8], subs: &[(PeerId, i32)]| (Some(p.to_vec()), subs.to_vec());
         assert_eq!(
             matches(&mut d, b"topic x\x03y"),
@@ -316,20 +405,20 @@ mod tests {
         let (a, b) = (PeerId(1), PeerId(2));
         let limits = Limits { max_states_per_peer: 2500, ..Limits::default() };
         let mut d = Dictionary::default();
-        assert!(d.subscribe(a, 0, b"x{1000}0", &limits).is_none());
-        assert!(d.subscribe(a, 1, b"x{1000}1", &limits).is_none());
-        let err = d.subscribe(a, 2, b"x{1000}2", &limits).expect("past the budget");
+        assert_eq!(d.subscribe(a, 0, b"x{1000}0", &limits), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 1, b"x{1000}1", &limits), Subscribed::Kept);
+        let Subscribed::Refused(err) = d.subscribe(a, 2, b"x{1000}2", &limits) else { panic!("past the budget") };
         assert_eq!(err.message, "regular expression is too large for this peer's budget of 2500 states");
         assert_eq!(err.offset, 0);
         // Refused: kept nowhere, never matching.
         assert_eq!(matches(&mut d, &[b"x".repeat(1000), b"2".to_vec()].concat()), vec![]);
         assert!(!d.by_text.contains_key(b"x{1000}2".as_slice()));
         // Another peer has its own budget, even for the same text.
-        assert!(d.subscribe(b, 0, b"x{1000}1", &limits).is_none());
-        assert!(d.subscribe(b, 1, b"x{1000}2", &limits).is_none());
+        assert_eq!(d.subscribe(b, 0, b"x{1000}1", &limits), Subscribed::Kept);
+        assert_eq!(d.subscribe(b, 1, b"x{1000}2", &limits), Subscribed::Kept);
         // What a peer drops, it gets back.
         d.unsubscribe(a, 0, b"x{1000}0");
-        assert!(d.subscribe(a, 2, b"x{1000}2", &limits).is_none());
+        assert_eq!(d.subscribe(a, 2, b"x{1000}2", &limits), Subscribed::Kept);
         d.unsubscribe(a, 1, b"x{1000}1");
         d.unsubscribe(a, 2, b"x{1000}2");
         assert!(!d.loads.contains_key(&a), "nothing left for a peer without regexps");
@@ -341,15 +430,16 @@ mod tests {
         // Room for a few patterns in all; four peers: an equal part is a quarter.
         let one = |i: usize| format!("(x{{100}}){i:03}");
         let mut d = Dictionary::default();
-        assert!(d.subscribe(PeerId(9), 0, one(999).as_bytes(), &Limits::default()).is_none());
+        assert_eq!(d.subscribe(PeerId(9), 0, one(999).as_bytes(), &Limits::default()), Subscribed::Kept);
         let size = d.memory;
         let limits = Limits { max_pattern_memory: 10 * size, max_peers: 4, ..Limits::default() };
         let (hog, good) = (PeerId(1), PeerId(2));
         let mut kept = 0;
         for i in 0..20 {
             match d.subscribe(hog, i as i32, one(i).as_bytes(), &limits) {
-                None => kept += 1,
-                Some(err) => assert_eq!(
+                Subscribed::Kept => kept += 1,
+                Subscribed::Broken(err) => panic!("{err:?}"),
+                Subscribed::Refused(err) => assert_eq!(
                     err.message,
                     format!("the regular expressions of all peers hold more than {} bytes", 10 * size)
                 ),
@@ -359,14 +449,14 @@ mod tests {
         assert_eq!(kept, 9, "{kept} kept");
         assert_eq!(d.memory, limits.max_pattern_memory);
         // A peer under its equal part still gets its pattern.
-        assert!(d.subscribe(good, 0, one(500).as_bytes(), &limits).is_none());
+        assert_eq!(d.subscribe(good, 0, one(500).as_bytes(), &limits), Subscribed::Kept);
         assert_eq!(d.loads.get(&good).map(|l| l.memory), Some(size));
         // What a peer gives back, the others get.
         for i in 0..9 {
             d.unsubscribe(hog, i, one(i as usize).as_bytes());
         }
         assert_eq!(d.memory, 2 * size);
-        assert!(d.subscribe(hog, 30, one(30).as_bytes(), &limits).is_none());
+        assert_eq!(d.subscribe(hog, 30, one(30).as_bytes(), &limits), Subscribed::Kept);
     }
 
     #[test]
@@ -374,22 +464,42 @@ mod tests {
         let (a, b) = (PeerId(1), PeerId(2));
         let limits = Limits { max_backtracking_per_peer: 2, ..Limits::default() };
         let mut d = Dictionary::default();
-        assert!(d.subscribe(a, 0, b"(a)\\1", &limits).is_none());
-        assert!(d.subscribe(a, 1, b"(?=b)b", &limits).is_none());
-        assert!(d.subscribe(a, 2, b"^linear (.*)", &limits).is_none());
-        let err = d.subscribe(a, 3, b"(c)\\1", &limits).expect("a third one");
+        assert_eq!(d.subscribe(a, 0, b"(a)\\1", &limits), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 1, b"(?=b)b", &limits), Subscribed::Kept);
+        assert_eq!(d.subscribe(a, 2, b"^linear (.*)", &limits), Subscribed::Kept);
+        let Subscribed::Refused(err) = d.subscribe(a, 3, b"(c)\\1", &limits) else { panic!("a third one") };
         assert_eq!(err.message, "more than 2 regular expressions that need backtracking");
-        assert!(d.subscribe(b, 0, b"(c)\\1", &limits).is_none());
+        assert_eq!(d.subscribe(b, 0, b"(c)\\1", &limits), Subscribed::Kept);
         d.unsubscribe(a, 1, b"(?=b)b");
-        assert!(d.subscribe(a, 3, b"(c)\\1", &limits).is_none());
+        assert_eq!(d.subscribe(a, 3, b"(c)\\1", &limits), Subscribed::Kept);
         assert_eq!(matches(&mut d, b"cc").len(), 1, "one text, both subscribers");
+    }
+
+    #[test]
+    fn search_caches_are_kept_within_one_budget() {
+        let pattern = Pattern::compile(b"(.*a){19}(?:|z)").expect("compiles");
+        let mut slots = CaptureSlots::default();
+        let mut spans = Vec::new();
+        pattern.capture_spans(Subject::bytes_only(b"echo 1"), &mut slots, &mut spans);
+        let size = slots.memory_usage();
+        assert!(size > 0);
+        // Room for it: kept and counted.
+        let mut cached = 0;
+        assert_eq!(keep_caches(&mut slots, &mut cached, 100), 100 + size);
+        assert_eq!((cached, slots.memory_usage()), (size, size));
+        // Its own count is replaced, not added twice.
+        assert_eq!(keep_caches(&mut slots, &mut cached, 100 + size), 100 + size);
+        // No room left: dropped, and no longer counted.
+        let full = CACHES_KEPT - size / 2;
+        assert_eq!(keep_caches(&mut slots, &mut cached, full + size), full);
+        assert_eq!((cached, slots.memory_usage()), (0, 0));
     }
 
     #[test]
     fn refused_searches_do_not_match() {
         let a = PeerId(1);
         let mut d = Dictionary::default();
-        assert!(d.subscribe(a, 0, b"(?=[^x]*x)(a)", &Limits::default()).is_none());
+        assert_eq!(d.subscribe(a, 0, b"(?=[^x]*x)(a)", &Limits::default()), Subscribed::Kept);
         let short = [b"a".repeat(100), b"x".to_vec()].concat();
         assert_eq!(matches(&mut d, &short), vec![(Some(b"a\x03".to_vec()), vec![(a, 0)])]);
         let long = [b"a".repeat(crate::engine::QUADRATIC_MAX_MESSAGE), b"x".to_vec()].concat();

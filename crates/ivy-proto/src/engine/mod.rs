@@ -21,8 +21,10 @@ mod policy;
 mod receive;
 mod send;
 mod types;
+mod work;
 
 pub use budget::{LINE_BYTES_PER_UNIT, MESSAGE_WORK, QUADRATIC_MAX_MESSAGE, SEARCH_BASE};
+pub use dictionary::CACHES_KEPT;
 pub use error::{SendError, UnknownBinding};
 use event::SparePool;
 pub use event::{Action, Event, pong_micros};
@@ -33,6 +35,7 @@ use outqueue::{Push, WhenFull};
 pub use peer::{Peer, PeerState};
 pub use policy::{AllowList, AllowListError};
 pub use types::{AppEvent, BindEvent, BindingId, Matching, PeerId};
+pub use work::{FLOOR_READ, PEER_FLOOR, TURN_WORK};
 
 use crate::pattern::Filter;
 use crate::wire::{self, LineBuffer, MsgType};
@@ -42,6 +45,7 @@ use outqueue::OutQueue;
 use peer::PeerTable;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use work::TurnWork;
 
 /// One agent's protocol state.
 #[derive(Debug)]
@@ -71,6 +75,10 @@ pub struct Engine {
     admission: Admission,
     /// Emptied Msg buffers handed back by the driver, reused for the next ones.
     spare: SparePool,
+    /// The work of the current loop turn, and what waits for the next ones.
+    turn: TurnWork,
+    /// Bytes the peers' line buffers hold, against `Limits::max_input_memory`.
+    input_held: usize,
 }
 
 /// Replaces LF, which would break framing, by a space (names go on the wire raw).
@@ -97,10 +105,12 @@ impl Engine {
             events: VecDeque::new(),
             actions: VecDeque::new(),
             notices: VecDeque::new(),
-            outbox: Outbox::default(),
+            outbox: Outbox::new(&Limits::default()),
             connecting: HashMap::new(),
             admission: Admission::default(),
             spare: SparePool::default(),
+            turn: TurnWork::default(),
+            input_held: 0,
         }
     }
 
@@ -118,6 +128,7 @@ impl Engine {
     /// Sets the limits on what peers may make us hold.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+        self.outbox.budget = (limits.max_output_memory, limits.part(limits.max_output_memory));
     }
 
     /// The limits in force.
@@ -179,6 +190,8 @@ impl Engine {
             regexps: Vec::new(),
             input: LineBuffer::new(self.limits.max_line),
             out: OutQueue::new(self.limits.queue_cap),
+            work: Default::default(),
+            waits: false,
             ready_sent: false,
             ping_seq: 0,
             ping_sent_at: None,
@@ -217,11 +230,22 @@ impl Engine {
         }
         peer.state = PeerState::Dead;
         self.admission.closed();
+        self.outbox.held = self.outbox.held.saturating_sub(peer.out.len());
+        self.input_held = self.input_held.saturating_sub(peer.input.held());
         peer.out = OutQueue::new(0);
         peer.input = LineBuffer::new(0);
+        self.turn.note_released();
         let left = std::mem::take(&mut peer.left);
-        for (sub, text) in std::mem::take(&mut peer.regexps) {
-            self.dict.unsubscribe(id, sub, &text);
+        let regexps = std::mem::take(&mut peer.regexps);
+        if left {
+            // We leave the bus: no loop turn to spread the work over.
+            for (sub, text) in regexps {
+                self.dict.unsubscribe(id, sub, &text);
+            }
+        } else if !regexps.is_empty() {
+            // They never match again (nothing is queued for a dead peer), and
+            // go a turn's work at a time.
+            self.turn.teardown.push_back((id, regexps));
         }
         if left {
             // Our own leaving: nobody is told (as ivy-c), the record goes at once.
@@ -285,7 +309,9 @@ impl Engine {
     #[inline]
     pub fn handle_written(&mut self, id: PeerId, n: usize, blocked: bool) {
         let Some(peer) = self.peers.get_mut(id) else { return };
+        let before = peer.out.len();
         peer.out.settle(n);
+        self.outbox.held = self.outbox.held.saturating_sub(before - peer.out.len());
         let event = if blocked && peer.out.note_blocked() {
             Some(AppEvent::Congestion)
         } else if peer.out.note_drained() {
@@ -389,11 +415,30 @@ impl Engine {
     }
 }
 
-/// Which peers got output, and how much, since the driver last flushed.
-#[derive(Debug, Default)]
+/// Which peers got output, and how much, since the driver last flushed; what
+/// all peers' queues hold, against `Limits::max_output_memory`.
+#[derive(Debug)]
 struct Outbox {
     peers: Vec<PeerId>,
     bytes: usize,
+    /// Bytes not yet written to all peers together.
+    held: usize,
+    /// `Limits::max_output_memory` and a peer's equal part of it.
+    budget: (usize, usize),
+}
+
+impl Outbox {
+    fn new(limits: &Limits) -> Outbox {
+        let budget = (limits.max_output_memory, limits.part(limits.max_output_memory));
+        Outbox { peers: Vec::new(), bytes: 0, held: 0, budget }
+    }
+
+    /// How long a peer's queue may grow with a capped line: past the agent's
+    /// budget, to its equal part only.
+    fn room(&self) -> usize {
+        let (max, part) = self.budget;
+        if self.held > max { part } else { usize::MAX }
+    }
 }
 
 /// [`Engine::queue`] over the engine's parts, usable while another part is borrowed.
@@ -411,8 +456,9 @@ fn queue_to(
         peer.out.push_uncapped(write);
         Push::Queued
     } else {
-        peer.out.push_with(write)
+        peer.out.push_with(outbox.room(), write)
     };
+    outbox.held += peer.out.queued() - before;
     match push {
         Push::Queued => {
             // A queue that was not empty is already known to the driver: listed
@@ -431,3 +477,5 @@ fn queue_to(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_budgets;

@@ -46,20 +46,21 @@ impl OutQueue {
     }
 
     /// Appends one or more whole lines written by `write`; if the result would exceed
-    /// the cap, everything `write` added is removed again and `Full` is returned.
-    pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Push {
-        self.push(true, write)
+    /// the cap, or `room` (a lower cap for this push), everything `write` added is
+    /// removed again and `Full` is returned.
+    pub(crate) fn push_with(&mut self, room: usize, write: impl FnOnce(&mut Vec<u8>)) -> Push {
+        self.push(self.cap.min(room), write)
     }
 
     /// Appends whole lines past the cap too (see [`WhenFull::Keep`]).
     pub(crate) fn push_uncapped(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        self.push(false, write);
+        self.push(usize::MAX, write);
     }
 
-    fn push(&mut self, capped: bool, write: impl FnOnce(&mut Vec<u8>)) -> Push {
+    fn push(&mut self, cap: usize, write: impl FnOnce(&mut Vec<u8>)) -> Push {
         let before = self.buf.len();
         write(&mut self.buf);
-        if capped && self.len() > self.cap {
+        if self.len() > cap {
             self.buf.truncate(before);
             return Push::Full;
         }
@@ -125,17 +126,17 @@ mod tests {
     #[test]
     fn drops_whole_lines_past_cap_lent_bytes_included() {
         let mut q = OutQueue::new(10);
-        assert_eq!(q.push_with(|b| b.extend_from_slice(b"2 0\x02ab\n")), Push::Queued);
-        assert_eq!(q.push_with(|b| b.extend_from_slice(b"2 0\x02cd\n")), Push::Full);
+        assert_eq!(q.push_with(usize::MAX, |b| b.extend_from_slice(b"2 0\x02ab\n")), Push::Queued);
+        assert_eq!(q.push_with(usize::MAX, |b| b.extend_from_slice(b"2 0\x02cd\n")), Push::Full);
         let mut lent = Vec::new();
         q.lend(&mut lent);
         assert_eq!(lent, b"2 0\x02ab\n");
         assert_eq!((q.len(), q.queued()), (7, 0));
         q.settle(3);
         assert_eq!(q.len(), 4, "\\x02ab\\n still lent");
-        assert_eq!(q.push_with(|b| b.extend_from_slice(b"x\n")), Push::Queued);
+        assert_eq!(q.push_with(usize::MAX, |b| b.extend_from_slice(b"x\n")), Push::Queued);
         q.push_uncapped(|b| b.extend_from_slice(b"1 0\x02long regexp\n"));
-        assert_eq!(q.push_with(|b| b.extend_from_slice(b"y\n")), Push::Full);
+        assert_eq!(q.push_with(usize::MAX, |b| b.extend_from_slice(b"y\n")), Push::Full);
         let mut next = Vec::new();
         q.lend(&mut next);
         assert_eq!(next, b"x\n1 0\x02long regexp\n");
@@ -147,7 +148,7 @@ mod tests {
     fn lending_swaps_allocations_and_sheds_large_ones() {
         let mut q = OutQueue::new(usize::MAX);
         let mut spare = Vec::with_capacity(100);
-        q.push_with(|b| b.extend_from_slice(b"abc\n"));
+        q.push_with(usize::MAX, |b| b.extend_from_slice(b"abc\n"));
         q.lend(&mut spare);
         assert_eq!(spare, b"abc\n");
         assert!(q.capacity() >= 100, "the spare allocation went to the queue");
@@ -160,7 +161,7 @@ mod tests {
     #[test]
     fn congestion_starts_once_and_ends_on_drain() {
         let mut q = OutQueue::new(100);
-        q.push_with(|b| b.extend_from_slice(b"abc\n"));
+        q.push_with(usize::MAX, |b| b.extend_from_slice(b"abc\n"));
         assert!(q.note_blocked());
         assert!(!q.note_blocked());
         assert!(!q.note_drained());

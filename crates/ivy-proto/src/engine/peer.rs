@@ -2,6 +2,7 @@
 
 use super::outqueue::OutQueue;
 use super::types::PeerId;
+use super::work::PeerWork;
 use crate::wire::LineBuffer;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -37,6 +38,10 @@ pub struct Peer {
     pub(crate) regexps: Vec<(i32, Vec<u8>)>,
     pub(crate) input: LineBuffer,
     pub(crate) out: OutQueue,
+    /// What it spent in the current turn (`work.rs`).
+    pub(crate) work: PeerWork,
+    /// Its lines wait for another turn: it is not read meanwhile.
+    pub(crate) waits: bool,
     pub(crate) ready_sent: bool,
     pub(crate) ping_seq: i32,
     pub(crate) ping_sent_at: Option<Duration>,
@@ -174,6 +179,8 @@ mod tests {
             regexps: vec![],
             input: LineBuffer::new(100),
             out: OutQueue::new(100),
+            work: PeerWork::default(),
+            waits: false,
             ready_sent: false,
             ping_seq: 0,
             ping_sent_at: None,

@@ -1,6 +1,9 @@
 //! What the engine does with each line a peer sends (§3, with DESIGN §5's choices).
 
+use super::budget::line_cost;
+use super::dictionary::Subscribed;
 use super::{AppEvent, BindEvent, Engine, Event, Notice, PeerId, PeerState, WhenFull};
+use crate::pattern::CompileError;
 use crate::wire::{self, MsgType};
 use std::net::SocketAddr;
 
@@ -20,24 +23,123 @@ enum Flow {
 impl Engine {
     /// Where to receive a peer's bytes without a copy: room in its line buffer; then
     /// call [`Engine::handle_input`]. `None` when the peer is not open (its input is
-    /// ignored).
+    /// ignored), or when its buffer would grow past the agent's input budget
+    /// ([`super::Limits::max_input_memory`]): it is then dropped as for a line
+    /// too long. Not to be called while [`Engine::input_waits`].
     pub fn input_room(&mut self, id: PeerId) -> Option<&mut [u8]> {
-        Some(self.peers.get_mut(id).filter(|p| p.is_open())?.input.spare())
+        let peer = self.peers.get_mut(id).filter(|p| p.is_open())?;
+        let (held, size) = (peer.input.held(), peer.input.room_size());
+        let total = self.input_held + size.saturating_sub(held);
+        let limits = &self.limits;
+        if size > held && total > limits.max_input_memory && size > limits.part(limits.max_input_memory) {
+            self.limit_passed(id, "input memory of all peers", total, self.limits.max_input_memory);
+            return None;
+        }
+        self.input_held = total;
+        Some(self.peers.get_mut(id)?.input.spare())
     }
 
     /// `n` bytes were received into [`Engine::input_room`]: every line they complete
-    /// is handled.
+    /// is handled, as far as the turn's work allows ([`Engine::input_waits`]).
     pub fn handle_input(&mut self, id: PeerId, n: usize) {
         let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
         peer.input.filled(n);
+        self.turn.received(&mut peer.work, n);
         self.take_lines(id);
     }
 
-    /// Handles every complete line buffered for an open peer.
+    /// How many bytes to read from the peer at most now: none while its lines
+    /// wait ([`Engine::input_waits`]); once the turn's work is spent, a few
+    /// ([`super::FLOOR_READ`]) once per turn, for the lines of its floor. Any
+    /// number for a peer no longer read (its bytes are dropped).
+    pub fn read_allowance(&self, id: PeerId) -> usize {
+        match self.peers.get(id).filter(|p| p.is_open()) {
+            Some(peer) if peer.waits => 0,
+            Some(peer) => self.turn.read_allowance(&peer.work),
+            None => usize::MAX,
+        }
+    }
+
+    /// Whether the peer's lines wait for another turn (the turn's work is spent):
+    /// read nothing more from it until [`Engine::handle_turn`] took them up.
+    pub fn input_waits(&self, id: PeerId) -> bool {
+        self.peers.get(id).is_some_and(|p| p.waits)
+    }
+
+    /// Whether work waits for another turn: a peer's lines, the teardown of a
+    /// peer that left, or peers not read for want of work left in this turn.
+    /// Call [`Engine::handle_turn`] at the next turn of the loop.
+    pub fn work_waits(&self) -> bool {
+        self.turn.waits()
+    }
+
+    /// A new turn of the loop: its work starts from nothing, and what waited is
+    /// taken up (the peers' lines in the order they stopped, and teardowns, in
+    /// turns) as far as the turn allows.
+    pub fn handle_turn(&mut self) {
+        self.turn.start();
+        if self.turn.teardown_first() {
+            self.tear_down();
+            self.resume_peers();
+        } else {
+            self.resume_peers();
+            self.tear_down();
+        }
+    }
+
+    /// Whether memory was given back (a peer closed, or its regexps dropped)
+    /// since the last call, with no teardown left: a time to return freed memory
+    /// to the system.
+    pub fn memory_released(&mut self) -> bool {
+        self.turn.take_released()
+    }
+
+    /// Takes up the lines of the peers that waited, each once: as far as the
+    /// turn's work goes, then each its floor. The first one of this turn goes
+    /// last in the next, so that each in turn has the turn's work first.
+    fn resume_peers(&mut self) {
+        self.resume_waiting();
+        self.turn.waiting.rotate_left(1.min(self.turn.waiting.len()));
+    }
+
+    fn resume_waiting(&mut self) {
+        for _ in 0..self.turn.waiting.len() {
+            let Some(id) = self.turn.waiting.pop_front() else { return };
+            if let Some(peer) = self.peers.get_mut(id).filter(|p| p.waits) {
+                peer.waits = false;
+                if peer.is_open() {
+                    self.take_lines(id);
+                }
+            }
+        }
+    }
+
+    /// Drops the regexps of peers that left, while the turn allows.
+    fn tear_down(&mut self) {
+        while !self.turn.is_spent() {
+            let Some((id, regexps)) = self.turn.teardown.front_mut() else { return };
+            let id = *id;
+            match regexps.pop() {
+                Some((sub, text)) => {
+                    self.dict.unsubscribe(id, sub, &text);
+                    let cost = self.dict.take_work();
+                    self.turn.spend_on_teardown(cost);
+                }
+                None => {
+                    self.turn.teardown.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Handles the complete lines buffered for an open peer while the turn's
+    /// work allows; the others wait, and so does the peer.
     fn take_lines(&mut self, id: PeerId) {
         let Some(peer) = self.peers.get_mut(id) else { return };
         let mut input = std::mem::take(&mut peer.input);
+        let mut work = peer.work;
         let mut close = false;
+        let mut waits = false;
         loop {
             let range = match input.take_line() {
                 Ok(Some(range)) => range,
@@ -48,20 +150,43 @@ impl Engine {
                     break;
                 }
             };
-            let line = input.data().get(range).unwrap_or_default();
-            match self.on_line(id, line) {
+            let line = input.data().get(range.clone()).unwrap_or_default();
+            if !self.turn.may_take(&work, line.len(), self.compiles(line)) {
+                input.unread(range.start);
+                waits = true;
+                break;
+            }
+            let flow = self.on_line(id, line);
+            let cost = line_cost(line.len()).saturating_add(self.dict.take_work());
+            self.turn.spend(&mut work, cost);
+            match flow {
                 Flow::Next => {}
                 Flow::CloseAfterBatch => close = true,
                 Flow::Stop => break,
             }
         }
+        let before = input.held();
         input.compact();
+        self.input_held = self.input_held.saturating_sub(before - input.held());
         if let Some(peer) = self.peers.get_mut(id).filter(|p| p.state != PeerState::Dead) {
             peer.input = input;
+            peer.work = work;
+            let waits = waits && peer.is_open() && !close;
+            if waits && !std::mem::replace(&mut peer.waits, true) {
+                self.turn.waiting.push_back(id);
+            }
+            peer.waits = waits;
+        } else {
+            self.input_held = self.input_held.saturating_sub(input.held());
         }
         if close {
             self.request_close(id);
         }
+    }
+
+    /// Whether handling `line` compiles a regexp: an AddRegexp of a text nobody holds.
+    fn compiles(&self, line: &[u8]) -> bool {
+        wire::parse_line(line).is_some_and(|l| l.code == MsgType::AddRegexp.code() && self.dict.compiles(l.params))
     }
 
     /// A limit of [`super::Limits`] passed: noticed, then as a bad format.
@@ -146,33 +271,52 @@ impl Engine {
         }
         let max = self.limits.max_regexps_per_peer;
         let Some(peer) = self.peers.get_mut(id) else { return Flow::Stop };
+        let old = peer.regexps.iter().position(|(i, _)| *i == sub);
         let count = peer.regexps.len();
-        let event = match peer.regexps.iter_mut().find(|(i, _)| *i == sub) {
-            Some((_, old)) => {
-                let old = std::mem::replace(old, text.to_vec());
-                self.dict.unsubscribe(id, sub, &old);
-                BindEvent::Changed
-            }
+        let (at, old) = match old {
+            Some(at) => (at, Some(peer.regexps.remove(at).1)),
             None if count >= max => {
                 self.limit_passed(id, "regexps", count + 1, max);
                 return Flow::Stop;
             }
-            None => {
-                peer.regexps.push((sub, text.to_vec()));
-                BindEvent::Added
+            None => (count, None),
+        };
+        if let Some(old) = &old {
+            self.dict.unsubscribe(id, sub, old);
+        }
+        let broken = match self.dict.subscribe(id, sub, text, &self.limits) {
+            Subscribed::Kept => None,
+            Subscribed::Broken(err) => Some(err),
+            Subscribed::Refused(err) => {
+                // Not kept, nor listed: what is past a budget holds nothing.
+                self.answer_bad_regexp(id, sub, text, err);
+                if let Some(regexp) = old {
+                    self.events.push_back(Event::Bind { peer: id, id: sub, regexp, event: BindEvent::Removed });
+                }
+                return Flow::Next;
             }
         };
-        if let Some(err) = self.dict.subscribe(id, sub, text, &self.limits) {
-            let mut reply = b"Error compiling '".to_vec();
-            reply.extend_from_slice(text);
-            reply.extend_from_slice(b"', ");
-            reply.extend_from_slice(err.message.as_bytes());
-            self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, err.offset, &reply));
-            let regexp = text.to_vec();
-            self.notices.push_back(Notice::BadRegexp { peer: id, id: sub, regexp, error: err.message });
+        if let Some(peer) = self.peers.get_mut(id) {
+            peer.regexps.insert(at.min(peer.regexps.len()), (sub, text.to_vec()));
         }
+        if let Some(err) = broken {
+            self.answer_bad_regexp(id, sub, text, err);
+        }
+        let event = if old.is_some() { BindEvent::Changed } else { BindEvent::Added };
         self.events.push_back(Event::Bind { peer: id, id: sub, regexp: text.to_vec(), event });
         Flow::Next
+    }
+
+    /// ivy-c's Error reply to a regexp that does not compile (ours too for one
+    /// past a budget), and its notice.
+    fn answer_bad_regexp(&mut self, id: PeerId, sub: i32, text: &[u8], err: CompileError) {
+        let mut reply = b"Error compiling '".to_vec();
+        reply.extend_from_slice(text);
+        reply.extend_from_slice(b"', ");
+        reply.extend_from_slice(err.message.as_bytes());
+        self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, err.offset, &reply));
+        let regexp = text.to_vec();
+        self.notices.push_back(Notice::BadRegexp { peer: id, id: sub, regexp, error: err.message });
     }
 
     /// DelRegexp: every regexp of the peer under that id goes; the event carries the

@@ -4,7 +4,7 @@
 use super::prefix::MAX_PREFIX_LEN;
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 /// The keys of [`PrefixHasher`], drawn at random for each index.
 #[derive(Debug, Clone)]
@@ -90,6 +90,17 @@ pub struct PrefixIndex {
     entries: HashMap<u64, Option<Box<[u8]>>>,
 }
 
+/// Gives a table's room back once it holds less than a quarter of it (after a
+/// burst of subscriptions left), so that its peak capacity is not kept.
+pub(crate) fn shrink_if_sparse<K: Eq + Hash, V, S: BuildHasher>(map: &mut HashMap<K, V, S>) {
+    if map.capacity() > SPARSE_ABOVE && map.len() < map.capacity() / 4 {
+        map.shrink_to_fit();
+    }
+}
+
+/// Tables up to this capacity keep it (see [`shrink_if_sparse`]).
+const SPARSE_ABOVE: usize = 64;
+
 fn insert_sorted(keys: &mut Vec<u64>, key: u64) {
     if keys.last().is_none_or(|&last| last < key) {
         keys.push(key);
@@ -146,6 +157,11 @@ impl PrefixIndex {
                     }
                 }
             }
+        }
+        shrink_if_sparse(&mut self.entries);
+        shrink_if_sparse(&mut self.by_prefix);
+        if self.always.capacity() > SPARSE_ABOVE && self.always.len() < self.always.capacity() / 4 {
+            self.always.shrink_to_fit();
         }
     }
 

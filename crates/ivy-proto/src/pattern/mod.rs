@@ -19,6 +19,7 @@ pub use compile::{
 };
 pub use filter::Filter;
 pub use index::PrefixIndex;
+pub(crate) use index::shrink_if_sparse;
 pub use interval::{MAX_EXPANDED_LEN, expand_intervals};
 pub use prefix::MAX_PREFIX_LEN;
 pub use translate::MAX_REPEAT_COUNT;

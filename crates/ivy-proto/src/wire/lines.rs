@@ -57,22 +57,51 @@ impl LineBuffer {
     }
 
     /// Room to receive into, after the buffered bytes (the consumed prefix is dropped
-    /// first): at least [`MIN_ROOM`], and all the allocation; twice the allocation, up
-    /// to [`SHRINK_ABOVE`], when the last receive filled all it was offered. Report what was written with
-    /// [`Self::filled`]. Invalidates ranges returned earlier.
+    /// first): at least [`MIN_ROOM`]; as much as the buffer holds, up to
+    /// [`SHRINK_ABOVE`], when the last receive filled all it was offered; and the
+    /// allocation up to [`SHRINK_ABOVE`]. The buffer then holds
+    /// [`Self::room_size`] bytes. Report what was written with [`Self::filled`].
+    /// Invalidates ranges returned earlier.
     #[inline]
     pub fn spare(&mut self) -> &mut [u8] {
+        let size = self.room_size();
+        if size > self.data.len() {
+            self.data.resize(size, 0);
+        }
+        self.data.get_mut(self.end..).unwrap_or_default()
+    }
+
+    /// What the buffer will hold ([`Self::held`]) once [`Self::spare`] offers its
+    /// room; drops the consumed prefix.
+    pub fn room_size(&mut self) -> usize {
         if self.read > 0 {
             self.drop_consumed();
         }
         let len = self.data.len();
-        let grown = if self.grow { (2 * len).min(SHRINK_ABOVE) } else { len };
-        // Capacity already held is offered too.
-        let size = grown.max(self.end + MIN_ROOM).max(self.data.capacity());
-        if size > len {
-            self.data.resize(size, 0);
+        // Doubled up to SHRINK_ABOVE while receives fill it; past that (a long
+        // line), SHRINK_ABOVE more at a time.
+        let (grown, room) = match self.grow {
+            true if self.end + MIN_ROOM > SHRINK_ABOVE => (len, SHRINK_ABOVE),
+            true => ((2 * len).min(SHRINK_ABOVE), MIN_ROOM),
+            false => (len, MIN_ROOM),
+        };
+        // Capacity already allocated is offered too, up to SHRINK_ABOVE: beyond
+        // it, the pages of a large allocation are touched only as bytes come.
+        (self.end + room).max(grown).max(self.data.capacity().min(SHRINK_ABOVE))
+    }
+
+    /// Bytes of memory the buffer holds in use (received, or offered as room).
+    pub fn held(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Puts back the line last taken, whose range starts at `start`: the next
+    /// [`Self::take_line`] returns it again.
+    pub fn unread(&mut self, start: usize) {
+        if start <= self.read {
+            self.read = start;
+            self.scan = start;
         }
-        self.data.get_mut(self.end..).unwrap_or_default()
     }
 
     /// `n` bytes were received into the room given by [`Self::spare`].

@@ -4,6 +4,7 @@
 use super::callbacks::Callbacks;
 use super::{Core, Driver};
 use crate::Bus;
+use crate::runtime::sys;
 use ivy_proto::engine::{AppEvent, Event, pong_micros};
 use ivy_proto::wire;
 use parking_lot::MutexGuard;
@@ -59,8 +60,18 @@ impl Driver {
                 self.service(&mut core);
                 core.engine.poll_events(batch);
                 if batch.is_empty() {
-                    // Under the lock, as calls set it: none is missed.
-                    self.turn_due.store(false, Ordering::SeqCst);
+                    // Under the lock, as calls set it: none is missed. Work the
+                    // engine left for another turn has the loop turn again at once.
+                    let waits = core.engine.work_waits();
+                    self.turn_due.store(waits, Ordering::SeqCst);
+                    let released = core.engine.memory_released();
+                    drop(core);
+                    if waits {
+                        self.lp.wake();
+                    }
+                    if released {
+                        sys::give_back_memory();
+                    }
                     return;
                 }
             }

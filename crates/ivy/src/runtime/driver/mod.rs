@@ -28,7 +28,6 @@ pub use sockets::{ACCEPT_BACKOFF, DATAGRAM_BUFFER};
 use super::backend::{MakeSocketLoop, Readiness, SocketEvents, SocketLoop};
 use super::event_loop::{EventLoop, Source};
 use super::net::Liveness;
-use super::sys;
 use super::thread::Runner;
 use delivery::Scratch;
 use ivy_proto::engine::{Action, Engine, PeerId, Severity};
@@ -251,13 +250,15 @@ impl Driver {
         self.deliver(Some(core));
     }
 
-    /// The loop's turn: what calls from other threads left to do.
+    /// The loop's turn: what calls from other threads left to do, and the
+    /// engine's work that waited for another turn ([`Engine::handle_turn`]).
     fn turn(&self) {
         if !self.turn_due.load(Ordering::SeqCst) {
             return;
         }
         let _turn = self.turn.enter();
         let mut core = self.core.lock();
+        core.engine.handle_turn();
         self.service(&mut core);
         self.deliver(Some(core));
     }
@@ -406,11 +407,10 @@ impl Driver {
         self.this.upgrade().map(crate::Bus::from_driver)
     }
 
-    /// Forgets a peer whose Disconnected was delivered, and gives what it held
-    /// back to the system.
+    /// Forgets a peer whose Disconnected was delivered (what it held goes back
+    /// to the system once its teardown is done: see `delivery.rs`).
     fn reap(&self, peer: PeerId) {
         self.core.lock().engine.reap(peer);
-        sys::give_back_memory();
     }
 
     /// The die policy, after the die callback ran.

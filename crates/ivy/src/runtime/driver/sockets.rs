@@ -337,12 +337,19 @@ impl Sockets {
 
     /// Reads a peer's socket straight into its line buffer (into the scratch buffer,
     /// then ignored, once the engine no longer reads it), at most a few times.
+    /// Reads no more than the engine allows ([`Engine::read_allowance`]: nothing
+    /// while the peer's lines wait for another turn, little once the turn's work
+    /// is spent): the socket keeps the rest.
     fn read_peer(&mut self, engine: &mut Engine, fd: RawFd, id: PeerId) {
         for _ in 0..READS_PER_TURN {
+            let allowed = engine.read_allowance(id);
+            if allowed == 0 {
+                return;
+            }
             let room = engine.input_room(id).unwrap_or(&mut self.scratch);
             // At most READ_CHUNK per read, so that a turn takes at most
             // READS_PER_TURN × READ_CHUNK from one peer, however large its buffer.
-            let offered = room.len().min(READ_CHUNK);
+            let offered = room.len().min(READ_CHUNK).min(allowed);
             let room = room.get_mut(..offered).unwrap_or_default();
             match sys::recv(fd, room) {
                 Ok(0) => return self.drop_peer(engine, id),
