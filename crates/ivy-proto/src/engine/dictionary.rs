@@ -1,12 +1,12 @@
 //! The peers' subscriptions, keyed by exact regexp text: each distinct text is
 //! compiled once and run once per message, whoever subscribed it (§5.1).
 
-use super::budget::{Admit, SearchBudget, line_cost, search_cost};
+use super::budget::{Admit, MESSAGE_WORK, SEARCH_BASE, SearchBudget, line_cost, search_cost};
 use super::idmap::IdMap;
 use super::limits::Limits;
 use super::types::{Matching, PeerId};
 use super::work::{compile_cost, drop_cost};
-use crate::pattern::{CaptureSlots, CompileError, Pattern, PrefixIndex, Subject, shrink_if_sparse};
+use crate::pattern::{BACKTRACK_LIMIT, CaptureSlots, CompileError, Pattern, PrefixIndex, Subject, shrink_if_sparse};
 use crate::wire::{ETX, LF};
 use std::collections::HashMap;
 
@@ -117,6 +117,36 @@ fn keep_caches(slots: &mut CaptureSlots, cached: &mut usize, total: usize) -> us
 /// What the params buffer of [`Dictionary::for_each_match`] keeps between messages.
 const PARAMS_KEEP: usize = 64 << 10;
 
+/// See [`Dictionary::worst`]: never lowered but when the dictionary empties.
+#[derive(Debug, Default, Clone, Copy)]
+struct Worst {
+    /// Largest [`Pattern::cost_per_byte`].
+    per_byte: u64,
+    /// Largest cost that does not depend on the message's length.
+    fixed: u64,
+    /// Most subscribers of one text.
+    subs: usize,
+}
+
+impl Worst {
+    /// Counts `pattern`, subscribed by `subs` subscribers.
+    fn count(&mut self, pattern: &Pattern, subs: usize) {
+        self.per_byte = self.per_byte.max(pattern.cost_per_byte());
+        let fixed = if pattern.is_backtracking() { BACKTRACK_LIMIT as u64 } else { 0 };
+        self.fixed = self.fixed.max(fixed + SEARCH_BASE);
+        self.subs = self.subs.max(subs);
+    }
+
+    /// At most what `candidates` searches of a message of `len` bytes ask for.
+    fn bound(&self, candidates: usize, len: usize) -> u64 {
+        let to_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let per_byte = self.per_byte.saturating_mul(to_u64(len));
+        let lines = to_u64(self.subs).saturating_mul(line_cost(len));
+        let one = self.fixed.saturating_add(per_byte).saturating_add(lines);
+        one.saturating_mul(u64::try_from(candidates).unwrap_or(u64::MAX))
+    }
+}
+
 /// What [`Dictionary::subscribe`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Subscribed {
@@ -144,6 +174,10 @@ pub(super) struct Dictionary {
     /// Work of compiles and drops since [`Dictionary::take_work`] (`work.rs`).
     work: u64,
     budget: SearchBudget,
+    /// The costliest search and the most subscribers any text had since the
+    /// dictionary was last empty: a bound that spares most messages the
+    /// budget's planning pass (see [`Dictionary::plan`]).
+    worst: Worst,
     matching: Matching,
     /// Scratch of [`Dictionary::for_each_match`], kept to save allocations.
     candidates: Vec<u64>,
@@ -177,6 +211,7 @@ impl Dictionary {
             return Subscribed::Refused(refused);
         }
         entry.subs.insert(0, (peer, id));
+        self.worst.count(&entry.pattern, entry.subs.len());
         Subscribed::Kept
     }
 
@@ -246,6 +281,9 @@ impl Dictionary {
         self.index.remove(key);
         shrink_if_sparse(&mut self.entries);
         shrink_if_sparse(&mut self.by_text);
+        if self.entries.is_empty() {
+            self.worst = Worst::default();
+        }
     }
 
     /// Runs every candidate text against `message`; for each match calls
@@ -310,15 +348,12 @@ impl Dictionary {
     /// Starts the budget of a message of `len` bytes with these candidates:
     /// what they ask for in all, and, past the message's work, for each peer.
     fn plan(&mut self, len: usize, candidates: &[u64]) {
-        let costs = candidates.iter().filter_map(|key| match self.entries.get(key) {
-            Some(Entry { pattern, subs, .. }) => Some((search_cost(pattern, len)?, subs)),
-            _ => None,
-        });
-        let line = line_cost(len);
-        let asked = costs.fold(0u64, |sum, (search, subs)| {
-            let lines = u64::try_from(subs.len()).unwrap_or(u64::MAX).saturating_mul(line);
-            sum.saturating_add(search).saturating_add(lines)
-        });
+        // The usual message: even the worst searches could not pass the work.
+        if self.worst.bound(candidates.len(), len) <= MESSAGE_WORK {
+            self.budget.start(len, 0);
+            return;
+        }
+        let asked = self.asked(len, candidates);
         self.budget.start(len, asked);
         if !self.budget.is_shared() {
             return;
@@ -331,6 +366,20 @@ impl Dictionary {
             }
         }
         self.budget.divide();
+    }
+
+    /// What `candidates` ask for on a message of `len` bytes: their searches
+    /// and a line for each subscriber.
+    fn asked(&self, len: usize, candidates: &[u64]) -> u64 {
+        let line = line_cost(len);
+        let costs = candidates.iter().filter_map(|key| match self.entries.get(key) {
+            Some(Entry { pattern, subs, .. }) => Some((search_cost(pattern, len)?, subs)),
+            _ => None,
+        });
+        costs.fold(0u64, |sum, (search, subs)| {
+            let lines = u64::try_from(subs.len()).unwrap_or(u64::MAX).saturating_mul(line);
+            sum.saturating_add(search).saturating_add(lines)
+        })
     }
 
     /// What the texts and patterns hold, and the room of the two text tables.
@@ -398,6 +447,35 @@ mod tests {
         d.unsubscribe(b, 6, b"^topic (.*)");
         d.unsubscribe(a, 0, b"^topic (.*)");
         assert_eq!(matches(&mut d, b"topic").len(), 2);
+    }
+
+    #[test]
+    fn the_worst_bound_covers_what_candidates_ask() {
+        let mut d = Dictionary::default();
+        let texts: [&[u8]; 4] = [b"^topic (.*)", b"(x{1000})1", b"(a+)+\\1", b"[a-z]+ ([0-9]+)"];
+        for (id, text) in (0..).zip(texts) {
+            assert_eq!(d.subscribe(PeerId(1), id, text, &Limits::default()), Subscribed::Kept);
+        }
+        for peer in 2..6 {
+            assert_eq!(d.subscribe(PeerId(peer), 9, b"^topic (.*)", &Limits::default()), Subscribed::Kept);
+        }
+        let keys: Vec<u64> = d.entries.keys().copied().collect();
+        assert_eq!(keys.len(), 4);
+        for len in [0, 1, 63, 64, 1000, 100_000, 10_000_000] {
+            let asked = d.asked(len, &keys);
+            assert!(asked > 0);
+            assert!(d.worst.bound(keys.len(), len) >= asked, "len {len}: {asked}");
+        }
+        // Never lowered while a text is left; emptied, it starts over.
+        let before = d.worst.bound(1, 1000);
+        for (id, text) in (0..).zip(texts) {
+            d.unsubscribe(PeerId(1), id, text);
+        }
+        assert_eq!(d.worst.bound(1, 1000), before);
+        for peer in 2..6 {
+            d.unsubscribe(PeerId(peer), 9, b"^topic (.*)");
+        }
+        assert_eq!(d.worst.bound(4, 1000), 0);
     }
 
     #[test]
