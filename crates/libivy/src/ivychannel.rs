@@ -3,8 +3,8 @@
 //!
 //! The functions themselves (`IvyChannelInit`, `IvyChannelStop`,
 //! `IvyChannelAdd`, `IvyChannelRemove`, and ivyloop.h's writable events) are
-//! weak C definitions (`csrc/ivy_channel.c`, prototypes in
-//! `csrc/headers/ivychannel-trailer.h`) that call the `ivy_rs_channel_*` entry
+//! weak C definitions (`csrc/ivy_channel.c`, prototypes written by hand in
+//! `include/Ivy/ivychannel.h`) that call the `ivy_rs_channel_*` entry
 //! points of `shim.rs`, which call these: a program that implements
 //! ivychannel.h on a loop of its own replaces them (`channels.rs`).
 
