@@ -11,7 +11,7 @@ use libc::in6_addr;
 
 use crate::boundary::boundary;
 use crate::ivy::{IvyClientPtr, MsgCallback, MsgRcvPtr};
-use crate::ivychannel::{self, Channel, ChannelHandleDelete, ChannelHandleRead, ChannelHandleWrite};
+use crate::ivychannel::{self, Channel, ChannelHandleDelete, ChannelHandleRead, ChannelHandleWrite, ChannelWatch};
 use crate::ivysocket::Client;
 use crate::{IVY_HANDLE, SendPtr, bus, bytes, sockets};
 
@@ -131,7 +131,7 @@ pub unsafe extern "C" fn ivy_rs_channel_add(
     handle_read: ChannelHandleRead,
     handle_write: ChannelHandleWrite,
 ) -> Channel {
-    boundary!(ivychannel::add(fd, data, handle_delete, handle_read, handle_write))
+    boundary!(ivychannel::add(ChannelWatch { fd, data, handle_delete, handle_read, handle_write }))
 }
 
 /// The library's own `IvyChannelRemove`.
