@@ -72,7 +72,9 @@ struct HeaderSpec {
     /// Never installed: its hand-written C is `csrc/NAME.in`, the result goes
     /// to `$OUT_DIR/include/` only.
     private: bool,
+    /// cbindgen's `export.include` for it (items no function mentions).
     export_include: Vec<String>,
+    /// cbindgen's `export.exclude` for it.
     export_exclude: Vec<String>,
 }
 
