@@ -1,11 +1,17 @@
 //! Build script of the C border.
 //!
-//! 1. Generates the C headers with cbindgen, one per `[[ivy_header]]` table of
-//!    `cbindgen.toml`, with the hand-written C of `csrc/headers/` spliced in: the
-//!    public ones (`Ivy/*.h`) into `$OUT_DIR/include/Ivy/`, the private one of the
-//!    shim (`ivy_shim.h`) into `$OUT_DIR/include/`. With `IVY_UPDATE_HEADERS=1`
-//!    it also writes the public ones to `include/Ivy/` (the committed copies;
-//!    `tests/headers.rs` checks that they are up to date).
+//! 1. Writes the C headers. A header's hand-written C (banner, include guard,
+//!    includes, macros, variadic prototypes, its own `extern "C"` wrapper) is
+//!    in the header itself: the committed `include/Ivy/NAME.h`, or, for the
+//!    private header of the shim (no committed copy), the template
+//!    `csrc/NAME.in`. For each `[[ivy_header]]` table of `cbindgen.toml`,
+//!    cbindgen's declarations of the Rust file it names replace what stands
+//!    between the header's `/* BEGIN cbindgen` and `/* END cbindgen */` lines.
+//!    The public headers go to `$OUT_DIR/include/Ivy/` (with those that have
+//!    no table, all hand-written, copied as they are), the private one
+//!    (`ivy_shim.h`) to `$OUT_DIR/include/`. With `IVY_UPDATE_HEADERS=1` the
+//!    public ones are also written back to `include/Ivy/` (`tests/headers.rs`
+//!    checks that the committed ones are up to date).
 //! 2. Compiles `csrc/ivy_shim.c` (the variadic functions) and
 //!    `csrc/ivy_channel.c` (the weak loop functions of ivychannel.h, and the
 //!    library's calls of them) against those headers and links them into the
@@ -13,9 +19,15 @@
 //!    in libivy.so, the library's calls of the loop functions must go through
 //!    their dynamic symbols, which a program's own definitions interpose.
 
+use std::collections::BTreeSet;
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+/// How the line that opens a header's generated region starts.
+const BEGIN: &str = "/* BEGIN cbindgen";
+/// The line that closes it.
+const END: &str = "/* END cbindgen */";
 
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -23,18 +35,18 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=csrc");
+    println!("cargo:rerun-if-changed=include");
     println!("cargo:rerun-if-env-changed=IVY_UPDATE_HEADERS");
 
     let include = out.join("include");
     fs::create_dir_all(include.join("Ivy")).expect("create $OUT_DIR/include/Ivy");
-    let public = generate_headers(&root, &include);
+    let public = write_headers(&root, &include);
 
     if env::var_os("IVY_UPDATE_HEADERS").is_some_and(|v| !v.is_empty() && v != "0") {
         let committed = root.join("include").join("Ivy");
-        fs::create_dir_all(&committed).expect("create include/Ivy");
         for (name, text) in &public {
             let dest = committed.join(name);
-            if fs::read(&dest).ok().as_deref() != Some(text.as_slice()) {
+            if fs::read_to_string(&dest).ok().as_deref() != Some(text.as_str()) {
                 fs::write(&dest, text).expect("write include/Ivy header");
             }
         }
@@ -51,62 +63,150 @@ fn main() {
         .compile("ivy_shim");
 }
 
-/// Runs cbindgen for every `[[ivy_header]]` of `cbindgen.toml`, writing each
-/// header under `include` (the public ones in its `Ivy/`); returns the
-/// (file name, contents) pairs of the public ones.
-fn generate_headers(root: &Path, include: &Path) -> Vec<(String, Vec<u8>)> {
-    let text = fs::read_to_string(root.join("cbindgen.toml")).expect("read cbindgen.toml");
-    let mut table: toml::Table = text.parse().expect("parse cbindgen.toml");
-    let specs = match table.remove("ivy_header") {
-        Some(toml::Value::Array(a)) => a,
-        _ => panic!("cbindgen.toml: no [[ivy_header]] tables"),
-    };
-    let base: cbindgen::Config =
-        toml::Value::Table(table).try_into().expect("cbindgen.toml: invalid cbindgen settings");
-    let parts = root.join("csrc").join("headers");
-    let banner = part(&parts, "banner.h").expect("csrc/headers/banner.h");
+/// One `[[ivy_header]]` table of `cbindgen.toml`.
+struct HeaderSpec {
+    /// The header's file name (`ivy.h`).
+    name: String,
+    /// The Rust file its declarations come from, relative to the crate.
+    source: String,
+    /// Never installed: its hand-written C is `csrc/NAME.in`, the result goes
+    /// to `$OUT_DIR/include/` only.
+    private: bool,
+    /// cbindgen's `export.include` for it (items no function mentions).
+    export_include: Vec<String>,
+    /// cbindgen's `export.exclude` for it.
+    export_exclude: Vec<String>,
+}
 
-    let mut public = Vec::new();
-    for spec in specs {
-        let spec = spec.as_table().expect("[[ivy_header]] must be a table");
-        let name = str_field(spec, "name").expect("[[ivy_header]] needs name");
-        let source = str_field(spec, "source").expect("[[ivy_header]] needs source");
-        let stem = name.strip_suffix(".h").expect("[[ivy_header]] name must end in .h");
-        let mut config = base.clone();
-        // The include guard is written by hand around everything, trailer
-        // included (cbindgen would put the trailer after its own guard).
-        let guard = str_field(spec, "guard").expect("[[ivy_header]] needs guard");
-        config.include_guard = None;
-        config.header = Some(format!("{banner}\n\n#ifndef {guard}\n#define {guard}"));
-        config.includes = list_field(spec, "includes");
-        config.sys_includes = list_field(spec, "sys_includes");
-        config.after_includes = part(&parts, &format!("{stem}-prelude.h"));
-        let trailer = part(&parts, &format!("{stem}-trailer.h")).unwrap_or_default();
-        config.trailer = Some(format!("{trailer}\n\n#endif /* {guard} */"));
-        config.export.include = list_field(spec, "export_include");
-        config.export.exclude = list_field(spec, "export_exclude");
-        let bindings = cbindgen::Builder::new()
-            .with_config(config)
-            .with_src(root.join(&source))
-            .generate()
-            .unwrap_or_else(|e| panic!("cbindgen failed on {source}: {e}"));
-        let mut bytes = Vec::new();
-        bindings.write(&mut bytes);
-        let private = spec.get("private").and_then(toml::Value::as_bool).unwrap_or(false);
-        let dir = if private { include.to_path_buf() } else { include.join("Ivy") };
-        fs::write(dir.join(&name), &bytes).expect("write generated header");
-        if !private {
-            public.push((name, bytes));
+impl HeaderSpec {
+    fn from_toml(value: &toml::Value) -> HeaderSpec {
+        let t = value.as_table().expect("[[ivy_header]] must be a table");
+        let name = str_field(t, "name").expect("[[ivy_header]] needs name");
+        let source = str_field(t, "source").unwrap_or_else(|| panic!("[[ivy_header]] {name} needs source"));
+        HeaderSpec {
+            private: t.get("private").and_then(toml::Value::as_bool).unwrap_or(false),
+            export_include: list_field(t, "export_include"),
+            export_exclude: list_field(t, "export_exclude"),
+            name,
+            source,
         }
+    }
+
+    /// The file that holds the header's hand-written C.
+    fn template(&self, root: &Path) -> PathBuf {
+        if self.private {
+            root.join("csrc").join(format!("{}.in", self.name))
+        } else {
+            root.join("include").join("Ivy").join(&self.name)
+        }
+    }
+
+    /// The first line of the generated region: where it comes from.
+    fn begin_line(&self) -> String {
+        let how = if self.private { "build.rs writes it" } else { "IVY_UPDATE_HEADERS=1 cargo build rewrites it" };
+        format!("{BEGIN}: generated from {}; {how} */", self.source)
+    }
+}
+
+/// Writes every header under `include` (the public ones in its `Ivy/`):
+/// those of `cbindgen.toml` with their generated region filled in, the other
+/// committed ones as they are. Returns the (file name, contents) pairs of the
+/// public ones.
+fn write_headers(root: &Path, include: &Path) -> Vec<(String, String)> {
+    let (base, specs) = read_config(root);
+    let mut public = Vec::new();
+    for spec in &specs {
+        let template = spec.template(root);
+        let text = fs::read_to_string(&template).unwrap_or_else(|e| panic!("read {}: {e}", template.display()));
+        let header = splice(&text, &spec.begin_line(), &generate(root, &base, spec), &template);
+        if spec.private {
+            fs::write(include.join(&spec.name), &header).expect("write private header");
+        } else {
+            public.push((spec.name.clone(), header));
+        }
+    }
+    let generated: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    public.extend(hand_written_headers(root, &generated));
+    for (name, text) in &public {
+        fs::write(include.join("Ivy").join(name), text).expect("write public header");
     }
     public
 }
 
-/// The hand-written C of `csrc/headers/NAME`, without its final newline, if
-/// the file exists.
-fn part(dir: &Path, name: &str) -> Option<String> {
-    let text = fs::read_to_string(dir.join(name)).ok()?;
-    Some(text.strip_suffix('\n').unwrap_or(&text).to_owned())
+/// The cbindgen settings shared by every header (the top level of
+/// `cbindgen.toml`) and its `[[ivy_header]]` tables.
+fn read_config(root: &Path) -> (cbindgen::Config, Vec<HeaderSpec>) {
+    let text = fs::read_to_string(root.join("cbindgen.toml")).expect("read cbindgen.toml");
+    let mut table: toml::Table = text.parse().expect("parse cbindgen.toml");
+    let specs = match table.remove("ivy_header") {
+        Some(toml::Value::Array(a)) => a.iter().map(HeaderSpec::from_toml).collect(),
+        _ => panic!("cbindgen.toml: no [[ivy_header]] tables"),
+    };
+    let base = toml::Value::Table(table).try_into().expect("cbindgen.toml: invalid cbindgen settings");
+    (base, specs)
+}
+
+/// cbindgen's declarations of the spec's Rust file, without surrounding blank
+/// lines.
+fn generate(root: &Path, base: &cbindgen::Config, spec: &HeaderSpec) -> String {
+    let mut config = base.clone();
+    config.export.include = spec.export_include.clone();
+    config.export.exclude = spec.export_exclude.clone();
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root.join(&spec.source))
+        .generate()
+        .unwrap_or_else(|e| panic!("cbindgen failed on {}: {e}", spec.source));
+    let mut bytes = Vec::new();
+    bindings.write(&mut bytes);
+    String::from_utf8(bytes).expect("cbindgen wrote UTF-8").trim_matches('\n').to_owned()
+}
+
+/// `text` with the lines from its `BEGIN` line to its `END` line replaced by
+/// `begin`, `declarations` and `END`. Panics, naming `path`, unless `text` has
+/// exactly one of each, in that order.
+fn splice(text: &str, begin: &str, declarations: &str, path: &Path) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |marker: &str| {
+        let found: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with(marker)).collect();
+        match found[..] {
+            [i] => i,
+            _ => panic!(
+                "{}: needs exactly one line starting with `{marker}` (found {}): the generated declarations go \
+                 between a `{BEGIN}: ... */` line and a `{END}` line",
+                path.display(),
+                found.len()
+            ),
+        }
+    };
+    let (first, last) = (at(BEGIN), at(END));
+    assert!(first < last, "{}: `{END}` comes before `{BEGIN}`", path.display());
+    let region = if declarations.is_empty() { vec![begin, END] } else { vec![begin, "", declarations, "", END] };
+    let mut out: Vec<&str> = lines[..first].to_vec();
+    out.extend(region);
+    out.extend(&lines[last + 1..]);
+    out.join("\n") + "\n"
+}
+
+/// The committed headers with no `[[ivy_header]]` table (`generated` names
+/// those that have one): written by hand from end to end. Panics if one of
+/// them has a generated region, which nothing would fill in.
+fn hand_written_headers(root: &Path, generated: &BTreeSet<&str>) -> Vec<(String, String)> {
+    let dir = root.join("include").join("Ivy");
+    let mut headers = Vec::new();
+    for entry in fs::read_dir(&dir).expect("read include/Ivy") {
+        let name = entry.expect("read include/Ivy").file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".h") || generated.contains(name.as_str()) {
+            continue;
+        }
+        let text = fs::read_to_string(dir.join(&name)).unwrap_or_else(|e| panic!("read include/Ivy/{name}: {e}"));
+        assert!(
+            !text.lines().any(|l| l.starts_with(BEGIN) || l.starts_with(END)),
+            "include/Ivy/{name} has a generated region but no [[ivy_header]] table in cbindgen.toml"
+        );
+        headers.push((name, text));
+    }
+    headers
 }
 
 fn str_field(t: &toml::Table, key: &str) -> Option<String> {

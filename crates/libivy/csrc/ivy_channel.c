@@ -15,8 +15,11 @@
  *   exports them, csrc/libivy.map). libglibivy's GLib implementation replaces
  *   them the same way.
  * - ivy_app_channel_* are how the library calls them, whoever defines them.
- * - ivy_app_channels() says which ones the program (or the GLib flavour)
- *   brought: the resolved address of each compared with the library's own.
+ * - ivy_app_channels() says which of IvyChannelAdd, IvyChannelRemove and the
+ *   writable events, the ones a loop of the program's must have, the program
+ *   (or the GLib flavour) brought: the resolved address of each compared with
+ *   the library's own. (The library's IvyChannelInit and IvyChannelStop are
+ *   harmless beside a program's loop.)
  *   (A non-PIE program that takes the address of one of them without
  *   defining it makes its PLT entry the function's address: it would be
  *   taken for the program's own. PIE, the default, does not.)
@@ -108,10 +111,6 @@ void ivy_app_channel_set_writable(Channel channel, int on)
 int ivy_app_channels(void)
 {
     int bits = 0;
-    if (FOREIGN(IvyChannelInit, own_init))
-        bits |= IVY_APP_CHANNEL_INIT;
-    if (FOREIGN(IvyChannelStop, own_stop))
-        bits |= IVY_APP_CHANNEL_STOP;
     if (FOREIGN(IvyChannelAdd, own_add))
         bits |= IVY_APP_CHANNEL_ADD;
     if (FOREIGN(IvyChannelRemove, own_remove))

@@ -32,11 +32,13 @@ struct text {
     char local[LOCAL_SIZE];
 };
 
-/* Sets up `t` for fmt and ap; returns the text, or NULL on a formatting or
- * allocation error. Release with text_release(). */
+/* Sets up `t` for fmt and ap; returns the text, or NULL for a NULL format
+ * and on a formatting or allocation error. Release with text_release(). */
 static const char *text_of(struct text *t, const char *fmt, va_list ap)
 {
     t->owned = NULL;
+    if (fmt == NULL)
+        return NULL;
     if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
         va_list probe;
         va_copy(probe, ap);
@@ -69,7 +71,7 @@ static void text_release(struct text *t)
 
 /* In a variadic function whose last named parameter is fmt: runs `use`, an
  * expression of `text` (the text of fmt and the arguments), unless the text
- * cannot be made. */
+ * cannot be made (a NULL fmt makes none). */
 #define WITH_TEXT(fmt, use)                                     \
     do {                                                        \
         struct text with_text_;                                 \
@@ -85,16 +87,14 @@ static void text_release(struct text *t)
 MsgRcvPtr IvyBindMsg(MsgCallback callback, void *user_data, const char *fmt_regexp, ...)
 {
     MsgRcvPtr result = NULL;
-    if (fmt_regexp != NULL)
-        WITH_TEXT(fmt_regexp, result = ivy_rs_bind_msg(callback, user_data, text));
+    WITH_TEXT(fmt_regexp, result = ivy_rs_bind_msg(callback, user_data, text));
     return result;
 }
 
 MsgRcvPtr IvyChangeMsg(MsgRcvPtr msg, const char *fmt_regex, ...)
 {
     MsgRcvPtr result = msg;
-    if (fmt_regex != NULL)
-        WITH_TEXT(fmt_regex, result = ivy_rs_change_msg(msg, text));
+    WITH_TEXT(fmt_regex, result = ivy_rs_change_msg(msg, text));
     return result;
 }
 
@@ -109,8 +109,7 @@ int IvySendMsg(const char *fmt_message, ...)
 
 void IvySendError(IvyClientPtr app, int id, const char *fmt, ...)
 {
-    if (fmt != NULL)
-        WITH_TEXT(fmt, ivy_rs_send_error(app, id, text));
+    WITH_TEXT(fmt, ivy_rs_send_error(app, id, text));
 }
 
 /* ivysocket.h */
@@ -124,27 +123,23 @@ static SendState send_text(Client client, const char *text)
 SendState SocketSend(Client client, const char *fmt, ...)
 {
     SendState state = SendParamError;
-    if (fmt != NULL)
-        WITH_TEXT(fmt, state = send_text(client, text));
+    WITH_TEXT(fmt, state = send_text(client, text));
     return state;
 }
 
 void SocketBroadcast(const char *fmt, ...)
 {
-    if (fmt != NULL)
-        WITH_TEXT(fmt, ivy_rs_socket_broadcast(text));
+    WITH_TEXT(fmt, ivy_rs_socket_broadcast(text));
 }
 
 void SocketSendBroadcast(Client client, unsigned long host, unsigned short port, const char *fmt, ...)
 {
-    if (fmt != NULL)
-        WITH_TEXT(fmt, ivy_rs_socket_send_broadcast(client, host, port, text));
+    WITH_TEXT(fmt, ivy_rs_socket_send_broadcast(client, host, port, text));
 }
 
 void SocketSendBroadcast6(Client client, struct in6_addr *host, unsigned short port, const char *fmt, ...)
 {
-    if (fmt != NULL)
-        WITH_TEXT(fmt, ivy_rs_socket_send_broadcast6(client, host, port, text));
+    WITH_TEXT(fmt, ivy_rs_socket_send_broadcast6(client, host, port, text));
 }
 
 /* ivybuffer.h: formats at buffer->data + buffer->offset, growing the malloc'd

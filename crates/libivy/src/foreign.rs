@@ -26,7 +26,7 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
 use crate::boundary::boundary;
-use crate::ivychannel::Channel;
+use crate::ivychannel::{Channel, ChannelWatch};
 use crate::{IVY_HANDLE, SendPtr, channels, global, handle_addr, handle_ptr};
 
 /// The global bus's sockets, registered with the program's loop.
@@ -70,7 +70,13 @@ impl SocketLoop for ProgramSockets {
             key
         };
         // Unlocked: the program's loop may call a handler from inside.
-        let channel = channels::add(fd, handle_ptr(key), Some(on_delete), Some(on_read), Some(on_write));
+        let channel = channels::add(ChannelWatch {
+            fd,
+            data: handle_ptr(key),
+            handle_delete: Some(on_delete),
+            handle_read: Some(on_read),
+            handle_write: Some(on_write),
+        });
         if let Some((_, slot)) = WATCHES.lock().keys.get_mut(&key) {
             *slot = Some(SendPtr::new(channel.cast()));
         }
@@ -134,7 +140,13 @@ pub(crate) fn drive() {
     }
     ONCE.call_once(|| match global().lp.pollable_fd() {
         Ok(fd) => {
-            channels::add(fd, std::ptr::null_mut(), None, Some(on_due), None);
+            channels::add(ChannelWatch {
+                fd,
+                data: std::ptr::null_mut(),
+                handle_delete: None,
+                handle_read: Some(on_due),
+                handle_write: None,
+            });
         }
         Err(e) => crate::c_stderr(&format!("libivy: no descriptor for the program's loop: {e}\n")),
     });

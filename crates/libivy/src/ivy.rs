@@ -79,6 +79,12 @@ fn host_string(app: IvyClientPtr) -> String {
     bus::peer_host(app).unwrap_or_else(|| "can't get peer".to_owned())
 }
 
+/// Prints on stdout the line that `line` makes of the peer's name and host
+/// (the default callbacks' lines).
+fn print_about_peer(app: IvyClientPtr, line: impl FnOnce(&str, &str) -> String) {
+    c_stdout(&line(&bus::name_text(app), &host_string(app)));
+}
+
 // ---------------------------------------------------------------------------
 // Default callbacks.
 
@@ -90,22 +96,15 @@ pub unsafe extern "C" fn IvyDefaultApplicationCallback(
     event: IvyApplicationEvent,
 ) {
     let _ = user_data;
-    boundary!({
-        let name = bus::name_text(app);
-        let host = host_string(app);
-        let line = match event {
-            IvyApplicationEvent::IvyApplicationConnected => format!("Application: {name} ready on {host}\n"),
-            IvyApplicationEvent::IvyApplicationDisconnected => format!("Application: {name} bye on {host}\n"),
-            IvyApplicationEvent::IvyApplicationCongestion => format!("Application: {name} congestion on {host}\n"),
-            IvyApplicationEvent::IvyApplicationDecongestion => {
-                format!("Application: {name}  decongestion on {host}\n")
-            }
-            IvyApplicationEvent::IvyApplicationFifoFull => {
-                format!("Application: {name}  fifo full, msg on {host} will be lost until decongestion\n")
-            }
-        };
-        c_stdout(&line);
-    })
+    boundary!(print_about_peer(app, |name, host| match event {
+        IvyApplicationEvent::IvyApplicationConnected => format!("Application: {name} ready on {host}\n"),
+        IvyApplicationEvent::IvyApplicationDisconnected => format!("Application: {name} bye on {host}\n"),
+        IvyApplicationEvent::IvyApplicationCongestion => format!("Application: {name} congestion on {host}\n"),
+        IvyApplicationEvent::IvyApplicationDecongestion => format!("Application: {name}  decongestion on {host}\n"),
+        IvyApplicationEvent::IvyApplicationFifoFull => {
+            format!("Application: {name}  fifo full, msg on {host} will be lost until decongestion\n")
+        }
+    }))
 }
 
 /// Prints one line per peer subscription event on stdout, as ivy-c does.
@@ -119,30 +118,29 @@ pub unsafe extern "C" fn IvyDefaultBindCallback(
 ) {
     let _ = user_data;
     boundary!({
-        let name = bus::name_text(app);
-        let host = host_string(app);
         // SAFETY: `regexp` is NULL or a NUL-terminated string (module contract).
         let re = String::from_utf8_lossy(unsafe { bytes(regexp) }.unwrap_or(b"(null)")).into_owned();
-        let line = match event {
+        print_about_peer(app, |name, host| match event {
             IvyBindEvent::IvyAddBind => format!("Application: {name} on {host} add regexp {id} : {re}\n"),
             IvyBindEvent::IvyRemoveBind => format!("Application: {name} on {host} remove regexp {id} :{re}\n"),
             IvyBindEvent::IvyFilterBind => format!("Application: {name} on {host} as been filtred regexp {id} :{re}\n"),
             IvyBindEvent::IvyChangeBind => format!("Application: {name} on {host} change regexp {id} : {re}\n"),
-        };
-        c_stdout(&line);
+        })
     })
 }
 
 // ---------------------------------------------------------------------------
 // Filters (shared with ivybind.h).
 
-pub(crate) fn filter_add(f: &mut FilterWords, w: &[u8]) {
+/// Adds the filter word `w` (to our list, the pattern filter and the bus).
+fn filter_add(f: &mut FilterWords, w: &[u8]) {
     f.words.push(w.to_vec());
     f.filter.add(w);
     bus::add_filter(w);
 }
 
-pub(crate) fn filter_remove(f: &mut FilterWords, w: &[u8]) {
+/// Removes every filter word equal to `w`.
+fn filter_remove(f: &mut FilterWords, w: &[u8]) {
     f.words.retain(|x| x != w);
     f.filter.remove(w);
     bus::remove_filter(w);

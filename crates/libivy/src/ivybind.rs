@@ -9,7 +9,6 @@ use std::ffi::{c_char, c_int};
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
-use super::ivy::{filter_add, filter_remove};
 use super::{_binding, bytes, c_stderr, c_stdout, cstring, global, handle_addr, handle_ptr};
 use crate::boundary::boundary;
 use ivy_proto::pattern::Pattern;
@@ -51,23 +50,15 @@ pub unsafe extern "C" fn IvyBindingSetFilter(argc: c_int, argv: *mut *const c_ch
 /// Adds one filter word (NULL: nothing).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindingAddFilter(argv: *const c_char) {
-    boundary!({
-        // SAFETY: NULL or a NUL-terminated string.
-        if let Some(w) = unsafe { bytes(argv) } {
-            filter_add(&mut global().filter.lock(), w);
-        }
-    })
+    // SAFETY: same contract as IvyAddFilter.
+    unsafe { super::ivy::IvyAddFilter(argv) }
 }
 
 /// Removes every filter word equal to `arg`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IvyBindingRemoveFilter(arg: *const c_char) {
-    boundary!({
-        // SAFETY: NULL or a NUL-terminated string.
-        if let Some(w) = unsafe { bytes(arg) } {
-            filter_remove(&mut global().filter.lock(), w);
-        }
-    })
+    // SAFETY: same contract as IvyRemoveFilter.
+    unsafe { super::ivy::IvyRemoveFilter(arg) }
 }
 
 /// 1 if a peer regexp `expression` passes the filter (§5.6), else 0.

@@ -3,8 +3,8 @@
 //!
 //! The functions themselves (`IvyChannelInit`, `IvyChannelStop`,
 //! `IvyChannelAdd`, `IvyChannelRemove`, and ivyloop.h's writable events) are
-//! weak C definitions (`csrc/ivy_channel.c`, prototypes in
-//! `csrc/headers/ivychannel-trailer.h`) that call the `ivy_rs_channel_*` entry
+//! weak C definitions (`csrc/ivy_channel.c`, prototypes written by hand in
+//! `include/Ivy/ivychannel.h`) that call the `ivy_rs_channel_*` entry
 //! points of `shim.rs`, which call these: a program that implements
 //! ivychannel.h on a loop of its own replaces them (`channels.rs`).
 
@@ -21,6 +21,17 @@ pub type ChannelHandleDelete = Option<unsafe extern "C" fn(data: *mut c_void)>;
 pub type ChannelHandleRead = Option<unsafe extern "C" fn(channel: Channel, fd: IVY_HANDLE, data: *mut c_void)>;
 /// Called when the fd is writable and a writable watch is on.
 pub type ChannelHandleWrite = Option<unsafe extern "C" fn(channel: Channel, fd: IVY_HANDLE, data: *mut c_void)>;
+
+/// The arguments of `IvyChannelAdd`: the descriptor to watch, the handlers
+/// the loop calls and the user data it gives them.
+#[derive(Clone, Copy)]
+pub(crate) struct ChannelWatch {
+    pub fd: IVY_HANDLE,
+    pub data: *mut c_void,
+    pub handle_delete: ChannelHandleDelete,
+    pub handle_read: ChannelHandleRead,
+    pub handle_write: ChannelHandleWrite,
+}
 
 pub(crate) fn channel_ptr(id: ChannelId) -> Channel {
     handle_ptr(id.to_raw())
@@ -49,13 +60,8 @@ pub(crate) fn stop() {
 
 /// `IvyChannelAdd`: watches `fd` (any fd, 0 included), which the loop never
 /// closes; NULL `handle_read` is refused (NULL is returned).
-pub(crate) fn add(
-    fd: IVY_HANDLE,
-    data: *mut c_void,
-    handle_delete: ChannelHandleDelete,
-    handle_read: ChannelHandleRead,
-    handle_write: ChannelHandleWrite,
-) -> Channel {
+pub(crate) fn add(watch: ChannelWatch) -> Channel {
+    let ChannelWatch { fd, data, handle_delete, handle_read, handle_write } = watch;
     let Some(read) = handle_read else {
         return std::ptr::null_mut();
     };

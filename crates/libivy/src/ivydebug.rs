@@ -1,2 +1,3 @@
-//! `Ivy/ivydebug.h`: the `TRACE` / `TRACE_IF` macros (raw block in
-//! `cbindgen.toml`: they print to stderr when `DEBUG` is defined).
+//! `Ivy/ivydebug.h`: the `TRACE` / `TRACE_IF` macros, which print to stderr
+//! when `DEBUG` is defined. C written by hand in `include/Ivy/ivydebug.h`:
+//! nothing of it comes from Rust.

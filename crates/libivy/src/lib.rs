@@ -1,13 +1,16 @@
 //! The C border: ivy-c 3.15's `libivy` API as `extern "C"` functions.
 //!
 //! One file per installed header (`ivy.rs` → `Ivy/ivy.h`, ...): `build.rs` runs
-//! cbindgen on each of them, with the settings of `cbindgen.toml`, to produce the
-//! headers committed under `include/Ivy/`; `shim.rs` gives the private header
-//! of the C shim (`csrc/ivy_shim.c`, the variadic functions). Every call on the
-//! Rust API's bus is in `bus.rs`; `cargs.rs` holds the strings handed to C
-//! callbacks; `sockets/` is the socket layer behind `ivysocket.rs`;
-//! `boundary.rs` the panic boundary. This file holds what they share and is not
-//! itself turned into a header.
+//! cbindgen on each of them, with the settings of `cbindgen.toml`, and writes
+//! its declarations into the generated region of the header committed under
+//! `include/Ivy/`, whose other lines are C written by hand (`list.h`,
+//! `ivydebug.h` and `ivyglibloop.h` are written by hand from end to end: their
+//! files here only document them); `shim.rs` gives the private header of the C
+//! shim (`csrc/ivy_shim.c`, the variadic functions; its template is
+//! `csrc/ivy_shim.h.in`). Every call on the Rust API's bus is in `bus.rs`;
+//! `cargs.rs` holds the strings handed to C callbacks; `sockets/` is the socket
+//! layer behind `ivysocket.rs`; `boundary.rs` the panic boundary. This file
+//! holds what they share and is not itself turned into a header.
 //!
 //! Rules kept by every exported function (DESIGN §3 and §6):
 //! - the body runs inside [`boundary::boundary!`], so no panic ever unwinds into

@@ -11,7 +11,7 @@ use libc::in6_addr;
 
 use crate::boundary::boundary;
 use crate::ivy::{IvyClientPtr, MsgCallback, MsgRcvPtr};
-use crate::ivychannel::{self, Channel, ChannelHandleDelete, ChannelHandleRead, ChannelHandleWrite};
+use crate::ivychannel::{self, Channel, ChannelHandleDelete, ChannelHandleRead, ChannelHandleWrite, ChannelWatch};
 use crate::ivysocket::Client;
 use crate::{IVY_HANDLE, SendPtr, bus, bytes, sockets};
 
@@ -131,7 +131,7 @@ pub unsafe extern "C" fn ivy_rs_channel_add(
     handle_read: ChannelHandleRead,
     handle_write: ChannelHandleWrite,
 ) -> Channel {
-    boundary!(ivychannel::add(fd, data, handle_delete, handle_read, handle_write))
+    boundary!(ivychannel::add(ChannelWatch { fd, data, handle_delete, handle_read, handle_write }))
 }
 
 /// The library's own `IvyChannelRemove`.
@@ -148,15 +148,11 @@ pub extern "C" fn ivy_rs_channel_set_writable(channel: Channel, on: c_int) {
 }
 
 /// `ivy_app_channels()` (`csrc/ivy_channel.c`): the program defines
-/// `IvyChannelInit`.
-pub const IVY_APP_CHANNEL_INIT: c_int = 1;
-/// The program defines `IvyChannelStop`.
-pub const IVY_APP_CHANNEL_STOP: c_int = 2;
-/// The program defines `IvyChannelAdd`.
-pub const IVY_APP_CHANNEL_ADD: c_int = 4;
+/// `IvyChannelAdd`.
+pub const IVY_APP_CHANNEL_ADD: c_int = 1;
 /// The program defines `IvyChannelRemove`.
-pub const IVY_APP_CHANNEL_REMOVE: c_int = 8;
+pub const IVY_APP_CHANNEL_REMOVE: c_int = 2;
 /// The program defines `IvyChannelAddWritableEvent`.
-pub const IVY_APP_CHANNEL_ADD_WRITABLE: c_int = 16;
+pub const IVY_APP_CHANNEL_ADD_WRITABLE: c_int = 4;
 /// The program defines `IvyChannelClearWritableEvent`.
-pub const IVY_APP_CHANNEL_CLEAR_WRITABLE: c_int = 32;
+pub const IVY_APP_CHANNEL_CLEAR_WRITABLE: c_int = 8;

@@ -1,6 +1,8 @@
-//! The committed C headers (`include/Ivy/*.h`) must be exactly what cbindgen
-//! generates now from `src/`, `cbindgen.toml` and `csrc/headers/` (build.rs
-//! writes a fresh set to `$OUT_DIR/include/Ivy`). To update them:
+//! The committed C headers (`include/Ivy/*.h`) must be exactly what build.rs
+//! makes of them now: their hand-written C with, between their
+//! `/* BEGIN cbindgen` and `/* END cbindgen */` lines, what cbindgen generates
+//! from `src/` and `cbindgen.toml` (build.rs writes that fresh set to
+//! `$OUT_DIR/include/Ivy`). To update the generated regions:
 //! `IVY_UPDATE_HEADERS=1 cargo build`, then commit `include/Ivy`.
 
 use std::collections::BTreeSet;

@@ -24,7 +24,7 @@ use ivy_proto::wire::{DEFAULT_MAX_LINE, LineBuffer};
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};
 
-use crate::ivychannel::{Channel, ChannelHandleDelete, ChannelHandleRead, ChannelHandleWrite};
+use crate::ivychannel::{Channel, ChannelHandleDelete, ChannelHandleRead, ChannelHandleWrite, ChannelWatch};
 use crate::ivysocket::{Client, SendState, Server};
 use crate::{SendPtr, channels, handle_addr, handle_ptr};
 
@@ -131,7 +131,9 @@ impl Watch {
         write: ChannelHandleWrite,
         delete: ChannelHandleDelete,
     ) -> Watch {
-        Watch(SendPtr::new(channels::add(fd, handle_ptr(id), delete, read, write).cast()))
+        let watch =
+            ChannelWatch { fd, data: handle_ptr(id), handle_delete: delete, handle_read: read, handle_write: write };
+        Watch(SendPtr::new(channels::add(watch).cast()))
     }
 
     fn channel(self) -> Channel {

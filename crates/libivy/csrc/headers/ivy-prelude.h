@@ -1,4 +1,0 @@
-/* The printf format attributes below are a GCC/Clang extension. */
-#ifndef __GNUC__
-#define __attribute__(x)
-#endif

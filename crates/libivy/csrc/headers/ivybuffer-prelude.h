@@ -1,3 +1,0 @@
-#ifndef __GNUC__
-#define __attribute__(x)
-#endif
