@@ -3,9 +3,11 @@
 //! One file per installed header (`ivy.rs` → `Ivy/ivy.h`, ...): `build.rs` runs
 //! cbindgen on each of them, with the settings of `cbindgen.toml`, and writes
 //! its declarations into the generated region of the header committed under
-//! `include/Ivy/`, whose other lines are C written by hand (`list.h`,
-//! `ivydebug.h` and `ivyglibloop.h` are written by hand from end to end: their
-//! files here only document them); `shim.rs` gives the private header of the C
+//! `include/Ivy/`, whose other lines are C written by hand. Three headers
+//! have no Rust side and are written by hand from end to end: `list.h` (the
+//! `IVY_LIST_*` macros), `ivydebug.h` (`TRACE`, `TRACE_IF`) and `ivyglibloop.h`
+//! (empty, as in ivy-c: with libglibivy, `csrc/ivy_glib_channel.c` implements
+//! ivychannel.h on GLib's main loop). `shim.rs` gives the private header of the C
 //! shim (`csrc/ivy_shim.c`, the variadic functions; its template is
 //! `csrc/ivy_shim.h.in`). Every call on the Rust API's bus is in `bus.rs`;
 //! `cargs.rs` holds the strings handed to C callbacks; `sockets/` is the socket
@@ -42,11 +44,8 @@ pub mod ivy;
 pub mod ivybind;
 pub mod ivybuffer;
 pub mod ivychannel;
-pub mod ivydebug;
-pub mod ivyglibloop;
 pub mod ivyloop;
 pub mod ivysocket;
-pub mod list;
 pub mod shim;
 mod sockets;
 pub mod timer;
