@@ -138,38 +138,55 @@ def draw(path, title, xlabel, ylabel, lines, logx):
     print(path)
 
 
+# The two figures: the x parameter that varies, the y metric, the parameters
+# held fixed, the quoted ivy-c figures and the targets.
+FIGURES = [
+    {
+        "file": "bench-subscribers.png",
+        "title": "1 sender → N subscribers, 20-byte messages",
+        "xlabel": "subscribers",
+        "ylabel": "deliveries / s",
+        "x": "subs",
+        "y": "deliveries_per_s",
+        "fixed": {"size": 20, "regexps": 1},
+        "ivyc": IVYC_SUBS,
+        "target": TARGET_SUBS,
+        "logx": False,
+    },
+    {
+        "file": "bench-regexps.png",
+        "title": "1 → 1, subscriber holds N regexps (one matches), 20 B",
+        "xlabel": "regexps held by the subscriber",
+        "ylabel": "messages / s",
+        "x": "regexps",
+        "y": "msgs_per_s",
+        "fixed": {"size": 20, "subs": 1},
+        "ivyc": IVYC_REGEXPS,
+        "target": TARGET_REGEXPS,
+        "logx": True,
+    },
+]
+
+
+def figure_lines(rows, fig):
+    """The series of one figure: both APIs measured, ivy-c quoted, the targets."""
+    return [
+        ("ivy-rs, Rust API (sending thread)", series(rows, "rust", fig["x"], fig["y"], fig["fixed"])),
+        ("ivy-rs, C API (in-loop sender)", series(rows, "c", fig["x"], fig["y"], fig["fixed"])),
+        ("ivy-c 3.15 (quoted in issue 6)", fig["ivyc"]),
+        ("target (issue 6)", fig["target"]),
+    ]
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     data = json.load(open(sys.argv[1]))
     out = sys.argv[2] if len(sys.argv) > 2 else "docs"
     rows = data["rows"]
-    draw(
-        f"{out}/bench-subscribers.png",
-        "1 sender → N subscribers, 20-byte messages",
-        "subscribers",
-        "deliveries / s",
-        [
-            ("ivy-rs, Rust API (sending thread)", series(rows, "rust", "subs", "deliveries_per_s", {"size": 20, "regexps": 1})),
-            ("ivy-rs, C API (in-loop sender)", series(rows, "c", "subs", "deliveries_per_s", {"size": 20, "regexps": 1})),
-            ("ivy-c 3.15 (quoted in issue 6)", IVYC_SUBS),
-            ("target (issue 6)", TARGET_SUBS),
-        ],
-        logx=False,
-    )
-    draw(
-        f"{out}/bench-regexps.png",
-        "1 → 1, subscriber holds N regexps (one matches), 20 B",
-        "regexps held by the subscriber",
-        "messages / s",
-        [
-            ("ivy-rs, Rust API (sending thread)", series(rows, "rust", "regexps", "msgs_per_s", {"size": 20, "subs": 1})),
-            ("ivy-rs, C API (in-loop sender)", series(rows, "c", "regexps", "msgs_per_s", {"size": 20, "subs": 1})),
-            ("ivy-c 3.15 (quoted in issue 6)", IVYC_REGEXPS),
-            ("target (issue 6)", TARGET_REGEXPS),
-        ],
-        logx=True,
-    )
+    for fig in FIGURES:
+        lines = figure_lines(rows, fig)
+        draw(f"{out}/{fig['file']}", fig["title"], fig["xlabel"], fig["ylabel"], lines, fig["logx"])
 
 
 if __name__ == "__main__":

@@ -10,24 +10,36 @@
 #include "check.h"
 #include "probe_io.h"
 
+static struct probe x, y;
+
 static void say(struct probe *p, const char *line)
 {
     CHECK(probe_say(p, line) == 0);
 }
 
+/* A line told to a probe, its answer, and what the other probe prints then
+ * (NULL: nothing to wait for). */
+struct exchange {
+    struct probe *told;
+    const char *line, *answer;
+    struct probe *other;
+    const char *seen;
+};
+
+static void exchange(const struct exchange *e)
+{
+    say(e->told, e->line);
+    CHECK(probe_expect(e->told, e->answer, 10));
+    if (e->other != NULL)
+        CHECK(probe_expect(e->other, e->seen, 10));
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: probe_duel PROBE_X PROBE_Y [PORT]\n");
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    int port = argc > 3 ? atoi(argv[3]) : test_port();
     char bus[64];
-    snprintf(bus, sizeof bus, "127.255.255.255:%d", port);
+    if (probe_test_start(argc, argv, 2, "probe_duel PROBE_X PROBE_Y [PORT]", bus, sizeof bus) != 0)
+        return 2;
 
-    static struct probe x, y;
     x.label = "X";
     y.label = "Y";
     CHECK(probe_spawn(&x, argv[1], bus, "DuelX", "^from-y (.*) and (.*)$") == 0);
@@ -41,31 +53,18 @@ int main(int argc, char **argv)
     /* The ready messages: X's "DuelX Ready" does not match Y's regexp and the
      * other way round, so nothing is printed for them. */
 
-    say(&x, "from-x hello world");
-    CHECK(probe_expect(&x, "-> Sent to 1 peer(s)", 10));
-    CHECK(probe_expect(&y, "DuelX sent [0] 'hello world'", 10));
-
-    say(&y, "from-y one and two");
-    CHECK(probe_expect(&y, "-> Sent to 1 peer(s)", 10));
-    CHECK(probe_expect(&x, "DuelY sent [0] 'one' 'two'", 10));
-
-    say(&x, "nobody listens to this");
-    CHECK(probe_expect(&x, "-> Sent to 0 peer(s)", 10));
-
-    say(&x, ".direct DuelY 17 private words");
-    CHECK(probe_expect(&x, "-> direct sent to DuelY", 10));
-    CHECK(probe_expect(&y, "DuelX direct [17] 'private words'", 10));
-
-    say(&y, ".ping DuelX");
-    CHECK(probe_expect(&y, "DuelX pong", 10));
-
-    say(&x, ".who");
-    CHECK(probe_expect(&x, "-> 1 peer(s): 'DuelY'", 10));
-    say(&x, ".where DuelY");
-    CHECK(probe_expect(&x, "-> DuelY on localhost", 10));
-
-    say(&y, ".bind ^late (.*)");
-    CHECK(probe_expect(&y, "-> bound [1] '^late (.*)'", 10));
+    const struct exchange script[] = {
+        {&x, "from-x hello world", "-> Sent to 1 peer(s)", &y, "DuelX sent [0] 'hello world'"},
+        {&y, "from-y one and two", "-> Sent to 1 peer(s)", &x, "DuelY sent [0] 'one' 'two'"},
+        {&x, "nobody listens to this", "-> Sent to 0 peer(s)", NULL, NULL},
+        {&x, ".direct DuelY 17 private words", "-> direct sent to DuelY", &y, "DuelX direct [17] 'private words'"},
+        {&y, ".ping DuelX", "DuelX pong", NULL, NULL},
+        {&x, ".who", "-> 1 peer(s): 'DuelY'", NULL, NULL},
+        {&x, ".where DuelY", "-> DuelY on localhost", NULL, NULL},
+        {&y, ".bind ^late (.*)", "-> bound [1] '^late (.*)'", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof script / sizeof script[0]; i++)
+        exchange(&script[i]);
     /* Y's new subscription reaches X asynchronously: retry until X sends it. */
     int delivered = 0;
     for (int i = 0; i < 50 && !delivered; i++) {
@@ -86,10 +85,5 @@ int main(int argc, char **argv)
     close(x.in); /* end of input: X quits */
     CHECK(probe_wait_exit(&x, 10) == 0);
 
-    if (check_failures != 0) {
-        fprintf(stderr, "probe_duel: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("probe_duel: all checks passed\n");
-    return 0;
+    return check_report("probe_duel");
 }

@@ -21,6 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
+#include "spawn.h"
+
 #define PROBE_BUF 65536
 
 struct probe {
@@ -32,6 +35,22 @@ struct probe {
     size_t len;
     char last[PROBE_BUF]; /* the line that ended the last wait */
 };
+
+/* The start of a test that drives the probe programs named by argv[1] to
+ * argv[probes], then takes an optional bus port: writes its bus and returns 0;
+ * or says `usage` and returns -1 when they are missing. Ignores SIGPIPE (a
+ * probe may be gone when told a line) and line-buffers stdout. */
+static inline int probe_test_start(int argc, char **argv, int probes, const char *usage, char *bus, size_t size)
+{
+    if (argc <= probes) {
+        fprintf(stderr, "usage: %s\n", usage);
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    test_bus(bus, size, test_port_arg(argc, argv, probes + 1));
+    return 0;
+}
 
 /* Runs the caller's loop (or waits) for at most `ms` milliseconds. */
 typedef void (*probe_pump)(int ms);
@@ -49,34 +68,28 @@ static inline void probe_sleep_ms(int ms)
     nanosleep(&pause, NULL);
 }
 
+/* Calls pump(ms) until `cond` holds: a failed check, naming `what`, if it
+ * does not within `seconds`. */
+#define PUMP_UNTIL(cond, what, seconds, pump, ms)                                        \
+    do {                                                                                 \
+        double until_ = probe_now() + (seconds);                                         \
+        while (!(cond) && probe_now() < until_)                                          \
+            pump(ms);                                                                    \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "%s:%d: timeout waiting for %s\n", __FILE__, __LINE__, what); \
+            check_failures++;                                                            \
+        }                                                                                \
+    } while (0)
+
 /* Starts `path -b bus -n name regexp`. 0 on success. */
 static inline int probe_spawn(struct probe *p, const char *path, const char *bus, const char *name,
                               const char *regexp)
 {
-    int to_child[2], from_child[2];
-    if (pipe(to_child) != 0 || pipe(from_child) != 0)
-        return -1;
-    p->pid = fork();
+    char *const argv[] = {(char *)path, (char *)"-b", (char *)bus, (char *)"-n", (char *)name, (char *)regexp, NULL};
+    p->pid = spawn_piped(argv, &p->in, &p->out);
     if (p->pid < 0)
         return -1;
-    if (p->pid == 0) {
-        dup2(to_child[0], 0);
-        dup2(from_child[1], 1);
-        close(to_child[0]);
-        close(to_child[1]);
-        close(from_child[0]);
-        close(from_child[1]);
-        execl(path, path, "-b", bus, "-n", name, regexp, (char *)NULL);
-        perror("execl");
-        _exit(127);
-    }
-    close(to_child[0]);
-    close(from_child[1]);
-    fcntl(to_child[1], F_SETFD, FD_CLOEXEC);
-    fcntl(from_child[0], F_SETFD, FD_CLOEXEC);
-    fcntl(from_child[0], F_SETFL, O_NONBLOCK);
-    p->in = to_child[1];
-    p->out = from_child[0];
+    fcntl(p->out, F_SETFL, O_NONBLOCK);
     p->len = 0;
     p->last[0] = '\0';
     return 0;

@@ -318,7 +318,7 @@ static void test_handles(void)
 int main(void)
 {
     char bus[64];
-    snprintf(bus, sizeof bus, "127.255.255.255:%d", test_port());
+    test_bus(bus, sizeof bus, test_port());
 
     test_list();
     test_buffer();
@@ -393,10 +393,5 @@ int main(void)
     close(pipe_fds[0]);
     close(pipe_fds[1]);
 
-    if (check_failures != 0) {
-        fprintf(stderr, "test_api: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("test_api: all checks passed\n");
-    return 0;
+    return check_report("test_api");
 }

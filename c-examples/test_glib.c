@@ -133,16 +133,7 @@ static gboolean stop_on_loop(gpointer data)
 
 /* ---- the script -------------------------------------------------------------- */
 
-#define WAIT_UNTIL(cond)                                                                   \
-    do {                                                                                   \
-        double until_ = probe_now() + WAIT_S;                                              \
-        while (!(cond) && probe_now() < until_)                                            \
-            probe_sleep_ms(5);                                                             \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: timeout waiting for %s\n", __FILE__, __LINE__, #cond); \
-            check_failures++;                                                              \
-        }                                                                                  \
-    } while (0)
+#define WAIT_UNTIL(cond) PUMP_UNTIL(cond, #cond, WAIT_S, probe_sleep_ms, 5)
 
 /* Both probes print the line of ours that contains `text`. */
 static void both_get(const char *text)
@@ -221,15 +212,9 @@ static gpointer script(gpointer data)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: test_glib RUST_IVYPROBE C_IVYPROBE [PORT]\n");
+    if (probe_test_start(argc, argv, 2, "test_glib RUST_IVYPROBE C_IVYPROBE [PORT]", bus, sizeof bus) != 0)
         return 2;
-    }
     alarm(TIME_LIMIT_S);
-    signal(SIGPIPE, SIG_IGN);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    int port = argc > 3 ? atoi(argv[3]) : test_port();
-    snprintf(bus, sizeof bus, "127.255.255.255:%d", port);
     CHECK(probe_spawn(&rust, argv[1], bus, "RustProbe", "^from-glib (.*)") == 0);
     CHECK(probe_spawn(&c, argv[2], bus, "CProbe", "^from-glib (.*)") == 0);
 
@@ -247,10 +232,5 @@ int main(int argc, char **argv)
     close(c.in);
     CHECK(probe_wait_exit(&rust, WAIT_S) == 0);
     CHECK(probe_wait_exit(&c, WAIT_S) == 0);
-    if (check_failures != 0) {
-        fprintf(stderr, "test_glib: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("test_glib: all checks passed\n");
-    return 0;
+    return check_report("test_glib");
 }

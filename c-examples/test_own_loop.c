@@ -212,16 +212,7 @@ static void turn(int ms)
 }
 
 /* Runs the loop until `cond` holds (a failed check after `seconds`). */
-#define RUN_UNTIL(cond, seconds)                                                                  \
-    do {                                                                                          \
-        double until_ = probe_now() + (seconds);                                                  \
-        while (!(cond) && probe_now() < until_)                                                   \
-            turn(20);                                                                             \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "%s:%d: timeout waiting for %s\n", __FILE__, __LINE__, #cond);        \
-            check_failures++;                                                                     \
-        }                                                                                         \
-    } while (0)
+#define RUN_UNTIL(cond, seconds) PUMP_UNTIL(cond, #cond, seconds, turn, 20)
 
 /* Waits for a line of the probe while the loop runs. */
 static int expect(struct probe *p, const char *needle)
@@ -459,16 +450,10 @@ static void socket_layer(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: test_own_loop IVYPROBE [PORT]\n");
-        return 2;
-    }
-    alarm(TIME_LIMIT_S);
-    signal(SIGPIPE, SIG_IGN);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    int port = argc > 2 ? atoi(argv[2]) : test_port();
     char bus[64];
-    snprintf(bus, sizeof bus, "127.255.255.255:%d", port);
+    if (probe_test_start(argc, argv, 1, "test_own_loop IVYPROBE [PORT]", bus, sizeof bus) != 0)
+        return 2;
+    alarm(TIME_LIMIT_S);
 
     /* The probe first: our hello makes the link, the probe dials us. */
     probe.label = "OwnProbe";
@@ -531,10 +516,5 @@ int main(int argc, char **argv)
     CHECK(probe_wait_exit(&probe, WAIT_S) == 0);
     printf("calls: init %d, stop %d, add %d, remove %d, writable on %d, off %d\n", calls.init, calls.stop,
            calls.add, calls.remove, calls.writable_on, calls.writable_off);
-    if (check_failures != 0) {
-        fprintf(stderr, "test_own_loop: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("test_own_loop: all checks passed\n");
-    return 0;
+    return check_report("test_own_loop");
 }

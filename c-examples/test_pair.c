@@ -13,9 +13,6 @@
 #include <Ivy/ivyloop.h>
 #include <Ivy/timer.h>
 
-#include <signal.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -32,38 +29,21 @@ static MsgRcvPtr b_old = NULL;
 static MsgRcvPtr b_victim = NULL;
 static int b_died = 0;
 
-static void b_on_ping_me(IvyClientPtr app, void *data, int argc, char **argv)
+/* Answers a message with "WORD capture", WORD in `data`. */
+static void b_echo(IvyClientPtr app, void *data, int argc, char **argv)
 {
     (void)app;
-    (void)data;
     if (argc == 1)
-        IvySendMsg("pong-you %s", argv[0]);
+        IvySendMsg("%s %s", (const char *)data, argv[0]);
 }
 
-static void b_on_nest_me(IvyClientPtr app, void *data, int argc, char **argv)
+/* Answers a message with the text in `data`. */
+static void b_say(IvyClientPtr app, void *data, int argc, char **argv)
 {
     (void)app;
-    (void)data;
     (void)argc;
     (void)argv;
-    IvySendMsg("outer 1 first");
-}
-
-static void b_on_release(IvyClientPtr app, void *data, int argc, char **argv)
-{
-    (void)app;
-    (void)data;
-    (void)argc;
-    (void)argv;
-    IvySendMsg("inner 2 second");
-}
-
-static void b_on_fmt(IvyClientPtr app, void *data, int argc, char **argv)
-{
-    (void)app;
-    (void)data;
-    if (argc == 1)
-        IvySendMsg("fmt-back %s", argv[0]);
+    IvySendMsg("%s", (const char *)data);
 }
 
 static void b_on_direct_me(IvyClientPtr app, void *data, int argc, char **argv)
@@ -131,13 +111,12 @@ static void b_started(TimerId id, void *data, unsigned long delta)
 
 static int run_b(void)
 {
-    alarm(TIME_LIMIT_S);
     IvyInit("PairB", "PairB Ready", NULL, NULL, b_on_die, NULL);
-    IvyBindMsg(b_on_ping_me, NULL, "^ping-me (.*)");
-    IvyBindMsg(b_on_nest_me, NULL, "^nest-me$");
-    IvyBindMsg(b_on_release, NULL, "^release$");
-    IvyBindMsg(b_on_fmt, NULL, "^fmt (.*)$");
-    IvyBindMsg(b_on_fmt, NULL, "^(\\(null\\))$");
+    IvyBindMsg(b_echo, (void *)"pong-you", "^ping-me (.*)");
+    IvyBindMsg(b_say, (void *)"outer 1 first", "^nest-me$");
+    IvyBindMsg(b_say, (void *)"inner 2 second", "^release$");
+    IvyBindMsg(b_echo, (void *)"fmt-back", "^fmt (.*)$");
+    IvyBindMsg(b_echo, (void *)"fmt-back", "^(\\(null\\))$");
     IvyBindMsg(b_on_direct_me, NULL, "^direct-me$");
     IvyBindMsg(b_on_error_me, NULL, "^error-me$");
     IvyBindMsg(b_on_change_me, NULL, "^change-me$");
@@ -161,7 +140,7 @@ static int disconnected = 0;
 static int inner_seen = 0;
 static int formats_seen = 0;
 
-static void a_next(void);
+static void a_go(enum step next);
 
 static void a_on_app(IvyClientPtr app, void *data, IvyApplicationEvent event)
 {
@@ -211,20 +190,17 @@ static void a_on_ready(IvyClientPtr app, void *data, int argc, char **argv)
 {
     (void)app;
     (void)data;
-    CHECK(argc == 1);
+    CHECK_ARGS(argc, argv, "PairB Ready");
     ready_seen++;
-    CHECK_STR(argv[0], "PairB Ready");
 }
 
 static void a_on_pong_you(IvyClientPtr app, void *data, int argc, char **argv)
 {
     (void)data;
     CHECK(app == peer_b);
-    CHECK(argc == 1);
-    CHECK_STR(argv[0], "hello world");
+    CHECK_ARGS(argc, argv, "hello world");
     CHECK(step == WAIT_PONG_YOU);
-    step = WAIT_NESTED;
-    a_next();
+    a_go(WAIT_NESTED);
 }
 
 /* "outer 1 first": writes into its argv, asks B for "inner 2 second" and runs
@@ -245,15 +221,11 @@ static void a_on_outer(IvyClientPtr app, void *data, int argc, char **argv)
             usleep(1000);
     }
     CHECK(inner_seen == 1);
-    CHECK(argc == 2);
-    CHECK_STR(argv[0], "1");
-    CHECK_STR(argv[1], "First");
-    CHECK(argv[2] == NULL);
-    step = WAIT_FORMATS;
-    a_next();
+    CHECK_ARGS(argc, argv, "1", "First");
+    a_go(WAIT_FORMATS);
 }
 
-/* The texts B echoes, in the order A sent them (see a_next). */
+/* The texts B echoes, in the order A sent them (see a_go). */
 static void a_on_fmt_back(IvyClientPtr app, void *data, int argc, char **argv)
 {
     static const char *const expected[] = {"a%d", "b", "c%", "(null)", "d 7"};
@@ -264,8 +236,7 @@ static void a_on_fmt_back(IvyClientPtr app, void *data, int argc, char **argv)
     if (formats_seen < 5)
         CHECK_STR(argv[0], expected[formats_seen]);
     if (++formats_seen == 5) {
-        step = WAIT_DIRECT;
-        a_next();
+        a_go(WAIT_DIRECT);
     }
 }
 
@@ -274,10 +245,7 @@ static void a_on_inner(IvyClientPtr app, void *data, int argc, char **argv)
     (void)app;
     (void)data;
     CHECK(step == WAIT_NESTED);
-    CHECK(argc == 2);
-    CHECK_STR(argv[0], "2");
-    CHECK_STR(argv[1], "second");
-    CHECK(argv[2] == NULL);
+    CHECK_ARGS(argc, argv, "2", "second");
     inner_seen++;
 }
 
@@ -288,13 +256,11 @@ static void a_on_direct(IvyClientPtr app, void *data, int id, char *msg)
     if (step == WAIT_DIRECT) {
         CHECK(id == 42);
         CHECK_STR(msg, "direct-payload");
-        step = WAIT_ECHO;
-        a_next();
+        a_go(WAIT_ECHO);
     } else if (step == WAIT_ECHO) {
         CHECK(id == 6);
         CHECK_STR(msg, "echo:to-b");
-        step = WAIT_ERROR_SENT;
-        a_next();
+        a_go(WAIT_ERROR_SENT);
     }
 }
 
@@ -306,11 +272,9 @@ static void a_on_simple(IvyClientPtr app, void *data, int argc, char **argv)
     CHECK(argc == 0);
     (void)argv;
     if (strcmp(what, "error-sent") == 0 && step == WAIT_ERROR_SENT) {
-        step = WAIT_CHANGED;
-        a_next();
+        a_go(WAIT_CHANGED);
     } else if (strcmp(what, "changed") == 0 && step == WAIT_CHANGED) {
-        step = WAIT_PONG;
-        a_next();
+        a_go(WAIT_PONG);
     }
 }
 
@@ -320,14 +284,15 @@ static void a_on_pong(IvyClientPtr app, int delay)
     CHECK(delay >= 0);
     pong_seen++;
     if (step == WAIT_PONG) {
-        step = WAIT_BYE;
-        a_next();
+        a_go(WAIT_BYE);
     }
 }
 
-static void a_next(void)
+/* Moves to step `next`: sends what it waits for. */
+static void a_go(enum step next)
 {
     char to_b[] = "to-b";
+    step = next;
     switch (step) {
     case WAIT_NESTED: CHECK(IvySendMsg("nest-me") == 1); break;
     case WAIT_FORMATS: {
@@ -366,9 +331,6 @@ static void a_on_timeout(TimerId id, void *data, unsigned long delta)
 
 static int run_a(pid_t child)
 {
-    alarm(TIME_LIMIT_S);
-    if (start_wait() != 0)
-        fprintf(stderr, "test_pair: B did not start\n");
     IvyInit("PairA", NULL, a_on_app, NULL, NULL, NULL);
     IvySetBindCallback(a_on_bind, NULL);
     IvySetPongCallback(a_on_pong);
@@ -384,9 +346,7 @@ static int run_a(pid_t child)
     IvyStart(bus);
     IvyMainLoop();
 
-    int status = 0;
-    CHECK(waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(child_succeeded(child));
     CHECK(step == DONE);
     CHECK(ready_seen == 1);
     CHECK(added >= 10);
@@ -395,21 +355,11 @@ static int run_a(pid_t child)
     CHECK(inner_seen == 1);
     CHECK(formats_seen == 5);
     CHECK(disconnected == 1);
-    if (check_failures != 0) {
-        fprintf(stderr, "test_pair: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("test_pair: all checks passed\n");
-    return 0;
+    return check_report("test_pair");
 }
 
 int main(int argc, char **argv)
 {
-    int port = argc > 1 ? atoi(argv[1]) : test_port();
-    pid_t child = start_fork(bus, sizeof bus, port);
-    if (child < 0)
-        return 2;
-    if (child == 0)
-        return run_b();
-    return run_a(child);
+    static const struct pair_test pair = {"test_pair", TIME_LIMIT_S, run_b, run_a};
+    return run_pair(&pair, bus, sizeof bus, test_port_arg(argc, argv, 1));
 }

@@ -64,7 +64,7 @@ static int agent(int port, int ready_fd)
         return 5;
     if (!bytes_matched)
         return 6;
-    snprintf(bus, sizeof bus, "127.255.255.255:%d", port);
+    test_bus(bus, sizeof bus, port);
     IvyStart(bus);
     IvyStop();
     return 0;
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     alarm(120);
-    int port = argc > 1 ? atoi(argv[1]) : test_port();
+    int port = test_port_arg(argc, argv, 1);
     int listener = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in any;
     memset(&any, 0, sizeof any);
@@ -219,10 +219,5 @@ int main(int argc, char **argv)
     CHECK(strstr(err, "\nbad broadcast address: 127.0.0.1.5\n") != NULL);
 
     close(listener);
-    if (check_failures != 0) {
-        fprintf(stderr, "test_printed: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("test_printed: all checks passed\n");
-    return 0;
+    return check_report("test_printed");
 }

@@ -410,10 +410,5 @@ int main(void)
 
     SocketServerClose(server);
     CHECK(timed_out == 0);
-    if (check_failures != 0) {
-        fprintf(stderr, "test_socket: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("test_socket: all checks passed\n");
-    return 0;
+    return check_report("test_socket");
 }

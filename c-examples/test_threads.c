@@ -11,8 +11,6 @@
 #include <Ivy/timer.h>
 
 #include <pthread.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -81,7 +79,6 @@ static void b_toggle(TimerId id, void *data, unsigned long delta)
 
 static int run_b(void)
 {
-    alarm(TIME_LIMIT_S);
     IvyInit("ThreadsB", NULL, NULL, NULL, NULL, NULL);
     b_frames = IvyBindMsg(b_on_frame, NULL, "^frame (\\d+) ([a-z]+)$");
     IvyBindMsg(b_on_done, NULL, "^done$");
@@ -124,35 +121,23 @@ static void a_on_app(IvyClientPtr app, void *data, IvyApplicationEvent event)
     }
 }
 
-
-int main(int argc, char **argv)
+static int run_a(pid_t child)
 {
-    if (argc > 1)
-        frames = atoi(argv[1]);
-    int port = argc > 2 ? atoi(argv[2]) : test_port();
-    pid_t child = start_fork(bus, sizeof bus, port);
-    if (child < 0)
-        return 2;
-    if (child == 0)
-        return run_b();
-
-    alarm(TIME_LIMIT_S);
-    if (start_wait() != 0)
-        fprintf(stderr, "test_threads: B did not start\n");
     IvyInit("ThreadsA", NULL, a_on_app, NULL, NULL, NULL);
     IvyStart(bus);
     IvyMainLoop();
     if (worker_started)
         CHECK(pthread_join(worker, NULL) == 0);
-    int status = 0;
-    CHECK(waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(child_succeeded(child));
     CHECK(worker_started);
     printf("test_threads: sent %ld frame lines\n", sent_lines);
-    if (check_failures != 0) {
-        fprintf(stderr, "test_threads: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("test_threads: all checks passed\n");
-    return 0;
+    return check_report("test_threads");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct pair_test threads = {"test_threads", TIME_LIMIT_S, run_b, run_a};
+    if (argc > 1)
+        frames = atoi(argv[1]);
+    return run_pair(&threads, bus, sizeof bus, test_port_arg(argc, argv, 2));
 }

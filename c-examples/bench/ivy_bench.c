@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../spawn.h"
+
 /* ============================== common ==================================== */
 
 static const char *role_name = "main";
@@ -662,18 +664,16 @@ static int run_role(const char *role, int argc, char **argv)
     signal(SIGALRM, on_alarm);
     if (strcmp(role, "idle") != 0)
         alarm((unsigned)arg_u64("timeout", "60"));
-    if (strcmp(role, "sub") == 0)
-        return role_sub();
-    if (strcmp(role, "send") == 0)
-        return role_send();
-    if (strcmp(role, "rtt-req") == 0)
-        return role_rtt_req();
-    if (strcmp(role, "rtt-echo") == 0)
-        return role_rtt_echo();
-    if (strcmp(role, "idle") == 0)
-        return role_idle();
-    if (strcmp(role, "mesh") == 0)
-        return role_mesh();
+    static const struct {
+        const char *name;
+        int (*run)(void);
+    } roles[] = {
+        {"sub", role_sub},           {"send", role_send}, {"rtt-req", role_rtt_req},
+        {"rtt-echo", role_rtt_echo}, {"idle", role_idle}, {"mesh", role_mesh},
+    };
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp(role, roles[i].name) == 0)
+            return roles[i].run();
     fail("unknown_role");
     return 2;
 }
@@ -696,7 +696,6 @@ static int spawn_role(agent_t *a, const char *role, ...)
 {
     char *argv[64];
     int argc = 0;
-    int out[2], in[2];
     va_list ap;
     argv[argc++] = self_exe;
     argv[argc++] = (char *)"--role";
@@ -706,28 +705,9 @@ static int spawn_role(agent_t *a, const char *role, ...)
         argv[argc++] = s;
     va_end(ap);
     argv[argc] = NULL;
-    /* O_CLOEXEC: later children must not hold the ends of earlier ones (EOF on stdin). */
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0)
-        return -1;
     memset(a, 0, sizeof *a);
-    a->pid = fork();
-    if (a->pid < 0)
-        return -1;
-    if (a->pid == 0) {
-        dup2(out[1], 1);
-        dup2(in[0], 0);
-        close(out[0]);
-        close(out[1]);
-        close(in[0]);
-        close(in[1]);
-        execv(self_exe, argv);
-        _exit(127);
-    }
-    close(out[1]);
-    close(in[0]);
-    a->out = out[0];
-    a->in = in[1];
-    return 0;
+    a->pid = spawn_piped(argv, &a->in, &a->out);
+    return a->pid < 0 ? -1 : 0;
 }
 
 /* Next line of `a` starting with `prefix` into `line`; 0 on success. */
@@ -924,12 +904,46 @@ static int run_rtt(uint64_t count, double *out)
     return ok ? 0 : -1;
 }
 
+/* Writes `text` to the standard input of each of the `n` agents; 0 on success. */
+static int tell_all(agent_t *a, unsigned n, const char *text)
+{
+    ssize_t len = (ssize_t)strlen(text);
+    for (unsigned i = 0; i < n; i++)
+        if (write(a[i].in, text, (size_t)len) != len)
+            return -1;
+    return 0;
+}
+
+/* The sum and the largest value of a field over the lines of several agents. */
+struct field_total {
+    double sum, max;
+};
+
+/* Waits for the line of each of the `n` agents that starts with `prefix`,
+ * totalling their field `key` (none when NULL) in *total; 0 on success. */
+static int lines_of_all(agent_t *a, unsigned n, const char *prefix, const char *key, uint64_t deadline,
+                        struct field_total *total)
+{
+    char line[2048];
+    total->sum = total->max = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (agent_line(&a[i], prefix, line, sizeof line, deadline) != 0)
+            return -1;
+        double v = key != NULL ? fnum(line, key) : 0;
+        total->sum += v;
+        if (v > total->max)
+            total->max = v;
+    }
+    return 0;
+}
+
 static int run_mesh(unsigned agents, double *out)
 {
     static agent_t ma[MAX_AGENTS];
-    char bus[64], idx[16], na[16], to[16], line[2048];
-    uint64_t deadline = now_ns() + (uint64_t)opt_timeout * 1000000000ull, t_go, t_full = 0;
-    int ok = 0, dups = 0;
+    char bus[64], idx[16], na[16], to[16];
+    uint64_t deadline = now_ns() + (uint64_t)opt_timeout * 1000000000ull, t_go;
+    struct field_total armed, full, report;
+    int ok = 0;
     unsigned spawned = 0;
     next_bus(bus, sizeof bus);
     snprintf(na, sizeof na, "%u", agents);
@@ -940,30 +954,17 @@ static int run_mesh(unsigned agents, double *out)
                        (char *)NULL) != 0)
             goto out;
     }
-    for (unsigned i = 0; i < agents; i++)
-        if (agent_line(&ma[i], "IVYBENCH-ARMED", line, sizeof line, deadline) != 0)
-            goto out;
+    if (lines_of_all(ma, agents, "IVYBENCH-ARMED", NULL, deadline, &armed) != 0)
+        goto out;
     t_go = now_ns();
-    for (unsigned i = 0; i < agents; i++)
-        if (write(ma[i].in, "go\n", 3) != 3)
-            goto out;
-    for (unsigned i = 0; i < agents; i++) {
-        if (agent_line(&ma[i], "IVYBENCH-FULL", line, sizeof line, deadline) != 0)
-            goto out;
-        if ((uint64_t)fnum(line, "t_full") > t_full)
-            t_full = (uint64_t)fnum(line, "t_full");
-    }
+    if (tell_all(ma, agents, "go\n") != 0 || lines_of_all(ma, agents, "IVYBENCH-FULL", "t_full", deadline, &full) != 0)
+        goto out;
     usleep(300000);
-    for (unsigned i = 0; i < agents; i++)
-        if (write(ma[i].in, "report\n", 7) != 7)
-            goto out;
-    for (unsigned i = 0; i < agents; i++) {
-        if (agent_line(&ma[i], "IVYBENCH ", line, sizeof line, deadline) != 0)
-            goto out;
-        dups += (int)fnum(line, "duplicates");
-    }
-    out[0] = (double)(t_full - t_go) / 1e9;
-    out[1] = dups;
+    if (tell_all(ma, agents, "report\n") != 0 ||
+        lines_of_all(ma, agents, "IVYBENCH ", "duplicates", deadline, &report) != 0)
+        goto out;
+    out[0] = (double)((uint64_t)full.max - t_go) / 1e9;
+    out[1] = report.sum;
     ok = 1;
 out:
     for (unsigned i = 0; i < spawned; i++)
@@ -981,6 +982,81 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The figures of one run, at most (their medians are printed). */
+#define FIGURES 4
+#define MAX_RUNS 32
+
+/* A scenario: how one run goes, how the medians of its figures are printed. */
+struct scenario {
+    const char *name;
+    int (*run)(const struct scenario *s, uint64_t messages, double *out);
+    void (*print)(const char *name, const double *median);
+    unsigned agents;             /* the subscribers (throughput), or the agents of the mesh */
+    unsigned size, regexps, div; /* throughput: message size, regexps held, messages / div */
+};
+
+static int throughput_run(const struct scenario *s, uint64_t messages, double *out)
+{
+    return run_throughput(s->agents, messages / s->div, s->size, s->regexps, out);
+}
+
+static void throughput_print(const char *name, const double *m)
+{
+    printf("| %s | %.0f msgs/s, %.0f deliveries/s | %.2f / %.2f |\n", name, m[0], m[1], m[2], m[3]);
+}
+
+static int rtt_run(const struct scenario *s, uint64_t messages, double *out)
+{
+    (void)s;
+    (void)messages;
+    return run_rtt(20000, out);
+}
+
+static void rtt_print(const char *name, const double *m)
+{
+    printf("| %s | p50 %.1f µs, p90 %.1f, p99 %.1f | %.1f per round trip (requester) |\n", name, m[0], m[1], m[2],
+           m[3]);
+}
+
+static int mesh_run(const struct scenario *s, uint64_t messages, double *out)
+{
+    (void)messages;
+    return run_mesh(s->agents, out);
+}
+
+static void mesh_print(const char *name, const double *m)
+{
+    printf("| %s | full mesh in %.3f s, %.0f duplicate link(s) | |\n", name, m[0], m[1]);
+}
+
+static const struct scenario scenarios[] = {
+    {"1to1-20B", throughput_run, throughput_print, 1, 20, 1, 1},
+    {"1to1-1KiB", throughput_run, throughput_print, 1, 1024, 1, 2},
+    {"1to10-20B", throughput_run, throughput_print, 10, 20, 1, 4},
+    {"regexps-1000", throughput_run, throughput_print, 1, 20, 1000, 1},
+    {"rtt", rtt_run, rtt_print, 0, 0, 0, 1},
+    {"mesh-50", mesh_run, mesh_print, 50, 0, 0, 1},
+};
+
+/* Runs `s` `runs` times (at most MAX_RUNS): the median of each figure over
+ * the runs that worked into `medians`; how many worked. */
+static int run_scenario(const struct scenario *s, uint64_t messages, int runs, double *medians)
+{
+    double v[FIGURES][MAX_RUNS];
+    int good = 0;
+    for (int r = 0; r < runs; r++) {
+        double out[FIGURES] = {0};
+        if (s->run(s, messages, out) != 0)
+            continue;
+        for (int k = 0; k < FIGURES; k++)
+            v[k][good] = out[k];
+        good++;
+    }
+    for (int k = 0; good > 0 && k < FIGURES; k++)
+        medians[k] = median(v[k], good);
+    return good;
 }
 
 static int orchestrate(int argc, char **argv)
@@ -1008,7 +1084,7 @@ static int orchestrate(int argc, char **argv)
             return 2;
         }
     }
-    if (runs < 1 || runs > 32)
+    if (runs < 1 || runs > MAX_RUNS)
         runs = 3;
     if (port_next == 2010)
         port_next = 2011;
@@ -1020,77 +1096,20 @@ static int orchestrate(int argc, char **argv)
     self_exe[n] = '\0';
     signal(SIGPIPE, SIG_IGN);
 
-    static const struct {
-        const char *name;
-        unsigned subs, size, regexps, div;
-    } tps[] = {
-        {"1to1-20B", 1, 20, 1, 1},
-        {"1to1-1KiB", 1, 1024, 1, 2},
-        {"1to10-20B", 10, 20, 1, 4},
-        {"regexps-1000", 1, 20, 1000, 1},
-    };
     printf("| scenario | result (median of %d) | CPU µs/msg send / recv |\n|---|---|---|\n", runs);
     fflush(stdout);
-    for (size_t s = 0; s < sizeof tps / sizeof tps[0]; s++) {
-        if (strcmp(scenario, "all") && strcmp(scenario, tps[s].name))
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        const struct scenario *s = &scenarios[i];
+        if (strcmp(scenario, "all") && strcmp(scenario, s->name))
             continue;
-        double v[4][32];
-        int good = 0;
-        for (int r = 0; r < runs; r++) {
-            double o[4];
-            if (run_throughput(tps[s].subs, messages / tps[s].div, tps[s].size, tps[s].regexps, o) != 0) {
-                failed = 1;
-                continue;
-            }
-            for (int k = 0; k < 4; k++)
-                v[k][good] = o[k];
-            good++;
-        }
-        if (!good) {
-            printf("| %s | FAILED | |\n", tps[s].name);
-            continue;
-        }
-        printf("| %s | %.0f msgs/s, %.0f deliveries/s | %.2f / %.2f |\n", tps[s].name, median(v[0], good),
-               median(v[1], good), median(v[2], good), median(v[3], good));
+        double medians[FIGURES];
+        int good = run_scenario(s, messages, runs, medians);
+        failed |= good < runs;
+        if (good > 0)
+            s->print(s->name, medians);
+        else
+            printf("| %s | FAILED | |\n", s->name);
         fflush(stdout);
-    }
-    if (!strcmp(scenario, "all") || !strcmp(scenario, "rtt")) {
-        double v[4][32];
-        int good = 0;
-        for (int r = 0; r < runs; r++) {
-            double o[4];
-            if (run_rtt(20000, o) != 0) {
-                failed = 1;
-                continue;
-            }
-            for (int k = 0; k < 4; k++)
-                v[k][good] = o[k];
-            good++;
-        }
-        if (good)
-            printf("| rtt | p50 %.1f µs, p90 %.1f, p99 %.1f | %.1f per round trip (requester) |\n",
-                   median(v[0], good), median(v[1], good), median(v[2], good), median(v[3], good));
-        else
-            printf("| rtt | FAILED | |\n");
-    }
-    if (!strcmp(scenario, "all") || !strcmp(scenario, "mesh-50")) {
-        double v[2][32];
-        int good = 0;
-        for (int r = 0; r < runs; r++) {
-            double o[2];
-            if (run_mesh(50, o) != 0) {
-                failed = 1;
-                continue;
-            }
-            v[0][good] = o[0];
-            v[1][good] = o[1];
-            good++;
-        }
-        if (good)
-            printf("| mesh-50 | full mesh in %.3f s, %.0f duplicate link(s) | |\n", median(v[0], good),
-                   median(v[1], good));
-        else
-            printf("| mesh-50 | FAILED | |\n");
     }
     return failed;
 }

@@ -11,7 +11,7 @@
 
 use crate::args::Args;
 use crate::roles::{push_latency, watchdog};
-use crate::util::{Line, emit_event, now_ns, push_rusage};
+use crate::util::{Line, emit_event, now_ns};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 
@@ -67,8 +67,7 @@ pub(crate) fn source(a: &Args) -> Result<(), String> {
     let _ = s.read(&mut rest);
     let mut line = Line::new("raw-source");
     line.kv("sent", count).kv("sum", sum).kv("t_start", t_start).kv("t_sent", t_sent);
-    push_rusage(&mut line);
-    line.emit();
+    line.emit_with_rusage();
     Ok(())
 }
 
@@ -118,8 +117,7 @@ pub(crate) fn sink(a: &Args) -> Result<(), String> {
         .kv("errors", misplaced)
         .kv("t_first", t_first)
         .kv("t_last", t_last);
-    push_rusage(&mut line);
-    line.emit();
+    line.emit_with_rusage();
     Ok(())
 }
 
@@ -154,8 +152,7 @@ pub(crate) fn pong(a: &Args) -> Result<(), String> {
     }
     let mut line = Line::new("raw-pong");
     line.kv("count", n);
-    push_rusage(&mut line);
-    line.emit();
+    line.emit_with_rusage();
     Ok(())
 }
 
@@ -192,7 +189,6 @@ pub(crate) fn ping(a: &Args) -> Result<(), String> {
     let mut line = Line::new("raw-ping");
     push_latency(&mut line, &samples);
     line.kv("errors", errors);
-    push_rusage(&mut line);
-    line.emit();
+    line.emit_with_rusage();
     Ok(())
 }

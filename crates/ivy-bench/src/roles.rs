@@ -10,7 +10,7 @@
 //! check the order and sum a checksum of the bodies.
 
 use crate::args::Args;
-use crate::util::{Bodies, Line, emit_event, hash64, now_ns, parse_u64, push_rusage, put_digits};
+use crate::util::{Bodies, Line, emit_event, hash64, now_ns, parse_u64, put_digits};
 use ivy::{AppEvent, Bus, PeerId};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -47,6 +47,13 @@ pub(crate) fn stop_on_stdin_eof(bus: &Bus, on_input: impl Fn(&Bus) + Send + 'sta
         None,
         None,
     );
+}
+
+/// Joins the bus at `spec` and runs its loop until the bus stops.
+pub(crate) fn join_and_run(bus: &Bus, spec: &str) -> Result<(), String> {
+    bus.start(Some(spec)).map_err(|e| format!("start: {e}"))?;
+    bus.run();
+    Ok(())
 }
 
 /// Reads standard input up to the first LF (unbuffered: the loop watches fd 0 later).
@@ -134,8 +141,7 @@ pub(crate) fn subscriber(a: &Args) -> Result<(), String> {
             let _ = bus.send(format!("ack {index} {c}").as_bytes());
         }
     });
-    bus.start(Some(&bus_spec)).map_err(|e| format!("start: {e}"))?;
-    bus.run();
+    join_and_run(&bus, &bus_spec)?;
     let s = st.lock();
     let mut line = Line::new("sub");
     line.kv("index", index)
@@ -144,8 +150,7 @@ pub(crate) fn subscriber(a: &Args) -> Result<(), String> {
         .kv("errors", s.errors)
         .kv("t_first", s.t_first)
         .kv("t_last", s.t_last);
-    push_rusage(&mut line);
-    line.emit();
+    line.emit_with_rusage();
     Ok(())
 }
 
@@ -301,8 +306,7 @@ pub(crate) fn sender(a: &Args) -> Result<(), String> {
         .kv("fifo_full", flow.fifo_full.load(Ordering::Relaxed))
         .kv("congestion", flow.congestion.load(Ordering::Relaxed))
         .kv("disconnected", flow.disconnected.load(Ordering::Relaxed));
-    push_rusage(&mut line);
-    line.emit();
+    line.emit_with_rusage();
     Ok(())
 }
 
@@ -426,15 +430,13 @@ pub(crate) fn rtt_requester(a: &Args) -> Result<(), String> {
             bus.stop();
         }
     });
-    bus.start(Some(&bus_spec)).map_err(|e| format!("start: {e}"))?;
-    bus.run();
+    join_and_run(&bus, &bus_spec)?;
     let mut s = st.lock();
     s.samples.sort_unstable();
     let mut line = Line::new("rtt-req");
     push_latency(&mut line, &s.samples);
     line.kv("errors", s.errors);
-    push_rusage(&mut line);
-    line.emit();
+    line.emit_with_rusage();
     Ok(())
 }
 
@@ -476,11 +478,8 @@ pub(crate) fn rtt_echo(a: &Args) -> Result<(), String> {
             let _ = bus.send(b"pong hello");
         }
     });
-    bus.start(Some(&bus_spec)).map_err(|e| format!("start: {e}"))?;
-    bus.run();
-    let mut line = Line::new("rtt-echo");
-    push_rusage(&mut line);
-    line.emit();
+    join_and_run(&bus, &bus_spec)?;
+    Line::new("rtt-echo").emit_with_rusage();
     Ok(())
 }
 
@@ -497,11 +496,8 @@ pub(crate) fn idle(a: &Args) -> Result<(), String> {
         }
     });
     stop_on_stdin_eof(&bus, |_| {});
-    bus.start(Some(&bus_spec)).map_err(|e| format!("start: {e}"))?;
-    bus.run();
-    let mut line = Line::new("idle");
-    push_rusage(&mut line);
-    line.emit();
+    join_and_run(&bus, &bus_spec)?;
+    Line::new("idle").emit_with_rusage();
     Ok(())
 }
 
@@ -592,8 +588,7 @@ pub(crate) fn mesh(a: &Args) -> Result<(), String> {
             .kv("orphan_disconnects", s.orphan_disconnects)
             .kv("missing", if missing.is_empty() { "-".into() } else { missing.join(",") })
             .kv("unready", if unready.is_empty() { "-".into() } else { unready.join(",") });
-        push_rusage(&mut line);
-        line.emit();
+        line.emit_with_rusage();
     });
     emit_event("ARMED", &format!("index={index}"));
     let go = read_stdin_line();
@@ -601,7 +596,6 @@ pub(crate) fn mesh(a: &Args) -> Result<(), String> {
         return Err(format!("expected go, got {go:?}"));
     }
     st.lock().t_start = now_ns();
-    bus.start(Some(&bus_spec)).map_err(|e| format!("start: {e}"))?;
-    bus.run();
+    join_and_run(&bus, &bus_spec)?;
     Ok(())
 }

@@ -323,17 +323,29 @@ fn check_throughput(t: &Throughput, s: &Fields, subs: &[Fields]) -> Result<(), S
     Ok(())
 }
 
+/// Runs a raw TCP pair of Rust roles: the server `server` (with `server_args`),
+/// then the client `client` with `client_args` and the port the server printed
+/// (its `IVYBENCH-PORT P` line). Their result lines: (client's, server's).
+fn run_raw_pair(
+    ctx: &Ctx,
+    deadline: Instant,
+    (server, server_args): (&str, &[(&str, String)]),
+    (client, client_args): (&str, &[(&str, String)]),
+) -> Result<(Fields, Fields), String> {
+    let mut server = spawn(&Impl::Rust, server, server_args, server, ctx.verbose)?;
+    let line = server.wait_line("IVYBENCH-PORT", deadline)?;
+    let port = line.split_whitespace().nth(1).unwrap_or_default().to_string();
+    let args: Vec<(&str, String)> = [("port", port)].into_iter().chain(client_args.iter().cloned()).collect();
+    let mut client = spawn(&Impl::Rust, client, &args, client, ctx.verbose)?;
+    let client_result = client.result(deadline)?;
+    Ok((client_result, server.result(deadline)?))
+}
+
 fn raw(ctx: &Ctx, size: usize, count: u64) -> Result<Metrics, String> {
     let deadline = ctx.deadline();
-    let args = [("size", size.to_string()), ("timeout", ctx.role_timeout())];
-    let mut sink = spawn(&Impl::Rust, "raw-sink", &args, "raw-sink", ctx.verbose)?;
-    let port = sink.wait_line("IVYBENCH-PORT", deadline)?;
-    let port = port.split_whitespace().nth(1).unwrap_or_default().to_string();
-    let args =
-        [("port", port), ("count", count.to_string()), ("size", size.to_string()), ("timeout", ctx.role_timeout())];
-    let mut source = spawn(&Impl::Rust, "raw-source", &args, "raw-source", ctx.verbose)?;
-    let src = source.result(deadline)?;
-    let snk = sink.result(deadline)?;
+    let sink_args = [("size", size.to_string()), ("timeout", ctx.role_timeout())];
+    let source_args = [("count", count.to_string()), ("size", size.to_string()), ("timeout", ctx.role_timeout())];
+    let (src, snk) = run_raw_pair(ctx, deadline, ("raw-sink", &sink_args), ("raw-source", &source_args))?;
     if snk.u("count")? != count || snk.u("errors")? != 0 || snk.s("sum") != src.s("sum") {
         return Err(format!("raw sink: {snk:?} vs source {src:?}"));
     }
@@ -360,15 +372,9 @@ fn rtt(ctx: &Ctx, imp: &Impl, count: u64) -> Result<Metrics, String> {
     let mut m = Metrics::new();
     // Raw TCP ping-pong first: blocking reads, then poll + read (an event loop's calls).
     for (prefix, poll) in [("raw_", "0"), ("rawpoll_", "1")] {
-        let args = [("timeout", ctx.role_timeout()), ("poll", poll.to_string())];
-        let mut pong = spawn(&Impl::Rust, "raw-pong", &args, "raw-pong", ctx.verbose)?;
-        let port = pong.wait_line("IVYBENCH-PORT", deadline)?;
-        let port = port.split_whitespace().nth(1).unwrap_or_default().to_string();
-        let args =
-            [("port", port), ("count", count.to_string()), ("poll", poll.to_string()), ("timeout", ctx.role_timeout())];
-        let mut ping = spawn(&Impl::Rust, "raw-ping", &args, "raw-ping", ctx.verbose)?;
-        let raw = ping.result(deadline)?;
-        pong.result(deadline)?;
+        let pong_args = [("timeout", ctx.role_timeout()), ("poll", poll.to_string())];
+        let ping_args = [("count", count.to_string()), ("poll", poll.to_string()), ("timeout", ctx.role_timeout())];
+        let (raw, _) = run_raw_pair(ctx, deadline, ("raw-pong", &pong_args), ("raw-ping", &ping_args))?;
         if raw.u("errors")? != 0 {
             return Err("raw ping-pong: corrupted echo".into());
         }

@@ -24,12 +24,6 @@ pub(crate) fn rusage() -> (u64, u64, u64, u64, u64) {
     (us(ru.ru_utime), us(ru.ru_stime), ru.ru_maxrss as u64, ru.ru_nvcsw as u64, ru.ru_nivcsw as u64)
 }
 
-/// Appends this process's resource usage to a result line.
-pub(crate) fn push_rusage(line: &mut Line) {
-    let (user, sys, rss, vcsw, ivcsw) = rusage();
-    line.kv("cpu_user_us", user).kv("cpu_sys_us", sys).kv("maxrss_kb", rss).kv("vcsw", vcsw).kv("ivcsw", ivcsw);
-}
-
 /// Checksum of one message body; bodies are summed (wrapping) over a run. Written
 /// identically in the C and Python roles: 8-byte little-endian words (the last one
 /// zero-padded), each xored in, multiplied, folded.
@@ -115,6 +109,14 @@ impl Line {
     pub(crate) fn kv(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Line {
         let _ = write!(self.text, " {key}={value}");
         self
+    }
+
+    /// Appends this process's resource usage, then prints the line ([`Line::emit`]):
+    /// the end of every role.
+    pub(crate) fn emit_with_rusage(&mut self) {
+        let (user, sys, rss, vcsw, ivcsw) = rusage();
+        self.kv("cpu_user_us", user).kv("cpu_sys_us", sys).kv("maxrss_kb", rss).kv("vcsw", vcsw).kv("ivcsw", ivcsw);
+        self.emit();
     }
 
     /// Prints the line on stdout and flushes (stdout is a pipe to the orchestrator).

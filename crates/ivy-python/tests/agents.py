@@ -69,6 +69,11 @@ class Agent:
                 return line
             self.seen.append(line)
 
+    def ask(self, line: str, answer: str) -> None:
+        """Sends `line`, then expects the line `answer` exactly."""
+        self.send(line)
+        self.expect(lambda got: got == answer)
+
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait(10)

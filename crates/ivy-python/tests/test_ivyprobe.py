@@ -19,21 +19,17 @@ def test_ivyprobe_options_and_commands(bus, buses):
         assert wait_until(lambda: got == [("probe here",)])
         assert us.send("to probe hello") == 2 - 1
         probe.expect(lambda line: line.startswith("Received from") and line.endswith("(US): ('hello',)"))
-        probe.send("a line")
-        probe.expect(lambda line: line == "Sent to 1 peers")
+        probe.ask("a line", "Sent to 1 peers")
         assert wait_until(lambda: got[-1] == ("a line",))
-        probe.send(".who")
-        probe.expect(lambda line: line == "['US']")
-        probe.send(".regexps US")
-        probe.expect(lambda line: line == "Subscriptions of 'US': 0:'(.*)'")
-        probe.send(".bind ^x")
-        probe.expect(lambda line: line == "Bound regexp, id: 1")
-        probe.send(".regexps")
-        probe.expect(lambda line: line == "Our subscriptions: 0:'^to probe (.*)', 1:'^x'")
-        probe.send(".remove 1")
-        probe.expect(lambda line: line == "Removed 1: '^x'")
-        probe.send(".direct US 4 some text")
-        probe.expect(lambda line: line == "Direct message sent to US")
+        for command, answer in (
+            (".who", "['US']"),
+            (".regexps US", "Subscriptions of 'US': 0:'(.*)'"),
+            (".bind ^x", "Bound regexp, id: 1"),
+            (".regexps", "Our subscriptions: 0:'^to probe (.*)', 1:'^x'"),
+            (".remove 1", "Removed 1: '^x'"),
+            (".direct US 4 some text", "Direct message sent to US"),
+        ):
+            probe.ask(command, answer)
         assert wait_until(lambda: directs == [(4, "some text")])
         probe.send(".ping US")
         probe.expect(lambda line: line.startswith("US@") and "answered the ping" in line)

@@ -15,25 +15,60 @@ use std::time::{Duration, Instant};
 /// Time between two pings (and two messages).
 pub(crate) const TICK: Duration = Duration::from_millis(10);
 
+/// One kind of request GOOD sends (pings, or messages the victim echoes): how
+/// many went, how many were answered, the longest wait for an answer.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RoundTrips {
+    pub(crate) sent: u32,
+    pub(crate) answered: u32,
+    pub(crate) worst: Duration,
+}
+
 /// What GOOD saw during an attack.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct GoodReport {
-    pub(crate) pings: u32,
-    pub(crate) pongs: u32,
-    pub(crate) worst_ping: Duration,
-    pub(crate) sent: u32,
-    pub(crate) echoes: u32,
-    pub(crate) worst_echo: Duration,
+    /// Pings, answered by Pongs.
+    pub(crate) pings: RoundTrips,
+    /// `good N` messages, answered by `echo N`.
+    pub(crate) echoes: RoundTrips,
     /// The victim closed the connection.
     pub(crate) dropped: bool,
 }
 
-/// Send times of pings and messages not yet answered, by number.
+/// Requests of one kind not yet answered (their send times, by number), and
+/// their round trips so far.
+#[derive(Default)]
+struct Pending {
+    sent_at: HashMap<u32, Instant>,
+    trips: RoundTrips,
+}
+
+impl Pending {
+    fn sent(&mut self, n: u32, now: Instant) {
+        self.sent_at.insert(n, now);
+        self.trips.sent += 1;
+    }
+
+    fn answered(&mut self, n: u32) {
+        if let Some(t) = self.sent_at.remove(&n) {
+            self.trips.answered += 1;
+            self.trips.worst = self.trips.worst.max(t.elapsed());
+        }
+    }
+
+    /// The round trips, a request still unanswered counting as waiting until `now`.
+    fn at(&self, now: Instant) -> RoundTrips {
+        let oldest = self.sent_at.values().map(|t| now - *t).max().unwrap_or_default();
+        RoundTrips { worst: self.trips.worst.max(oldest), ..self.trips.clone() }
+    }
+}
+
+/// What GOOD waits for, and whether the victim dropped it.
 #[derive(Default)]
 struct Waiting {
-    pings: HashMap<u32, Instant>,
-    msgs: HashMap<u32, Instant>,
-    report: GoodReport,
+    pings: Pending,
+    msgs: Pending,
+    dropped: bool,
 }
 
 /// GOOD, connected to the victim.
@@ -116,10 +151,8 @@ impl Good {
                 {
                     let mut w = waiting.lock().unwrap_or_else(|e| e.into_inner());
                     let now = Instant::now();
-                    w.pings.insert(n, now);
-                    w.msgs.insert(n, now);
-                    w.report.pings += 1;
-                    w.report.sent += 1;
+                    w.pings.sent(n, now);
+                    w.msgs.sent(n, now);
                 }
                 if stream.write_all(line.as_bytes()).is_err() {
                     return;
@@ -136,13 +169,9 @@ impl Good {
     pub(crate) fn finish(mut self, grace: Duration) -> GoodReport {
         self.stop.store(true, Ordering::Relaxed);
         std::thread::sleep(grace);
-        let mut w = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let w = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let oldest = |m: &HashMap<u32, Instant>| m.values().map(|t| now - *t).max().unwrap_or_default();
-        let (pings, msgs) = (oldest(&w.pings), oldest(&w.msgs));
-        w.report.worst_ping = w.report.worst_ping.max(pings);
-        w.report.worst_echo = w.report.worst_echo.max(msgs);
-        let report = w.report.clone();
+        let report = GoodReport { pings: w.pings.at(now), echoes: w.msgs.at(now), dropped: w.dropped };
         drop(w);
         let _ = self.stream.shutdown(Shutdown::Both);
         for t in self.threads.drain(..) {
@@ -168,15 +197,12 @@ fn read_answers(mut reader: BufReader<TcpStream>, waiting: Arc<Mutex<Waiting>>) 
             let mut w = waiting.lock().unwrap_or_else(|e| e.into_inner());
             let pong = text.strip_prefix("10 ").and_then(|r| number(r.split('\x02').next().unwrap_or("")));
             let echo = text.strip_prefix("2 0\x02").and_then(number);
-            if let Some(t) = pong.and_then(|n| w.pings.remove(&n)) {
-                w.report.pongs += 1;
-                w.report.worst_ping = w.report.worst_ping.max(t.elapsed());
-            } else if let Some(t) = echo.and_then(|n| w.msgs.remove(&n)) {
-                w.report.echoes += 1;
-                w.report.worst_echo = w.report.worst_echo.max(t.elapsed());
+            if let Some(n) = pong {
+                w.pings.answered(n);
+            } else if let Some(n) = echo {
+                w.msgs.answered(n);
             }
         }
-        let mut w = waiting.lock().unwrap_or_else(|e| e.into_inner());
-        w.report.dropped = true;
+        waiting.lock().unwrap_or_else(|e| e.into_inner()).dropped = true;
     })
 }

@@ -16,7 +16,7 @@ mod victim;
 
 pub(crate) use victim::role as victim_role;
 
-use good::{Good, GoodReport};
+use good::{Good, GoodReport, RoundTrips};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 use victim::{Kind, Victim};
@@ -137,25 +137,45 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
+/// GOOD's worst wait (ms) and its answered/sent count, for one kind of request.
+fn trips(t: &RoundTrips) -> [String; 2] {
+    [ms(t.worst), format!("{}/{}", t.answered, t.sent)]
+}
+
+/// A row's memory figures (MB): before, at the peak, after.
+fn memory(r: &Row) -> [String; 3] {
+    [mb(r.base_kb), mb(r.peak_kb), mb(r.final_kb)]
+}
+
 /// One line of progress for a row.
 fn line(r: &Row) -> String {
-    let g = &r.good;
+    let [base, peak, after] = memory(r);
+    let [ping, pongs] = trips(&r.good.pings);
+    let [echo, echoes] = trips(&r.good.echoes);
+    let error = r.error.as_ref().map(|e| format!(" error: {e}")).unwrap_or_default();
     format!(
-        "{} vs {}: survived {}, RSS {} -> peak {} -> {} MB, ping worst {} ms ({}/{}), echo worst {} ms ({}/{}){}",
-        r.attack,
-        r.victim,
-        r.survived,
-        mb(r.base_kb),
-        mb(r.peak_kb),
-        mb(r.final_kb),
-        ms(g.worst_ping),
-        g.pongs,
-        g.pings,
-        ms(g.worst_echo),
-        g.echoes,
-        g.sent,
-        r.error.as_ref().map(|e| format!(" error: {e}")).unwrap_or_default()
+        "{} vs {}: survived {}, RSS {base} -> peak {peak} -> {after} MB, ping worst {ping} ms ({pongs}), echo worst {echo} ms ({echoes}){error}",
+        r.attack, r.victim, r.survived
     )
+}
+
+/// The goals a row missed: "met" when none.
+fn goals(r: &Row) -> String {
+    let g = &r.good;
+    let mut missed = Vec::new();
+    if !r.survived {
+        missed.push("survive");
+    }
+    if g.pings.worst.max(g.echoes.worst) > STALL_GOAL {
+        missed.push("50 ms");
+    }
+    if r.peak_kb > PEAK_GOAL_KB {
+        missed.push("256 MB");
+    }
+    if r.final_kb > r.base_kb + BACK_GOAL_KB {
+        missed.push("back within 2 MB");
+    }
+    if missed.is_empty() { "met".to_string() } else { format!("missed: {}", missed.join(", ")) }
 }
 
 /// The Markdown table of every row, goals checked.
@@ -165,38 +185,13 @@ fn table(rows: &[Row]) -> String {
          |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
-        let g = &r.good;
-        let mut missed = Vec::new();
-        if !r.survived {
-            missed.push("survive");
-        }
-        if g.worst_ping.max(g.worst_echo) > STALL_GOAL {
-            missed.push("50 ms");
-        }
-        if r.peak_kb > PEAK_GOAL_KB {
-            missed.push("256 MB");
-        }
-        if r.final_kb > r.base_kb + BACK_GOAL_KB {
-            missed.push("back within 2 MB");
-        }
-        let goals = if missed.is_empty() { "met".to_string() } else { format!("missed: {}", missed.join(", ")) };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {}/{} | {} |",
-            r.attack,
-            r.victim,
-            if r.survived { "yes" } else { "no" },
-            mb(r.base_kb),
-            mb(r.peak_kb),
-            mb(r.final_kb),
-            ms(g.worst_ping),
-            g.pongs,
-            g.pings,
-            ms(g.worst_echo),
-            g.echoes,
-            g.sent,
-            goals
-        );
+        let survived = if r.survived { "yes" } else { "no" };
+        let mut cells = vec![r.attack.to_string(), r.victim.to_string(), survived.to_string()];
+        cells.extend(memory(r));
+        cells.extend(trips(&r.good.pings));
+        cells.extend(trips(&r.good.echoes));
+        cells.push(goals(r));
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
 }

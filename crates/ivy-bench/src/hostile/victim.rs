@@ -4,7 +4,7 @@
 //! `echo <what it captured>`. Its memory is read from `/proc`.
 
 use crate::args::Args;
-use crate::roles::stop_on_stdin_eof;
+use crate::roles::{join_and_run, stop_on_stdin_eof};
 use ivy::Bus;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -36,9 +36,7 @@ pub(crate) fn role(a: &Args) -> Result<(), String> {
         let _ = bus.send(&[b"echo ".as_slice(), what].concat());
     });
     stop_on_stdin_eof(&bus, |_| {});
-    bus.start(Some(&bus_spec)).map_err(|e| format!("start: {e}"))?;
-    bus.run();
-    Ok(())
+    join_and_run(&bus, &bus_spec)
 }
 
 /// A running victim; killed when dropped.

@@ -30,6 +30,7 @@ from typing import Callable, List, Optional, TypeVar, Union
 
 from . import _exit, _ivy
 from ._log import report_callback_error
+from ._timer import LoopTimer
 from .errors import IvyIllegalStateError, UnknownBindingError, UnknownTimerError
 from .peer import Peer
 
@@ -79,28 +80,19 @@ class Subscription:
         return "Subscription(%d, %r)" % (self.id, self.regexp)
 
 
-class Timer:
+class Timer(LoopTimer):
     """A timer of the bus's loop (see :meth:`Bus.every`)."""
 
     def __init__(self, bus: "Bus", num_id: int, delay_ms: int) -> None:
+        super().__init__(bus._agent, num_id, delay_ms)
         self.bus = bus
-        self.id = num_id
-        self._delay = delay_ms
 
-    @property
-    def delay(self) -> int:
-        """The period in ms; a new value applies from the next firing."""
-        return self._delay
-
-    @delay.setter
-    def delay(self, delay_ms: int) -> None:
-        if not self.bus._agent.modify_timer(self.id, delay_ms):
-            raise UnknownTimerError(self.id)
-        self._delay = delay_ms
+    def _gone(self) -> None:
+        raise UnknownTimerError(self.id)
 
     def cancel(self) -> None:
         """Ends the timer (``UnknownTimerError`` if it has ended already)."""
-        if not self.bus._agent.remove_timer(self.id):
+        if not self._agent.remove_timer(self.id):
             raise UnknownTimerError(self.id)
 
 

@@ -14,6 +14,7 @@ import threading
 
 from . import _exit, _ivy, _log
 from ._log import report_callback_error
+from ._timer import LoopTimer
 from .errors import (
     IvyIllegalStateError,
     IvyMalformedMessage,
@@ -308,38 +309,26 @@ class IvyServer:
         return self._agent.bindings()
 
 
-class IvyTimer:
+class IvyTimer(LoopTimer):
     """A timer of a server's loop: ``callback(timer)`` runs at once, then every
     ``delay_ms``, `nbticks` times in all (0: forever), once :meth:`start` is called.
     Setting ``delay`` changes the period; setting ``abort`` (or :meth:`stop`) ends it.
     """
 
     def __init__(self, server: IvyServer, nbticks: int, delay_ms: int, callback: Callable) -> None:
+        super().__init__(server._agent, None, delay_ms)
         self.server = server
         self.nbticks = nbticks
         self.callback = callback
-        self.id: Optional[int] = None
-        self._delay = delay_ms
         self._abort = False
 
     def start(self) -> None:
         """Starts the timer (it fires while the server's loop runs)."""
-        self.id = self.server._agent.add_timer(max(self.nbticks, 0), self._delay, lambda: self.callback(self))
+        self.id = self._agent.add_timer(max(self.nbticks, 0), self._delay, lambda: self.callback(self))
 
     def stop(self) -> None:
         """Ends the timer."""
         self.abort = True
-
-    @property
-    def delay(self) -> int:
-        """The period in ms; a new value applies from the next firing."""
-        return self._delay
-
-    @delay.setter
-    def delay(self, delay_ms: int) -> None:
-        self._delay = delay_ms
-        if self.id is not None:
-            self.server._agent.modify_timer(self.id, delay_ms)
 
     @property
     def abort(self) -> bool:
@@ -350,4 +339,4 @@ class IvyTimer:
     def abort(self, value: bool) -> None:
         self._abort = bool(value)
         if value and self.id is not None:
-            self.server._agent.remove_timer(self.id)
+            self._agent.remove_timer(self.id)

@@ -129,31 +129,27 @@ class Probe:
             found = api.IvyGetApplicationMessages(client)
             say("Subscriptions of %r: %s" % (name, ", ".join("%d:%r" % r for r in found)))
 
-    def cmd_direct(self, arg: str) -> None:
-        name, num_id, text = arg.split(" ", 2)
+    def to_peer(self, name: str, send: Callable[[api.IvyClient], object], done: str) -> None:
+        """`send` to the agent `name`, if there is one; then says `done` (a format
+        of that name)."""
         client = self.peer(name)
         if client is not None:
-            api.IvySendDirectMsg(client, int(num_id), text)
-            say("Direct message sent to %s" % name)
+            send(client)
+            say(done % name)
+
+    def cmd_direct(self, arg: str) -> None:
+        name, num_id, text = arg.split(" ", 2)
+        self.to_peer(name, lambda client: api.IvySendDirectMsg(client, int(num_id), text), "Direct message sent to %s")
 
     def cmd_error(self, arg: str) -> None:
         name, num_id, text = arg.split(" ", 2)
-        client = self.peer(name)
-        if client is not None:
-            api.IvySendError(client, int(num_id), text)
-            say("Error sent to %s" % name)
+        self.to_peer(name, lambda client: api.IvySendError(client, int(num_id), text), "Error sent to %s")
 
     def cmd_ping(self, name: str) -> None:
-        client = self.peer(name)
-        if client is not None:
-            api.IvySendPing(client)
-            say("Ping sent to %s" % name)
+        self.to_peer(name, api.IvySendPing, "Ping sent to %s")
 
     def cmd_die(self, name: str) -> None:
-        client = self.peer(name)
-        if client is not None:
-            api.IvySendDieMsg(client)
-            say("Die sent to %s" % name)
+        self.to_peer(name, api.IvySendDieMsg, "Die sent to %s")
 
     def cmd_die_all(self, _: str) -> None:
         for name in api.IvyGetApplicationList():
