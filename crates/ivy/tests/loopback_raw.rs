@@ -212,7 +212,7 @@ fn bad_format_empty_line() {
     let (mut raw, peer) = ct.raw_connected(&[(8, "(.*)")]);
     raw.expect(b"2 8\x02CTEST Ready\x03\n");
     raw.send(b"\n");
-    raw.expect(b"3 3\x02bad format request expected 'type id ...'\n0 0\x02\n");
+    raw.expect(BAD_FORMAT);
     raw.expect_eof();
     assert_eq!(ct.next(), app(AppEvent::Disconnected, "RAW"));
     assert_eq!(recv(&ct.peer_of_event, "Disconnected peer"), peer);
@@ -227,7 +227,7 @@ fn bad_format_no_stx() {
     let ct = ctest();
     let (mut raw, _) = ct.raw_connected(&[]);
     raw.send(b"2 1 foo\n");
-    raw.expect(b"3 3\x02bad format request expected 'type id ...'\n0 0\x02\n");
+    raw.expect(BAD_FORMAT);
     raw.expect_eof();
     assert_eq!(ct.next(), app(AppEvent::Disconnected, "RAW"));
     wait_peers(&ct.run, 0);
