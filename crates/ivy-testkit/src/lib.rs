@@ -6,6 +6,7 @@ use ivy::{AppEvent, Bus, PeerId};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::ops::Deref;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -431,6 +432,64 @@ impl RawListener {
 impl Default for RawListener {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A child process with its standard input and output piped. Dropping it closes
+/// its standard input, kills it and reaps it: a failing test leaves no process
+/// behind.
+pub struct Process {
+    /// The process (its standard output, and error when piped, are there to take).
+    pub child: Child,
+    /// Its standard input; taking it closes it.
+    pub stdin: Option<ChildStdin>,
+}
+
+impl Process {
+    /// Spawns `command` with its standard input and output piped, its standard
+    /// error as `stderr` says.
+    #[track_caller]
+    pub fn spawn(command: &mut Command, stderr: Stdio) -> Process {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
+        Process { stdin: child.stdin.take(), child }
+    }
+
+    /// Writes `line` and a LF to its standard input, then flushes it.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "standard input closed"));
+        };
+        stdin.write_all(line)?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()
+    }
+
+    /// Its exit status, once it exits by itself within `timeout`; `None` if it
+    /// still runs then.
+    pub fn exit_within(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stdin.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -18,12 +18,12 @@
 
 use ivy_testkit as common;
 
-use common::{BAD_FORMAT, MALFORMED_LINES, RawListener, TIMEOUT, bus_port, send_datagram, show};
+use common::{BAD_FORMAT, MALFORMED_LINES, Process, RawListener, TIMEOUT, bus_port, send_datagram, show};
 use ivy::Limits;
 use std::collections::HashSet;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -104,8 +104,7 @@ impl Output {
 /// One `ivyprobe` (named VICTIM, bound to `^raw (.*)$`) and the well-behaved raw peer
 /// GOOD (subscribed to `^good (.*)$`) it is connected to.
 struct Victim {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    process: Process,
     out: Output,
     /// The agent's TCP port.
     port: u16,
@@ -126,18 +125,6 @@ fn status_field(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
     let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field} in status"));
     line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number of kB")
-}
-
-/// Kills and reaps the child if setting up fails half way.
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 /// The lines `stream` gives, read on a thread of their own.
@@ -168,27 +155,18 @@ impl Victim {
         sh.args(["-c", &format!("ulimit -n {max_fds} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_ivyprobe")]);
         sh.env("IVY_LOG", "1");
         let mut v = Victim::spawn_with(sh, Stdio::piped());
-        let stderr = v.child.stderr.take().expect("stderr");
+        let stderr = v.process.child.stderr.take().expect("stderr");
         (v, lines_of(stderr))
     }
 
     /// Runs `command` (ivyprobe, or what runs it) with the agent's arguments.
     fn spawn_with(mut command: Command, stderr: Stdio) -> Victim {
         let bus_port = bus_port();
-        let mut child = command
-            .args(["-b", &format!("127.255.255.255:{bus_port}"), "-n", "VICTIM", VICTIM_RE])
-            .env("GLIBC_TUNABLES", MALLOC_TUNABLES)
-            .env_remove("IVY_ALLOW")
-            .env_remove("IVY_IGNORE_DIE")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn ivyprobe");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout");
-        let mut guard = ChildGuard(Some(child));
-        let out = lines_of(stdout);
+        command.args(["-b", &format!("127.255.255.255:{bus_port}"), "-n", "VICTIM", VICTIM_RE]);
+        command.env("GLIBC_TUNABLES", MALLOC_TUNABLES).env_remove("IVY_ALLOW").env_remove("IVY_IGNORE_DIE");
+        // Killed and reaped however the setting up ends.
+        let mut process = Process::spawn(&mut command, stderr);
+        let out = lines_of(process.child.stdout.take().expect("stdout"));
         out.line(format!("-> bound [0] '{VICTIM_RE}'").as_bytes());
         // GOOD announces itself until the agent (whose UDP socket may not be bound
         // yet) connects to it.
@@ -206,15 +184,14 @@ impl Victim {
         common::assert_bytes(&hs, &common::handshake(port, "VICTIM", &[(0, VICTIM_RE)]));
         good.send(&common::handshake(listener.port, "GOOD", &[(0, "^good (.*)$")]));
         out.prefix(b"GOOD connected from ");
-        let child = guard.0.take().expect("child");
-        let mut v = Victim { child, stdin, out, port, bus_port, good, round: 0, baseline: Usage { rss_kb: 0, fds: 0 } };
+        let mut v = Victim { process, out, port, bus_port, good, round: 0, baseline: Usage { rss_kb: 0, fds: 0 } };
         v.served();
         v.baseline = v.usage();
         v
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.child.id()
     }
 
     fn usage(&self) -> Usage {
@@ -234,8 +211,7 @@ impl Victim {
 
     /// Writes one line to the agent's standard input (a message to send, or a command).
     fn input(&mut self, line: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(line).and_then(|()| stdin.write_all(b"\n")).and_then(|()| stdin.flush()).expect("write stdin");
+        self.process.write_line(line).expect("write stdin");
     }
 
     /// GOOD and the agent still exchange messages both ways, in order, none lost or
@@ -325,14 +301,6 @@ impl Victim {
         raw.expect(BAD_FORMAT);
         raw.expect_closed();
         self.expect_disconnected(&Self::anon(&raw));
-    }
-}
-
-impl Drop for Victim {
-    fn drop(&mut self) {
-        self.stdin.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
