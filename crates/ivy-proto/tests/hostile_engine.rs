@@ -116,27 +116,60 @@ fn lines_split_at_every_byte_hold_nothing() {
     assert!(peer_memory(&e, p) <= base.max(SHRUNK_CAPACITY) + KEEP_CAPACITY, "kept {}", peer_memory(&e, p));
 }
 
+/// The default docs/LIMITS.md gives the limit `name` in its table: the cell after
+/// the row's `` `name`: `` description, read as `N`, `N KiB`, `N MiB` or `2^N`.
+fn documented_default(name: &str) -> u64 {
+    const LIMITS_MD: &str = include_str!("../../../docs/LIMITS.md");
+    let row = LIMITS_MD.lines().find(|l| l.starts_with(&format!("| `{name}`:"))).expect("a row for the limit");
+    let cell = row.split('|').nth(2).expect("a default column");
+    let mut words = cell.split([' ', ',', '(']).filter(|w| !w.is_empty());
+    let number = words.next().expect("a default");
+    if let Some(exponent) = number.strip_prefix("2^") {
+        return 1 << exponent.parse::<u32>().expect("a power of two");
+    }
+    let n: u64 = number.parse().unwrap_or_else(|_| panic!("{name}: {cell}"));
+    match words.next() {
+        Some("KiB") => n << 10,
+        Some("MiB") => n << 20,
+        _ => n,
+    }
+}
+
 /// The defaults docs/LIMITS.md documents are the code's.
 #[test]
 fn documented_defaults() {
     use ivy_proto::pattern::*;
     use ivy_proto::wire::{DEFAULT_MAX_LINE, MAX_HELLO_ID, MAX_HELLO_NAME};
-    assert_eq!(
-        Limits::default(),
-        Limits {
-            max_line: 1 << 20,
-            max_args: 1024,
-            max_regexps_per_peer: 4096,
-            max_regexp_len: 8 << 10,
-            max_states_per_peer: 1 << 17,
-            max_backtracking_per_peer: 8,
-            max_pattern_memory: 32 << 20,
-            max_input_memory: 32 << 20,
-            max_output_memory: 32 << 20,
-            queue_cap: 32 << 20,
-            max_peers: 512,
-        }
-    );
+    // Every field, named: a new limit fails to build here until it is documented.
+    let Limits {
+        max_line,
+        max_args,
+        max_regexps_per_peer,
+        max_regexp_len,
+        max_states_per_peer,
+        max_backtracking_per_peer,
+        max_pattern_memory,
+        max_input_memory,
+        max_output_memory,
+        queue_cap,
+        max_peers,
+    } = Limits::default();
+    let sizes = [
+        ("max_line", max_line),
+        ("max_args", max_args),
+        ("max_regexps_per_peer", max_regexps_per_peer),
+        ("max_regexp_len", max_regexp_len),
+        ("max_backtracking_per_peer", max_backtracking_per_peer),
+        ("max_pattern_memory", max_pattern_memory),
+        ("max_input_memory", max_input_memory),
+        ("max_output_memory", max_output_memory),
+        ("queue_cap", queue_cap),
+        ("max_peers", max_peers),
+    ];
+    for (name, value) in sizes {
+        assert_eq!(u64::try_from(value), Ok(documented_default(name)), "{name}");
+    }
+    assert_eq!(max_states_per_peer, documented_default("max_states_per_peer"));
     assert_eq!(DEFAULT_MAX_LINE, Limits::default().max_line);
     assert_eq!((SHRINK_ABOVE, SHRUNK_CAPACITY), (64 << 10, 4 << 10));
     assert_eq!((MAX_HELLO_ID, MAX_HELLO_NAME), (128, 2048));

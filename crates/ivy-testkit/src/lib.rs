@@ -6,6 +6,7 @@ use ivy::{AppEvent, Bus, PeerId};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::ops::Deref;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -37,6 +38,14 @@ pub fn bus_port() -> u16 {
 pub fn bus_addr(port: u16) -> String {
     format!("127.255.255.255:{port}")
 }
+
+/// ivy-c's answer to a malformed line, before it closes the connection: the
+/// bad-format Error, then Bye (§2).
+pub const BAD_FORMAT: &[u8] = b"3 3\x02bad format request expected 'type id ...'\n0 0\x02\n";
+
+/// Malformed lines (no STX, no type, empty, stray bytes) that any agent answers
+/// with [`BAD_FORMAT`].
+pub const MALFORMED_LINES: &[&[u8]] = &[b"hello garbage\n", b"\n", b"\r\n", b"\x02\n", b"2\x02x\n", b"\0\n"];
 
 /// Bytes shown with escapes, for assertion messages.
 pub fn show(bytes: &[u8]) -> String {
@@ -80,6 +89,42 @@ pub fn assert_no_recv<T: std::fmt::Debug>(rx: &Receiver<T>, ms: u64, what: &str)
 /// An agent named `name` (ready message `ready`), not started.
 pub fn agent(name: &str, ready: Option<&str>) -> Bus {
     Bus::new(name.as_bytes(), ready.map(str::as_bytes))
+}
+
+/// Binds `regexp` on `bus`; the captures of each message it gets go to the
+/// returned channel.
+pub fn forward(bus: &Bus, regexp: impl AsRef<[u8]>) -> Receiver<Vec<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel();
+    bus.bind(regexp.as_ref(), move |_, _, args| {
+        let _ = tx.send(owned(args));
+    });
+    rx
+}
+
+/// Two agents running on one private bus port, connected.
+pub struct Connected {
+    /// The agent started first.
+    pub x: Running,
+    /// The agent started second.
+    pub y: Running,
+    /// The name `y` saw connect.
+    pub seen: Vec<u8>,
+    /// `y`'s application events after that Connected.
+    pub y_apps: Receiver<AppRecord>,
+    /// The bus port.
+    pub port: u16,
+}
+
+/// Starts `x`, then `y`, on a private bus port; returns once `y` reported its
+/// first peer Connected (the handshake done both ways).
+#[track_caller]
+pub fn start_connected(x: Bus, y: Bus) -> Connected {
+    let y_apps = app_events(&y);
+    let port = bus_port();
+    let x = Running::start(x, port);
+    let y = Running::start(y, port);
+    let (_, seen) = next_app_event(&y_apps, AppEvent::Connected);
+    Connected { x, y, seen, y_apps, port }
 }
 
 /// One application event as seen by a test: the peer, its name at that time, the event.
@@ -390,6 +435,64 @@ impl Default for RawListener {
     }
 }
 
+/// A child process with its standard input and output piped. Dropping it closes
+/// its standard input, kills it and reaps it: a failing test leaves no process
+/// behind.
+pub struct Process {
+    /// The process (its standard output, and error when piped, are there to take).
+    pub child: Child,
+    /// Its standard input; taking it closes it.
+    pub stdin: Option<ChildStdin>,
+}
+
+impl Process {
+    /// Spawns `command` with its standard input and output piped, its standard
+    /// error as `stderr` says.
+    #[track_caller]
+    pub fn spawn(command: &mut Command, stderr: Stdio) -> Process {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
+        Process { stdin: child.stdin.take(), child }
+    }
+
+    /// Writes `line` and a LF to its standard input, then flushes it.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "standard input closed"));
+        };
+        stdin.write_all(line)?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()
+    }
+
+    /// Its exit status, once it exits by itself within `timeout`; `None` if it
+    /// still runs then.
+    pub fn exit_within(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stdin.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Sends each line `stream` gives to `tx` (LF included; a last line without LF as
 /// it is), on a thread of its own, until EOF or `tx`'s receiver is gone.
 pub fn send_lines(stream: impl Read + Send + 'static, tx: Sender<Vec<u8>>) -> JoinHandle<()> {
@@ -427,12 +530,28 @@ pub fn send_broadcast(bus_port: u16, bytes: &[u8]) {
 /// The handshake an agent named `name` listening on `port` sends, with its
 /// bindings given oldest first (they go out newest first, §4.1).
 pub fn handshake(port: u16, name: &str, bindings: &[(i32, &str)]) -> Vec<u8> {
+    handshake_subscribing(port, name, bindings.iter().rev().copied())
+}
+
+/// The handshake of a peer named `name` listening on `port` that subscribes
+/// `subscriptions` (id, regexp) in this order.
+pub fn handshake_subscribing<R: AsRef<str>>(
+    port: u16,
+    name: &str,
+    subscriptions: impl IntoIterator<Item = (i32, R)>,
+) -> Vec<u8> {
     let mut out = format!("6 {port}\x02{name}\n").into_bytes();
-    for (id, re) in bindings.iter().rev() {
-        out.extend_from_slice(format!("1 {id}\x02{re}\n").as_bytes());
+    for (id, re) in subscriptions {
+        out.extend_from_slice(format!("1 {id}\x02{}\n", re.as_ref()).as_bytes());
     }
     out.extend_from_slice(b"5 0\x02\n");
     out
+}
+
+/// `n` subscriptions `^rI (.*)$`, each with its id I, from 0: what a peer
+/// subscribes to reach a limit.
+pub fn numbered_regexps(n: usize) -> impl Iterator<Item = (i32, String)> {
+    (0..).zip((0..n).map(|i| format!("^r{i} (.*)$")))
 }
 
 /// Captured arguments as owned vectors.

@@ -6,7 +6,7 @@ use ivy_testkit as common;
 
 use common::*;
 use ivy::{AppEvent, Bus, Limits};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Receiver;
 
 use std::time::Duration;
 
@@ -29,12 +29,23 @@ fn logged(line: &str) -> bool {
 fn x_agent(limits: Limits) -> (Bus, Receiver<Vec<Vec<u8>>>, Receiver<AppRecord>) {
     let x = agent("X", None);
     x.set_limits(limits);
-    let (tx, msgs) = mpsc::channel();
-    x.bind(X_RE.as_bytes(), move |_, _, args| {
-        let _ = tx.send(owned(args));
-    });
+    let msgs = forward(&x, X_RE);
     let events = app_events(&x);
     (x, msgs, events)
+}
+
+/// [`x_agent`]'s X, running on a private bus port.
+struct RunningX {
+    x: Running,
+    bus_port: u16,
+    msgs: Receiver<Vec<Vec<u8>>>,
+    events: Receiver<AppRecord>,
+}
+
+fn running_x(limits: Limits) -> RunningX {
+    let (x, msgs, events) = x_agent(limits);
+    let bus_port = bus_port();
+    RunningX { x: Running::start(x, bus_port), bus_port, msgs, events }
 }
 
 /// A raw peer named `name`, subscribed to `^to NAME (.*)$`, whose handshake X
@@ -62,9 +73,7 @@ fn exchange(x: &Bus, msgs: &Receiver<Vec<Vec<u8>>>, peers: &mut [(&str, &mut Raw
 #[test]
 fn max_peers_refuses_new_peers_until_one_leaves() {
     diagnostics();
-    let (x, msgs, events) = x_agent(Limits { max_peers: 3, ..Limits::default() });
-    let bus_port = bus_port();
-    let x = Running::start(x, bus_port);
+    let RunningX { x, bus_port, msgs, events } = running_x(Limits { max_peers: 3, ..Limits::default() });
     let port = x.port();
     // Two accepted peers and a dialled one: X is full.
     let mut a = join(Raw::connect(port), port, "A", &events);
@@ -164,9 +173,7 @@ fn hellos_per_turn_are_capped() {
 fn datagrams_longer_than_any_hello_are_ignored() {
     use ivy::DATAGRAM_BUFFER as SCRATCH;
     diagnostics();
-    let (x, _, _) = x_agent(Limits::default());
-    let bus_port = bus_port();
-    let x = Running::start(x, bus_port);
+    let RunningX { x, bus_port, .. } = running_x(Limits::default());
     let l = RawListener::new();
     let padded = |len: usize| {
         let mut d = format!("3 {} long:1:1 LONG\n", l.port).into_bytes();
@@ -212,9 +219,7 @@ fn hanging_dials_are_capped_and_given_up() {
     use ivy::DIAL_TIMEOUT;
     use std::time::Instant;
     diagnostics();
-    let (x, _, events) = x_agent(Limits { max_peers: 4, ..Limits::default() });
-    let bus_port = bus_port();
-    let x = Running::start(x, bus_port);
+    let RunningX { x, bus_port, events, .. } = running_x(Limits { max_peers: 4, ..Limits::default() });
     let port = x.port();
     let holes = [Blackhole::new(), Blackhole::new()];
     let started = Instant::now();
@@ -250,18 +255,13 @@ fn a_flood_of_subscriptions_does_not_hold_up_other_peers() {
     // optimised, seconds in a debug build: X compiles them a turn's work at a
     // time (`TURN_WORK`), so that a ping GOOD sends once the flood is under way
     // is answered before the ping the flood sent after its regexps.
-    let (x, _msgs, events) = x_agent(Limits::default());
-    let x = Running::start(x, bus_port());
+    let RunningX { x, events, .. } = running_x(Limits::default());
     let port = x.port();
     let mut good = join(Raw::connect(port), port, "GOOD", &events);
     let mut flood = Raw::connect(port);
     flood.expect(&handshake(port, "X", &[(0, X_RE)]));
-    let mut bytes = b"6 2\x02FLOOD\n".to_vec();
-    for i in 0..2000 {
-        bytes.extend_from_slice(format!("1 {i}\x02(.*a){{19}}(?:|z{i})\n").as_bytes());
-    }
-    bytes.extend_from_slice(b"5 0\x02\n9 1\x02\n");
-    flood.send(&bytes);
+    let regexps = (0..2000).map(|i| (i, format!("(.*a){{19}}(?:|z{i})")));
+    flood.send(&[handshake_subscribing(2, "FLOOD", regexps), b"9 1\x02\n".to_vec()].concat());
     std::thread::sleep(Duration::from_millis(20));
     good.ping_pong(7);
     flood.expect_quiet(1);

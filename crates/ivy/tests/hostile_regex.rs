@@ -14,7 +14,6 @@
 use ivy_testkit as common;
 
 use common::*;
-use ivy::AppEvent;
 use ivy::Limits;
 use ivy_proto::engine::{LINE_BYTES_PER_UNIT, MESSAGE_WORK, QUADRATIC_MAX_MESSAGE, SEARCH_BASE};
 use ivy_proto::pattern::Pattern;
@@ -40,17 +39,9 @@ struct Fix {
 }
 
 fn fix() -> Fix {
-    let x = agent("X", None);
     let y = agent("Y", None);
-    let (tx, goods) = mpsc::channel();
-    y.bind(b"^good (\\d+)$", move |_, _, args| {
-        let _ = tx.send(owned(args));
-    });
-    let y_apps = app_events(&y);
-    let port = bus_port();
-    let x = Running::start(x, port);
-    let y = Running::start(y, port);
-    next_app_event(&y_apps, AppEvent::Connected);
+    let goods = forward(&y, "^good (\\d+)$");
+    let Connected { x, y, .. } = start_connected(agent("X", None), y);
     let mut hostile = Raw::connect(x.port());
     hostile.read_handshake();
     Fix { x, _y: y, goods, hostile, hostile_lines: None, to_hostile: 0, round: 0 }
@@ -67,12 +58,7 @@ impl Fix {
     /// The hostile peer subscribes `patterns` (ids from 0); checked with a ping.
     /// Returns the lines X sent back before the pong (Error replies).
     fn subscribe(&mut self, patterns: &[&str]) -> Vec<Vec<u8>> {
-        let mut hs = b"6 1\x02HOSTILE\n".to_vec();
-        for (i, p) in patterns.iter().enumerate() {
-            hs.extend_from_slice(format!("1 {i}\x02{p}\n").as_bytes());
-        }
-        hs.extend_from_slice(b"5 0\x02\n9 1\x02\n");
-        self.hostile.send(&hs);
+        self.hostile.send(&[handshake_subscribing(1, "HOSTILE", (0..).zip(patterns)), b"9 1\x02\n".to_vec()].concat());
         let replies = std::iter::repeat_with(|| self.hostile.read_line()).take_while(|l| l != b"10 1\x02\n").collect();
         self.hostile_lines = Some(drain(self.hostile.stream.try_clone().expect("clone")));
         replies
@@ -312,12 +298,8 @@ fn many_costly_peers_share_one_message_work() {
         .map(|k| {
             let mut raw = Raw::connect(f.x.port());
             raw.read_handshake();
-            let mut hs = format!("6 {}\x02COSTLY{k}\n", 2 + k).into_bytes();
-            for (i, p) in costly_patterns(&k.to_string()).iter().enumerate() {
-                hs.extend_from_slice(format!("1 {i}\x02{p}\n").as_bytes());
-            }
-            hs.extend_from_slice(b"5 0\x02\n9 1\x02\n");
-            raw.send(&hs);
+            let hs = handshake_subscribing(2 + k, &format!("COSTLY{k}"), (0..).zip(costly_patterns(&k.to_string())));
+            raw.send(&[hs, b"9 1\x02\n".to_vec()].concat());
             assert_eq!(raw.read_line(), b"10 1\x02\n", "no Error before the Pong");
             let (rx, _) = drain(raw.stream.try_clone().expect("clone"));
             (raw, rx)

@@ -10,8 +10,6 @@ use std::cell::Cell;
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-const BAD: &[u8] = b"3 3\x02bad format request expected 'type id ...'\n0 0\x02\n";
-
 const MAX_LINE: usize = 256;
 const MAX_ARGS: usize = 8;
 const MAX_REGEXPS: usize = 4;
@@ -51,14 +49,8 @@ fn fix() -> Fix {
         max_regexp_len: MAX_REGEXP_LEN,
         ..Limits::default()
     });
-    let (tx, from_y) = mpsc::channel();
-    x.bind(X_BINDINGS[0].1.as_bytes(), move |_, _, args| {
-        let _ = tx.send(owned(args));
-    });
-    let (tx, raw_msgs) = mpsc::channel();
-    x.bind(X_BINDINGS[1].1.as_bytes(), move |_, _, args| {
-        let _ = tx.send(owned(args));
-    });
+    let from_y = forward(&x, X_BINDINGS[0].1);
+    let raw_msgs = forward(&x, X_BINDINGS[1].1);
     let (etx, events) = mpsc::channel();
     let e = etx.clone();
     x.on_application(move |bus, peer, event| {
@@ -73,16 +65,8 @@ fn fix() -> Fix {
     });
 
     let y = agent("Y", None);
-    let (tx, goods) = mpsc::channel();
-    y.bind(b"^good (\\d+)$", move |_, _, args| {
-        let _ = tx.send(owned(args));
-    });
-    let y_apps = app_events(&y);
-
-    let bus_port = bus_port();
-    let x = Running::start(x, bus_port);
-    let y = Running::start(y, bus_port);
-    next_app_event(&y_apps, AppEvent::Connected);
+    let goods = forward(&y, "^good (\\d+)$");
+    let Connected { x, y, port: bus_port, .. } = start_connected(x, y);
     let f = Fix { x, y, bus_port, from_y, raw_msgs, goods, events, round: Cell::new(0) };
     // X has Y's subscription once Y's handshake is processed.
     assert_eq!(f.next_event(), Ev::Bind(BindEvent::Added, 0, b"^good (\\d+)$".to_vec()));
@@ -130,10 +114,35 @@ impl Fix {
     fn rejects(&self, line: &[u8]) {
         let mut raw = self.raw();
         raw.send(line);
-        raw.expect(BAD);
-        raw.expect_eof();
-        assert_eq!(self.next_disconnected(), raw_name(&raw));
+        assert_eq!(self.cut(&mut raw), raw_name(&raw));
         self.served();
+    }
+
+    /// A fresh raw peer sends `line`, within the limits: X takes it (the ping
+    /// after it is answered).
+    #[track_caller]
+    fn accepts(&self, line: &[u8]) -> Raw {
+        let mut raw = self.raw();
+        raw.send(line);
+        raw.ping_pong(1);
+        raw
+    }
+
+    /// `raw` sends `line`, past a limit: X cuts it, and still serves Y.
+    #[track_caller]
+    fn cuts(&self, mut raw: Raw, line: &[u8]) {
+        raw.send(line);
+        self.cut(&mut raw);
+        self.served();
+    }
+
+    /// X answers `raw` with the bad-format reply and closes it; returns the name
+    /// of the peer X reports gone.
+    #[track_caller]
+    fn cut(&self, raw: &mut Raw) -> Vec<u8> {
+        raw.expect(BAD_FORMAT);
+        raw.expect_eof();
+        self.next_disconnected()
     }
 
     /// Skips X's events until a Disconnected; returns the peer's name.
@@ -155,18 +164,8 @@ fn raw_name(raw: &Raw) -> Vec<u8> {
 #[test]
 fn malformed_lines_get_bad_format_reply() {
     let f = fix();
-    for line in [
-        &b"hello garbage\n"[..],
-        b"2 1 foo\n",
-        b"\n",
-        b"\r\n",
-        b"\x02\n",
-        b"2\x02x\n",
-        b"x 1\x02y\n",
-        b"\xff\xfe 0\x02x\n",
-        b"2 \xff\x02x\n",
-        b"\0\n",
-    ] {
+    let more: [&[u8]; 4] = [b"2 1 foo\n", b"x 1\x02y\n", b"\xff\xfe 0\x02x\n", b"2 \xff\x02x\n"];
+    for line in MALFORMED_LINES.iter().chain(&more) {
         f.rejects(line);
     }
 }
@@ -176,10 +175,8 @@ fn lines_after_a_bad_one_are_ignored() {
     let f = fix();
     let mut raw = f.raw();
     raw.send(b"6 1\x02R\n5 0\x02\nxx\n9 1\x02\n2 1\x02raw never\x03\n");
-    raw.expect(BAD);
-    raw.expect_eof();
     assert_eq!(f.next_event(), Ev::App(AppEvent::Connected, b"R".to_vec()));
-    assert_eq!(f.next_disconnected(), b"R");
+    assert_eq!(f.cut(&mut raw), b"R");
     assert_no_recv(&f.raw_msgs, 20, "Msg after a bad line");
     f.served();
 }
@@ -191,9 +188,7 @@ fn line_length_limit() {
     let arg = "a".repeat(MAX_LINE - 5);
     let line = format!("2 1\x02{arg}\x03\n");
     assert_eq!(line.len(), MAX_LINE + 1);
-    let mut raw = f.raw();
-    raw.send(line.as_bytes());
-    raw.ping_pong(1);
+    let raw = f.accepts(line.as_bytes());
     assert_eq!(recv(&f.raw_msgs, "the longest line"), strs(&[&arg]));
     drop(raw);
     f.next_disconnected();
@@ -208,7 +203,7 @@ fn line_length_limit() {
         raw.send(&[b'q'; 100]);
         std::thread::sleep(Duration::from_millis(2));
     }
-    raw.expect(BAD);
+    raw.expect(BAD_FORMAT);
     raw.expect_closed();
     f.next_disconnected();
     f.served();
@@ -218,16 +213,9 @@ fn line_length_limit() {
 #[test]
 fn regexps_per_peer_limit() {
     let f = fix();
-    let mut raw = f.raw();
-    let mut hs = b"6 9999\x02R\n".to_vec();
-    for i in 0..MAX_REGEXPS {
-        hs.extend_from_slice(format!("1 {i}\x02^r{i} (.*)$\n").as_bytes());
-    }
-    hs.extend_from_slice(b"5 0\x02\n");
-    raw.send(&hs);
-    raw.ping_pong(1);
-    for i in 0..MAX_REGEXPS {
-        assert_eq!(f.next_event(), Ev::Bind(BindEvent::Added, i as i32, format!("^r{i} (.*)$").into_bytes()));
+    let mut raw = f.accepts(&handshake_subscribing(9999, "R", numbered_regexps(MAX_REGEXPS)));
+    for (id, re) in numbered_regexps(MAX_REGEXPS) {
+        assert_eq!(f.next_event(), Ev::Bind(BindEvent::Added, id, re.into_bytes()));
     }
     assert_eq!(f.next_event(), Ev::App(AppEvent::Connected, b"R".to_vec()));
     assert_eq!(f.x.send(b"r2 x"), Ok(1));
@@ -238,9 +226,7 @@ fn regexps_per_peer_limit() {
     assert_eq!(f.next_event(), Ev::Bind(BindEvent::Changed, 0, b"^other$".to_vec()));
     // One more id: over the limit.
     raw.send(b"1 99\x02^r99$\n");
-    raw.expect(BAD);
-    raw.expect_eof();
-    assert_eq!(f.next_disconnected(), b"R");
+    assert_eq!(f.cut(&mut raw), b"R");
     // The dropped peer's subscriptions are gone.
     assert_eq!(f.x.send(b"r2 x"), Ok(0));
     f.served();
@@ -250,29 +236,17 @@ fn regexps_per_peer_limit() {
 fn regexp_length_limit() {
     let f = fix();
     let longest = format!("^{}", "l".repeat(MAX_REGEXP_LEN - 1));
-    let mut raw = f.raw();
-    raw.send(format!("1 5\x02{longest}\n").as_bytes());
-    raw.ping_pong(1);
+    let raw = f.accepts(format!("1 5\x02{longest}\n").as_bytes());
     assert_eq!(f.next_event(), Ev::Bind(BindEvent::Added, 5, longest.clone().into_bytes()));
-    raw.send(format!("1 6\x02{longest}l\n").as_bytes());
-    raw.expect(BAD);
-    raw.expect_eof();
-    f.next_disconnected();
-    f.served();
+    f.cuts(raw, format!("1 6\x02{longest}l\n").as_bytes());
 }
 
 #[test]
 fn args_per_msg_limit() {
     let f = fix();
-    let mut raw = f.raw();
-    raw.send(format!("2 1\x02{}\n", "a\x03".repeat(MAX_ARGS)).as_bytes());
-    raw.ping_pong(1);
+    let raw = f.accepts(format!("2 1\x02{}\n", "a\x03".repeat(MAX_ARGS)).as_bytes());
     assert_eq!(recv(&f.raw_msgs, "max_args arguments"), vec![b"a".to_vec(); MAX_ARGS]);
-    raw.send(format!("2 1\x02{}\n", "a\x03".repeat(MAX_ARGS + 1)).as_bytes());
-    raw.expect(BAD);
-    raw.expect_eof();
-    f.next_disconnected();
-    f.served();
+    f.cuts(raw, format!("2 1\x02{}\n", "a\x03".repeat(MAX_ARGS + 1)).as_bytes());
     assert_no_recv(&f.raw_msgs, 10, "message");
 }
 
@@ -281,12 +255,7 @@ fn args_limit_counts_a_last_field_without_etx() {
     // `a\x03b` is two fields (§2): MAX_ARGS ETX plus a final field is MAX_ARGS + 1
     // arguments, over the limit like any other such Msg.
     let f = fix();
-    let mut raw = f.raw();
-    raw.send(format!("2 1\x02{}last\n", "a\x03".repeat(MAX_ARGS)).as_bytes());
-    raw.expect(BAD);
-    raw.expect_eof();
-    f.next_disconnected();
-    f.served();
+    f.rejects(format!("2 1\x02{}last\n", "a\x03".repeat(MAX_ARGS)).as_bytes());
 }
 
 #[test]
@@ -368,9 +337,7 @@ fn line_split_at_every_byte() {
         raw.send(&[*b]);
         std::thread::sleep(Duration::from_micros(300));
     }
-    raw.expect(BAD);
-    raw.expect_eof();
-    assert_eq!(f.next_disconnected(), b"SPLIT");
+    assert_eq!(f.cut(&mut raw), b"SPLIT");
     f.served();
 }
 
@@ -389,11 +356,7 @@ fn many_hostile_peers_at_once() {
         raw.send(line);
     }
     for raw in &mut raws {
-        raw.expect(BAD);
-        raw.expect_eof();
-    }
-    for _ in 0..raws.len() {
-        f.next_disconnected();
+        f.cut(raw);
     }
     f.served();
 }

@@ -65,18 +65,42 @@ fn count(c: &AtomicUsize) -> usize {
     c.load(Ordering::SeqCst)
 }
 
+/// A timer (ivy-c's `count` and period) whose firings are counted in the returned
+/// counter; each firing, once counted, runs `then` with the loop, the timer and
+/// how many firings came before it.
+fn counted_timer(
+    lp: &EventLoop,
+    count: i32,
+    period_ms: i64,
+    then: impl Fn(&EventLoop, TimerId, usize) + Send + 'static,
+) -> (Arc<AtomicUsize>, TimerId) {
+    let n = counter();
+    let c = n.clone();
+    let id = lp.add_timer(count, period_ms, Box::new(move |lp, id, _| then(lp, id, c.fetch_add(1, Ordering::SeqCst))));
+    (n, id)
+}
+
+/// A [`counted_timer`] that does nothing more.
+fn plain_timer(lp: &EventLoop, count: i32, period_ms: i64) -> (Arc<AtomicUsize>, TimerId) {
+    counted_timer(lp, count, period_ms, |_, _, _| {})
+}
+
+/// Waits until `n` counts `times` firings; `settle_ms` later it still counts `times`.
+#[track_caller]
+fn assert_fires(n: &AtomicUsize, times: usize, settle_ms: u64) {
+    wait_until(&format!("{times} firings"), || count(n) >= times);
+    std::thread::sleep(Duration::from_millis(settle_ms));
+    assert_eq!(count(n), times);
+}
+
 // ---------------------------------------------------------------- timers
 
 #[test]
 fn timer_count_three_fires_three_times() {
     let lp = EventLoop::new();
-    let n = counter();
-    let c = n.clone();
-    lp.add_timer(3, 3, Box::new(move |_, _, _| bump(&c)));
+    let (n, _) = plain_timer(&lp, 3, 3);
     let _t = LoopThread::spawn(&lp);
-    wait_until("3 firings", || count(&n) >= 3);
-    std::thread::sleep(Duration::from_millis(60));
-    assert_eq!(count(&n), 3);
+    assert_fires(&n, 3, 60);
     assert_eq!(lp.next_timeout(), None, "the finished timer is gone");
 }
 
@@ -84,9 +108,7 @@ fn timer_count_three_fires_three_times() {
 fn timer_count_zero_and_loop_fire_forever() {
     for c0 in [0, -1] {
         let lp = EventLoop::new();
-        let n = counter();
-        let c = n.clone();
-        let id = lp.add_timer(c0, 2, Box::new(move |_, _, _| bump(&c)));
+        let (n, id) = plain_timer(&lp, c0, 2);
         let _t = LoopThread::spawn(&lp);
         wait_until("5 firings", || count(&n) >= 5);
         lp.remove_timer(id);
@@ -101,43 +123,27 @@ fn timer_count_zero_and_loop_fire_forever() {
 #[test]
 fn timer_modify_inside_callback_does_not_consume_a_count() {
     let lp = EventLoop::new();
-    let n = counter();
-    let c = n.clone();
-    lp.add_timer(
-        2,
-        3,
-        Box::new(move |lp, id, _| {
-            if c.fetch_add(1, Ordering::SeqCst) < 3 {
-                lp.modify_timer(id, 3);
-            }
-        }),
-    );
+    let (n, _) = counted_timer(&lp, 2, 3, |lp, id, before| {
+        if before < 3 {
+            lp.modify_timer(id, 3);
+        }
+    });
     let _t = LoopThread::spawn(&lp);
-    wait_until("5 firings", || count(&n) >= 5);
-    std::thread::sleep(Duration::from_millis(60));
-    assert_eq!(count(&n), 5);
+    assert_fires(&n, 5, 60);
 }
 
 #[test]
 fn timer_remove_inside_callback_stops_it() {
     let lp = EventLoop::new();
-    let n = counter();
-    let c = n.clone();
-    lp.add_timer(
-        0,
-        2,
-        Box::new(move |lp, id, _| {
-            if c.fetch_add(1, Ordering::SeqCst) == 1 {
-                lp.remove_timer(id);
-                // Removing twice is harmless.
-                lp.remove_timer(id);
-            }
-        }),
-    );
+    let (n, _) = counted_timer(&lp, 0, 2, |lp, id, before| {
+        if before == 1 {
+            lp.remove_timer(id);
+            // Removing twice is harmless.
+            lp.remove_timer(id);
+        }
+    });
     let _t = LoopThread::spawn(&lp);
-    wait_until("2 firings", || count(&n) >= 2);
-    std::thread::sleep(Duration::from_millis(40));
-    assert_eq!(count(&n), 2);
+    assert_fires(&n, 2, 40);
 }
 
 #[test]
@@ -192,9 +198,7 @@ fn timer_removed_by_another_in_the_same_scan_does_not_fire() {
 fn next_timeout_and_run_once_without_timer_scan() {
     let lp = EventLoop::new();
     assert_eq!(lp.next_timeout(), None);
-    let n = counter();
-    let c = n.clone();
-    let id = lp.add_timer(1, 1000, Box::new(move |_, _, _| bump(&c)));
+    let (n, id) = plain_timer(&lp, 1, 1000);
     let t = lp.next_timeout().expect("a timer");
     assert!(t <= Duration::from_millis(1000) && t > Duration::from_millis(900), "{t:?}");
     lp.modify_timer(id, 1);
@@ -351,9 +355,7 @@ fn hooks_run_around_each_poll() {
 
     // While running: a timer makes a few iterations; the hooks strictly alternate.
     log.lock().unwrap().clear();
-    let n = counter();
-    let c = n.clone();
-    lp.add_timer(3, 2, Box::new(move |_, _, _| bump(&c)));
+    let (n, _) = plain_timer(&lp, 3, 2);
     let mut t = LoopThread::spawn(&lp);
     wait_until("3 firings", || count(&n) == 3);
     lp.stop();
@@ -414,17 +416,11 @@ fn run_returns_at_once_until_reset_stop() {
 #[test]
 fn stop_from_timer_callback() {
     let lp = EventLoop::new();
-    let n = counter();
-    let c = n.clone();
-    lp.add_timer(
-        0,
-        2,
-        Box::new(move |lp, _, _| {
-            if c.fetch_add(1, Ordering::SeqCst) == 2 {
-                lp.stop();
-            }
-        }),
-    );
+    let (n, _) = counted_timer(&lp, 0, 2, |lp, _, before| {
+        if before == 2 {
+            lp.stop();
+        }
+    });
     let mut t = LoopThread::spawn(&lp);
     assert!(t.returns_within(TIMEOUT));
     assert_eq!(count(&n), 3);

@@ -35,21 +35,21 @@ fn node(name: &str) -> Node {
 }
 
 /// Starts nodes one after the other, each once the previous ones are all connected.
-fn start_sequential(names: &[&str], port: u16) -> Vec<Node> {
+fn start_sequential(names: &[impl AsRef<str>], port: u16) -> Vec<Node> {
     let mut nodes: Vec<Node> = Vec::new();
     for name in names {
-        let n = node(name);
+        let n = node(name.as_ref());
         n.run.start(Some(&bus_addr(port))).expect("start");
         nodes.push(n);
-        let refs: Vec<&Node> = nodes.iter().collect();
-        wait_mesh(&refs);
+        wait_mesh(&nodes);
     }
     nodes
 }
 
-/// Starts all nodes at the same moment, from one thread each.
-fn start_concurrent(names: &[&str], port: u16) -> Vec<Node> {
-    let nodes: Vec<Node> = names.iter().map(|n| node(n)).collect();
+/// Starts all nodes at the same moment, from one thread each; returns once they
+/// are all connected.
+fn start_concurrent(names: &[impl AsRef<str>], port: u16) -> Vec<Node> {
+    let nodes: Vec<Node> = names.iter().map(|n| node(n.as_ref())).collect();
     let barrier = Arc::new(Barrier::new(nodes.len()));
     let starters: Vec<_> = nodes
         .iter()
@@ -64,12 +64,13 @@ fn start_concurrent(names: &[&str], port: u16) -> Vec<Node> {
     for s in starters {
         s.join().expect("starter thread");
     }
+    wait_mesh(&nodes);
     nodes
 }
 
 /// Waits until every node lists exactly the others, once each, and knows each one's
 /// subscription (a listed peer may still be in its handshake).
-fn wait_mesh(nodes: &[&Node]) {
+fn wait_mesh(nodes: &[Node]) {
     for n in nodes {
         let mut want: Vec<Vec<u8>> =
             nodes.iter().filter(|o| o.name != n.name).map(|o| o.name.clone().into_bytes()).collect();
@@ -123,7 +124,7 @@ fn expect_connected(n: &Node, names: &[&str]) {
 
 /// Every node sends to every other one; each message is routed once (count 1) and
 /// arrives with the exact captures and sender.
-fn exchange(nodes: &[&Node], round: u32) {
+fn exchange(nodes: &[Node], round: u32) {
     for s in nodes {
         for r in nodes.iter().filter(|r| r.name != s.name) {
             let msg = format!("from {} to {} n={round}", s.name, r.name);
@@ -146,79 +147,65 @@ fn exchange(nodes: &[&Node], round: u32) {
     }
 }
 
-fn names_except<'a>(nodes: &'a [&Node], me: &Node) -> Vec<&'a str> {
+fn names_except<'a>(nodes: &'a [Node], me: &Node) -> Vec<&'a str> {
     nodes.iter().filter(|o| o.name != me.name).map(|o| o.name.as_str()).collect()
 }
 
-fn refs(nodes: &[Node]) -> Vec<&Node> {
-    nodes.iter().collect()
+/// How the agents of a mesh start.
+#[derive(Clone, Copy)]
+enum Start {
+    /// One after the other ([`start_sequential`]).
+    Sequential,
+    /// All at once ([`start_concurrent`]).
+    Concurrent,
+}
+
+/// Agents `names` started on a private bus as `start` says: each ends up with
+/// exactly one live link to each other one, then every agent sends to every
+/// other one, in each of `rounds`.
+fn full_mesh(names: &[impl AsRef<str>], start: Start, rounds: &[u32]) {
+    let port = bus_port();
+    let nodes = match start {
+        Start::Sequential => start_sequential(names, port),
+        Start::Concurrent => start_concurrent(names, port),
+    };
+    for n in &nodes {
+        expect_connected(n, &names_except(&nodes, n));
+        assert_eq!(n.run.peers().len(), nodes.len() - 1, "{}: peers", n.name);
+    }
+    for &round in rounds {
+        exchange(&nodes, round);
+    }
+}
+
+/// Names `<prefix>0`, `<prefix>1`...: `n` of them.
+fn numbered(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
 }
 
 #[test]
 fn two_agents() {
-    let port = bus_port();
-    let nodes = start_sequential(&["alpha", "beta"], port);
-    let r = refs(&nodes);
-    for n in &r {
-        expect_connected(n, &names_except(&r, n));
-        assert_eq!(n.run.peers().len(), 1);
-    }
-    exchange(&r, 1);
-    exchange(&r, 2);
+    full_mesh(&["alpha", "beta"], Start::Sequential, &[1, 2]);
 }
 
 #[test]
 fn three_agents_sequential() {
-    let port = bus_port();
-    let nodes = start_sequential(&["a1", "a2", "a3"], port);
-    let r = refs(&nodes);
-    for n in &r {
-        expect_connected(n, &names_except(&r, n));
-        assert_eq!(n.run.peers().len(), 2);
-    }
-    exchange(&r, 7);
+    full_mesh(&["a1", "a2", "a3"], Start::Sequential, &[7]);
 }
 
 #[test]
 fn three_agents_concurrent() {
-    let port = bus_port();
-    let nodes = start_concurrent(&["c1", "c2", "c3"], port);
-    let r = refs(&nodes);
-    wait_mesh(&r);
-    for n in &r {
-        expect_connected(n, &names_except(&r, n));
-        assert_eq!(n.run.peers().len(), 2);
-    }
-    exchange(&r, 1);
+    full_mesh(&["c1", "c2", "c3"], Start::Concurrent, &[1]);
 }
 
 #[test]
 fn ten_agents_concurrent() {
-    let port = bus_port();
-    let names: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let nodes = start_concurrent(&names, port);
-    let r = refs(&nodes);
-    wait_mesh(&r);
-    for n in &r {
-        expect_connected(n, &names_except(&r, n));
-        assert_eq!(n.run.peers().len(), 9, "{}: peers", n.name);
-    }
-    exchange(&r, 1);
-    exchange(&r, 2);
+    full_mesh(&numbered("m", 10), Start::Concurrent, &[1, 2]);
 }
 
 #[test]
 fn ten_agents_sequential() {
-    let port = bus_port();
-    let names: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let nodes = start_sequential(&names, port);
-    let r = refs(&nodes);
-    for n in &r {
-        expect_connected(n, &names_except(&r, n));
-    }
-    exchange(&r, 3);
+    full_mesh(&numbered("s", 10), Start::Sequential, &[3]);
 }
 
 /// Waits for `node` to see `who` leave.
@@ -233,7 +220,7 @@ fn join_and_leave_in_any_order() {
     let port = bus_port();
     let mut nodes = start_sequential(&["ja", "jb", "jc"], port);
     for n in &nodes {
-        expect_connected(n, &names_except(&refs(&nodes), n));
+        expect_connected(n, &names_except(&nodes, n));
     }
 
     // The middle one leaves.
@@ -243,18 +230,18 @@ fn join_and_leave_in_any_order() {
         expect_left(n, "jb");
         wait_peers(&n.run, 1);
     }
-    exchange(&refs(&nodes), 1);
+    exchange(&nodes, 1);
 
     // A newcomer joins.
     let d = node("jd");
     d.run.start(Some(&bus_addr(port))).expect("start");
     nodes.push(d);
-    wait_mesh(&refs(&nodes));
+    wait_mesh(&nodes);
     for n in &nodes {
         let want: Vec<&str> = if n.name == "jd" { vec!["ja", "jc"] } else { vec!["jd"] };
         expect_connected(n, &want);
     }
-    exchange(&refs(&nodes), 2);
+    exchange(&nodes, 2);
 
     // The oldest leaves.
     let mut a = nodes.remove(0);
@@ -268,8 +255,8 @@ fn join_and_leave_in_any_order() {
     let b2 = node("jb");
     b2.run.start(Some(&bus_addr(port))).expect("start");
     nodes.push(b2);
-    wait_mesh(&refs(&nodes));
-    exchange(&refs(&nodes), 3);
+    wait_mesh(&nodes);
+    exchange(&nodes, 3);
 
     // The newest leaves, then the next: the last one is alone.
     let mut last = nodes.pop().expect("node");

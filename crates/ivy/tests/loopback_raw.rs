@@ -112,6 +112,22 @@ impl Ctest {
         let peer = recv(&self.peer_of_event, "the Connected peer");
         (raw, peer)
     }
+
+    /// RAW's connection ends (EOF); the agent reports RAW gone and lists no peer.
+    #[track_caller]
+    fn expect_gone(&self, raw: &mut Raw) {
+        raw.expect_eof();
+        assert_eq!(self.next(), app(AppEvent::Disconnected, "RAW"));
+        wait_peers(&self.run, 0);
+    }
+}
+
+/// [`ctest`] with RAW connected through its hello, subscribed to nothing.
+#[track_caller]
+fn ctest_with_raw() -> (Ctest, Raw, PeerId) {
+    let ct = ctest();
+    let (raw, peer) = ct.raw_connected(&[]);
+    (ct, raw, peer)
 }
 
 /// §11 case 5, 6 and 8: handshake bytes, ready message to RAW only, event order,
@@ -184,8 +200,7 @@ fn routing_captures() {
 /// §11 case 22 and 24: Msg splitting and header leniency on the receiving agent.
 #[test]
 fn receiving_msg_splitting() {
-    let ct = ctest();
-    let (mut raw, _) = ct.raw_connected(&[]);
+    let (ct, mut raw, _) = ctest_with_raw();
     raw.send(b"2 0\x02a\x03\x03b\x03\n");
     assert_eq!(ct.next(), Ev::Msg(0, strs(&["a", "", "b"])));
     raw.send(b"2 0\x02a\x03b\n");
@@ -212,11 +227,9 @@ fn bad_format_empty_line() {
     let (mut raw, peer) = ct.raw_connected(&[(8, "(.*)")]);
     raw.expect(b"2 8\x02CTEST Ready\x03\n");
     raw.send(b"\n");
-    raw.expect(b"3 3\x02bad format request expected 'type id ...'\n0 0\x02\n");
-    raw.expect_eof();
-    assert_eq!(ct.next(), app(AppEvent::Disconnected, "RAW"));
+    raw.expect(BAD_FORMAT);
+    ct.expect_gone(&mut raw);
     assert_eq!(recv(&ct.peer_of_event, "Disconnected peer"), peer);
-    wait_peers(&ct.run, 0);
     // The agent has forgotten RAW's subscriptions.
     assert_eq!(ct.run.send(b"anything"), Ok(0));
 }
@@ -224,35 +237,27 @@ fn bad_format_empty_line() {
 /// §11 case 25: a line without STX.
 #[test]
 fn bad_format_no_stx() {
-    let ct = ctest();
-    let (mut raw, _) = ct.raw_connected(&[]);
+    let (ct, mut raw, _) = ctest_with_raw();
     raw.send(b"2 1 foo\n");
-    raw.expect(b"3 3\x02bad format request expected 'type id ...'\n0 0\x02\n");
-    raw.expect_eof();
-    assert_eq!(ct.next(), app(AppEvent::Disconnected, "RAW"));
-    wait_peers(&ct.run, 0);
+    raw.expect(BAD_FORMAT);
+    ct.expect_gone(&mut raw);
 }
 
 /// §11 case 27: lines after a Bye in the same segment are still processed.
 #[test]
 fn bye_then_more_lines() {
-    let ct = ctest();
-    let (mut raw, _) = ct.raw_connected(&[]);
+    let (ct, mut raw, _) = ctest_with_raw();
     raw.send(b"0 0\x02\n2 0\x02after bye\x03\n9 5\x02\n");
     raw.expect(b"10 5\x02\n");
-    raw.expect_eof();
     assert_eq!(ct.next(), Ev::Msg(0, strs(&["after bye"])));
-    assert_eq!(ct.next(), app(AppEvent::Disconnected, "RAW"));
-    wait_peers(&ct.run, 0);
+    ct.expect_gone(&mut raw);
 }
 
 /// §11 case 34: Ping is answered with Pong, echoing the id.
 #[test]
 fn ping_gets_pong() {
-    let ct = ctest();
-    let (mut raw, _) = ct.raw_connected(&[]);
-    raw.send(b"9 42\x02\n");
-    raw.expect(b"10 42\x02\n");
+    let (_ct, mut raw, _) = ctest_with_raw();
+    raw.ping_pong(42);
     raw.send(b"9 -5\x02junk\n");
     raw.expect(b"10 -5\x02\n");
     raw.expect_quiet(50);
@@ -284,8 +289,7 @@ fn ping_from_agent() {
 /// §11 case 36 and 37: direct messages both ways, error out.
 #[test]
 fn direct_both_ways() {
-    let ct = ctest();
-    let (mut raw, peer) = ct.raw_connected(&[]);
+    let (ct, mut raw, peer) = ctest_with_raw();
     raw.send(b"7 12\x02hello\x03there\x03\n");
     assert_eq!(ct.next(), Ev::Direct(b"RAW".to_vec(), 12, b"hello\x03there\x03".to_vec()));
     assert!(ct.run.send_direct(peer, 33, b"hi\x03there").is_ok());
@@ -305,8 +309,7 @@ fn direct_both_ways() {
 /// Our own leaving tells the application of no disconnection (as ivy-c).
 #[test]
 fn die_from_peer() {
-    let mut ct = ctest();
-    let (mut raw, _) = ct.raw_connected(&[]);
+    let (mut ct, mut raw, _) = ctest_with_raw();
     raw.send(b"8 7\x02whatever\n");
     assert_eq!(ct.next(), Ev::Die(b"RAW".to_vec(), 7));
     raw.expect(b"0 0\x02\n");
@@ -318,8 +321,7 @@ fn die_from_peer() {
 /// §11 case 38, the other way: our Die request.
 #[test]
 fn die_to_peer() {
-    let ct = ctest();
-    let (mut raw, peer) = ct.raw_connected(&[]);
+    let (ct, mut raw, peer) = ctest_with_raw();
     assert!(ct.run.send_die(peer, 0, b"").is_ok());
     raw.expect(b"8 0\x02\n");
 }
@@ -327,8 +329,7 @@ fn die_to_peer() {
 /// §11 case 39 (with DESIGN §5's Bye): `stop()` ends `run()`, peers see the agent leave.
 #[test]
 fn stop_closes_connections() {
-    let mut ct = ctest();
-    let (mut raw, _) = ct.raw_connected(&[]);
+    let (mut ct, mut raw, _) = ctest_with_raw();
     ct.run.stop_and_join();
     raw.expect(b"0 0\x02\n");
     raw.expect_eof();
@@ -414,8 +415,7 @@ fn hello_variants() {
 /// Own subscriptions while connected (§11 case 32): bind, change, unbind on the wire.
 #[test]
 fn own_subscriptions_on_the_wire() {
-    let ct = ctest();
-    let (mut raw, _) = ct.raw_connected(&[]);
+    let (ct, mut raw, _) = ctest_with_raw();
     let id = ct.run.bind(b"^new (.*)", |_: &Bus, _, _| {});
     assert_eq!(id.id(), 3);
     raw.expect(b"1 3\x02^new (.*)\n");

@@ -11,32 +11,22 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// X (the agent under test) and Y (the observer) on a private bus; returns once Y
-/// has X's subscriptions. Y's application events go to the returned channel.
-fn xy(setup_x: impl FnOnce(&Bus), setup_y: impl FnOnce(&Bus)) -> (Running, Running, Receiver<AppRecord>) {
-    let port = bus_port();
+/// has X's subscriptions, with what `setup_y` gave.
+#[track_caller]
+fn xy<T>(setup_x: impl FnOnce(&Bus), setup_y: impl FnOnce(&Bus) -> T) -> (Connected, T) {
     let x = agent("X", None);
     setup_x(&x);
     let y = agent("Y", None);
-    let y_apps = app_events(&y);
-    setup_y(&y);
-    let x = Running::start(x, port);
-    let y = Running::start(y, port);
-    let (_, name) = next_app_event(&y_apps, AppEvent::Connected);
-    assert_eq!(name, b"X");
-    (x, y, y_apps)
-}
-
-/// Y's binding that forwards its captures to a channel.
-fn forward(bus: &Bus, re: &str) -> Receiver<Vec<Vec<u8>>> {
-    let (tx, rx) = mpsc::channel();
-    bus.bind(re.as_bytes(), move |_, _, args| {
-        let _ = tx.send(owned(args));
-    });
-    rx
+    let got = setup_y(&y);
+    let both = start_connected(x, y);
+    assert_eq!(both.seen, b"X");
+    (both, got)
 }
 
 /// Y's bind-change events: (event, id, regexp).
-fn bind_events(bus: &Bus) -> Receiver<(BindEvent, i32, Vec<u8>)> {
+type BindEvents = Receiver<(BindEvent, i32, Vec<u8>)>;
+
+fn bind_events(bus: &Bus) -> BindEvents {
     let (tx, rx) = mpsc::channel();
     bus.on_bind_change(move |_, _, id, re, event| {
         let _ = tx.send((event, id, re.to_vec()));
@@ -44,12 +34,43 @@ fn bind_events(bus: &Bus) -> Receiver<(BindEvent, i32, Vec<u8>)> {
     rx
 }
 
+/// The captures of each call of a binding, in order.
+type Calls = Arc<Mutex<Vec<Vec<Vec<u8>>>>>;
+
+/// X with one binding, of `re`: each call adds its captures to the returned
+/// [`Calls`], then runs `then` with the binding's own id and the number of calls
+/// so far. Y watches X's subscriptions.
+#[track_caller]
+fn x_recording(
+    re: &'static [u8],
+    then: impl Fn(&Bus, BindingId, usize) + Send + Sync + 'static,
+) -> (Connected, Calls, BindEvents) {
+    let calls = Calls::default();
+    let c = calls.clone();
+    let own = Arc::new(OnceLock::new());
+    let o = own.clone();
+    let (both, y_binds) = xy(
+        |x| {
+            let id = x.bind(re, move |bus, _, args| {
+                let n = {
+                    let mut c = c.lock().unwrap();
+                    c.push(owned(args));
+                    c.len()
+                };
+                then(bus, *o.get().expect("id set"), n);
+            });
+            own.set(id).expect("once");
+        },
+        bind_events,
+    );
+    (both, calls, y_binds)
+}
+
 #[test]
 fn send_from_message_callback() {
     let counts = Arc::new(Mutex::new(Vec::new()));
     let c = counts.clone();
-    let mut pongs = None;
-    let (_x, y, _) = xy(
+    let (Connected { x: _x, y, .. }, pongs) = xy(
         |x| {
             x.bind(b"^ping (\\d+)$", move |bus, peer, args| {
                 let n = bus.send(format!("pong {}", show(args[0])).as_bytes());
@@ -59,9 +80,8 @@ fn send_from_message_callback() {
                 c.lock().unwrap().push(n);
             });
         },
-        |y| pongs = Some(forward(y, "^pong (\\d+)$")),
+        |y| forward(y, "^pong (\\d+)$"),
     );
-    let pongs = pongs.expect("bound");
     for i in 1..=20 {
         assert_eq!(y.send(format!("ping {i}").as_bytes()), Ok(1));
     }
@@ -74,8 +94,7 @@ fn send_from_message_callback() {
 #[test]
 fn bind_from_message_callback() {
     let (tx, got) = mpsc::channel();
-    let mut y_binds = None;
-    let (_x, y, _) = xy(
+    let (Connected { x: _x, y, .. }, y_binds) = xy(
         |x| {
             x.bind(b"^bind (\\S+)$", move |bus, _, args| {
                 let word = String::from_utf8_lossy(args[0]).into_owned();
@@ -86,9 +105,8 @@ fn bind_from_message_callback() {
                 assert_eq!(id.id(), 1);
             });
         },
-        |y| y_binds = Some(bind_events(y)),
+        bind_events,
     );
-    let y_binds = y_binds.expect("set");
     assert_eq!(recv(&y_binds, "X's first binding"), (BindEvent::Added, 0, b"^bind (\\S+)$".to_vec()));
     assert_eq!(y.send(b"bind foo"), Ok(1));
     assert_eq!(recv(&y_binds, "the new binding"), (BindEvent::Added, 1, b"^foo (.*)$".to_vec()));
@@ -98,24 +116,11 @@ fn bind_from_message_callback() {
 
 #[test]
 fn unbind_own_binding_from_its_callback() {
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let own: Arc<OnceLock<BindingId>> = Arc::new(OnceLock::new());
-    let mut y_binds = None;
-    let (x, y, _) = xy(
-        |x| {
-            let (c, o) = (calls.clone(), own.clone());
-            let id = x.bind(b"^once (.*)$", move |bus, _, args| {
-                c.lock().unwrap().push(owned(args));
-                let id = *o.get().expect("id set");
-                assert!(bus.unbind(id).is_ok());
-                // A second unbind of the same id is a no-op.
-                assert!(bus.unbind(id).is_err());
-            });
-            own.set(id).expect("once");
-        },
-        |y| y_binds = Some(bind_events(y)),
-    );
-    let y_binds = y_binds.expect("set");
+    let (Connected { x, y, .. }, calls, y_binds) = x_recording(b"^once (.*)$", |bus, id, _| {
+        assert!(bus.unbind(id).is_ok());
+        // A second unbind of the same id is a no-op.
+        assert!(bus.unbind(id).is_err());
+    });
     assert_eq!(recv(&y_binds, "X's binding"), (BindEvent::Added, 0, b"^once (.*)$".to_vec()));
     // Two messages back to back: the second one may already be on its way when the
     // callback unbinds; it must not reach the callback.
@@ -131,8 +136,7 @@ fn unbind_own_binding_from_its_callback() {
 #[test]
 fn unbind_other_binding_from_callback() {
     let victim_calls = Arc::new(Mutex::new(0));
-    let mut y_binds = None;
-    let (_x, y, _) = xy(
+    let (Connected { x: _x, y, .. }, y_binds) = xy(
         |x| {
             let vc = victim_calls.clone();
             let victim = x.bind(b"^victim$", move |_, _, _| *vc.lock().unwrap() += 1);
@@ -140,9 +144,8 @@ fn unbind_other_binding_from_callback() {
                 assert!(bus.unbind(victim).is_ok());
             });
         },
-        |y| y_binds = Some(bind_events(y)),
+        bind_events,
     );
-    let y_binds = y_binds.expect("set");
     recv(&y_binds, "binding 0");
     recv(&y_binds, "binding 1");
     assert_eq!(y.send(b"victim"), Ok(1));
@@ -154,24 +157,11 @@ fn unbind_other_binding_from_callback() {
 
 #[test]
 fn change_from_message_callback() {
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let own: Arc<OnceLock<BindingId>> = Arc::new(OnceLock::new());
-    let mut y_binds = None;
-    let (x, y, _) = xy(
-        |x| {
-            let (c, o) = (calls.clone(), own.clone());
-            let id = x.bind(b"^old (.*)$", move |bus, _, args| {
-                let mut c = c.lock().unwrap();
-                c.push(owned(args));
-                if c.len() == 1 {
-                    assert!(bus.change(*o.get().expect("id"), b"^new (.*)$").is_ok());
-                }
-            });
-            own.set(id).expect("once");
-        },
-        |y| y_binds = Some(bind_events(y)),
-    );
-    let y_binds = y_binds.expect("set");
+    let (Connected { x, y, .. }, calls, y_binds) = x_recording(b"^old (.*)$", |bus, id, calls| {
+        if calls == 1 {
+            assert!(bus.change(id, b"^new (.*)$").is_ok());
+        }
+    });
     assert_eq!(recv(&y_binds, "X's binding"), (BindEvent::Added, 0, b"^old (.*)$".to_vec()));
     assert_eq!(y.send(b"old 1"), Ok(1));
     assert_eq!(recv(&y_binds, "the change"), (BindEvent::Changed, 0, b"^new (.*)$".to_vec()));
@@ -187,9 +177,7 @@ fn timers_from_callbacks() {
     // X: `^after (\d+)$` adds a one-shot timer that sends "fired N"; a repeating timer
     // (count 0) sends "tick"; `^untick$` removes it from inside a message callback.
     let ticker: Arc<OnceLock<TimerId>> = Arc::new(OnceLock::new());
-    let mut fired = None;
-    let mut ticks = None;
-    let (x, y, _) = xy(
+    let (Connected { x, y, .. }, (fired, ticks)) = xy(
         |x| {
             x.bind(b"^after (\\d+)$", |bus, _, args| {
                 let n = String::from_utf8_lossy(args[0]).into_owned();
@@ -207,12 +195,8 @@ fn timers_from_callbacks() {
                 bus.event_loop().remove_timer(*t.get().expect("ticker"));
             });
         },
-        |y| {
-            fired = Some(forward(y, "^fired (\\d+)$"));
-            ticks = Some(forward(y, "^tick$"));
-        },
+        |y| (forward(y, "^fired (\\d+)$"), forward(y, "^tick$")),
     );
-    let (fired, ticks) = (fired.expect("bound"), ticks.expect("bound"));
     let b = x.bus.clone();
     let id = x.event_loop().add_timer(
         0,
@@ -243,9 +227,7 @@ fn timers_from_callbacks() {
 #[test]
 fn timer_callback_modifies_and_removes_itself_and_binds() {
     // A timer of X binds from its own callback, then removes itself on its 3rd firing.
-    let mut y_binds = None;
-    let (x, _y, _) = xy(|_| {}, |y| y_binds = Some(bind_events(y)));
-    let y_binds = y_binds.expect("set");
+    let (Connected { x, y: _y, .. }, y_binds) = xy(|_| {}, bind_events);
     let fired = Arc::new(Mutex::new(0));
     let f = fired.clone();
     let b = x.bus.clone();
@@ -273,7 +255,7 @@ fn timer_callback_modifies_and_removes_itself_and_binds() {
 
 #[test]
 fn stop_from_message_callback() {
-    let (mut x, y, y_apps) = xy(
+    let (Connected { mut x, y, y_apps, .. }, ()) = xy(
         |x| {
             x.bind(b"^quit$", |bus, _, _| bus.stop());
         },
@@ -291,8 +273,7 @@ fn send_from_application_and_direct_callbacks() {
     // X greets each connected peer with a direct message and answers direct messages
     // with a direct message and a routed one.
     let (dtx, directs) = mpsc::channel();
-    let mut echoes = None;
-    let (_x, y, _) = xy(
+    let (Connected { x: _x, y, .. }, echoes) = xy(
         |x| {
             x.on_application(|bus, peer, event| {
                 if event == AppEvent::Connected {
@@ -313,10 +294,9 @@ fn send_from_application_and_direct_callbacks() {
             y.on_direct(move |bus, peer, id, text| {
                 let _ = dtx.send((bus.peer_name(peer).unwrap_or_default(), id, text.to_vec()));
             });
-            echoes = Some(forward(y, "^echo (.*)$"));
+            forward(y, "^echo (.*)$")
         },
     );
-    let echoes = echoes.expect("bound");
     assert_eq!(recv(&directs, "welcome"), (b"X".to_vec(), 1, b"welcome Y".to_vec()));
     let x_peer = y.peer_by_name(b"X").expect("X listed");
     assert!(y.send_direct(x_peer, 41, b"hi").is_ok());
@@ -327,8 +307,7 @@ fn send_from_application_and_direct_callbacks() {
 #[test]
 fn send_from_bind_change_callback() {
     // X announces each subscription it learns about: "learned <id>".
-    let mut learned = None;
-    let (_x, _y, _) = xy(
+    let (_both, learned) = xy(
         |x| {
             x.on_bind_change(|bus, _, id, _, event| {
                 if event == BindEvent::Added {
@@ -336,9 +315,8 @@ fn send_from_bind_change_callback() {
                 }
             });
         },
-        |y| learned = Some(forward(y, "^learned (\\d+)$")),
+        |y| forward(y, "^learned (\\d+)$"),
     );
-    let learned = learned.expect("bound");
     assert_eq!(recv(&learned, "learned"), strs(&["0"]));
 }
 
@@ -346,9 +324,7 @@ fn send_from_bind_change_callback() {
 /// which never writes to X afterwards, must get it without anything else waking
 /// X's loop.
 fn sent_outside_a_delivery(arm: impl FnOnce(&Bus)) {
-    let mut got = None;
-    let (x, _y, _) = xy(|_| {}, |y| got = Some(forward(y, "^outside (.*)$")));
-    let got = got.expect("bound");
+    let (Connected { x, y: _y, .. }, got) = xy(|_| {}, |y| forward(y, "^outside (.*)$"));
     // Let X's loop go to sleep first.
     std::thread::sleep(Duration::from_millis(50));
     arm(&x.bus);
@@ -405,10 +381,7 @@ fn events_after_a_panic_in_a_nested_delivery_are_kept() {
         bus.event_loop().run_once();
     });
     x.bind(b"^b (.*)$", |_, _, _| panic!("b's callback panics"));
-    let (c_tx, c_rx) = mpsc::channel();
-    x.bind(b"^c (.*)$", move |_, _, args| {
-        let _ = c_tx.send(owned(args));
-    });
+    let c_rx = forward(&x, "^c (.*)$");
     x.start(Some(&bus_addr(port))).expect("start X");
     let (lp_bus, panicked) = (x.clone(), mpsc::channel());
     let loop_thread = std::thread::spawn(move || {

@@ -4,7 +4,7 @@
 use ivy_testkit as common;
 
 use common::*;
-use ivy::{AppEvent, Bus};
+use ivy::Bus;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,17 +65,30 @@ impl Seen {
     }
 }
 
-/// A sender and a receiver connected on a private bus; `setup` prepares the receiver.
-fn pair(setup: impl FnOnce(&Bus)) -> (Running, Running) {
-    let port = bus_port();
-    let rx_bus = agent("receiver", None);
-    setup(&rx_bus);
-    let tx_bus = agent("sender", None);
-    let tx_apps = app_events(&tx_bus);
-    let receiver = Running::start(rx_bus, port);
-    let sender = Running::start(tx_bus, port);
-    next_app_event(&tx_apps, AppEvent::Connected);
-    (sender, receiver)
+/// A sender and a receiver connected on a private bus; the receiver's permanent
+/// binding records what it gets in the returned [`Seen`].
+fn pair() -> (Running, Running, Arc<Mutex<Seen>>) {
+    let seen = Arc::new(Mutex::new(Seen::new()));
+    let s = seen.clone();
+    let receiver = agent("receiver", None);
+    receiver.bind(PATTERN, move |_, _, args| s.lock().record(args));
+    let Connected { x: receiver, y: sender, .. } = start_connected(receiver, agent("sender", None));
+    (sender, receiver, seen)
+}
+
+/// Waits for every message of every thread; checks each arrived once, intact.
+#[track_caller]
+fn assert_each_once(seen: &Mutex<Seen>, what: &str) {
+    wait_until(what, || {
+        let s = seen.lock();
+        s.total + s.errors.len() >= THREADS * PER_THREAD
+    });
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let s = seen.lock();
+    assert!(s.errors.is_empty(), "{} bad frames, first: {}", s.errors.len(), s.errors[0]);
+    assert_eq!(s.duplicates, 0);
+    assert_eq!(s.missing(), 0);
+    assert_eq!(s.total, THREADS * PER_THREAD);
 }
 
 /// Runs THREADS threads each sending PER_THREAD messages; returns the routed counts.
@@ -93,36 +106,19 @@ fn send_from_threads(sender: &Bus) -> Vec<usize> {
 
 #[test]
 fn four_threads_send_while_loop_runs() {
-    let seen = Arc::new(Mutex::new(Seen::new()));
-    let s = seen.clone();
-    let (sender, _receiver) = pair(move |bus| {
-        bus.bind(PATTERN, move |_, _, args| s.lock().record(args));
-    });
+    let (sender, _receiver, seen) = pair();
     let counts = send_from_threads(&sender);
     assert_eq!(counts, vec![PER_THREAD; THREADS], "each send routed to exactly one subscription");
-    wait_until("every message to arrive", || {
-        let s = seen.lock();
-        s.total + s.errors.len() >= THREADS * PER_THREAD
-    });
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let s = seen.lock();
-    assert!(s.errors.is_empty(), "{} bad frames, first: {}", s.errors.len(), s.errors[0]);
-    assert_eq!(s.duplicates, 0);
-    assert_eq!(s.missing(), 0);
-    assert_eq!(s.total, THREADS * PER_THREAD);
+    assert_each_once(&seen, "every message to arrive");
 }
 
 #[test]
 fn receiver_binds_and_unbinds_while_senders_send() {
     // A permanent binding must see every message exactly once; a second binding on the
     // same text comes and goes from another thread and must only see intact frames.
-    let seen = Arc::new(Mutex::new(Seen::new()));
     let churn_errors = Arc::new(Mutex::new(Vec::<String>::new()));
     let churn_hits = Arc::new(AtomicUsize::new(0));
-    let s = seen.clone();
-    let (sender, receiver) = pair(move |bus| {
-        bus.bind(PATTERN, move |_, _, args| s.lock().record(args));
-    });
+    let (sender, receiver, seen) = pair();
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let churner = {
@@ -151,16 +147,7 @@ fn receiver_binds_and_unbinds_while_senders_send() {
     let total: usize = counts.iter().sum();
     assert!(total >= THREADS * PER_THREAD, "routed {total}");
 
-    wait_until("every message to reach the permanent binding", || {
-        let s = seen.lock();
-        s.total + s.errors.len() >= THREADS * PER_THREAD
-    });
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let s = seen.lock();
-    assert!(s.errors.is_empty(), "{} bad frames, first: {}", s.errors.len(), s.errors[0]);
-    assert_eq!(s.duplicates, 0);
-    assert_eq!(s.missing(), 0);
-    assert_eq!(s.total, THREADS * PER_THREAD);
+    assert_each_once(&seen, "every message to reach the permanent binding");
     let errors = churn_errors.lock();
     assert!(errors.is_empty(), "churn binding got bad frames: {}", errors[0]);
     // The churning binding can only have received what was routed to it.

@@ -47,7 +47,7 @@ fn max_send_buffer() -> usize {
 }
 
 /// Application events of one bus, with their peer, in order.
-fn events(bus: &ivy::Bus) -> Arc<Mutex<Vec<(PeerId, AppEvent)>>> {
+fn events(bus: &ivy::Bus) -> EventLog {
     let log = Arc::new(Mutex::new(Vec::new()));
     let l = log.clone();
     bus.on_application(move |_, peer, event| l.lock().expect("lock").push((peer, event)));
@@ -56,6 +56,28 @@ fn events(bus: &ivy::Bus) -> Arc<Mutex<Vec<(PeerId, AppEvent)>>> {
 
 fn count(log: &Mutex<Vec<(PeerId, AppEvent)>>, peer: PeerId, event: AppEvent) -> usize {
     log.lock().expect("lock").iter().filter(|&&(p, e)| p == peer && e == event).count()
+}
+
+/// Application events of one bus, shared with the test.
+type EventLog = Arc<Mutex<Vec<(PeerId, AppEvent)>>>;
+
+/// X, its queue capped at [`QUEUE_CAP`], with its application events, and a
+/// channel that gets a unit for each `sync` message X receives.
+fn capped_x() -> (ivy::Bus, EventLog, Receiver<()>) {
+    let x = agent("X", None);
+    x.set_limits(Limits { queue_cap: QUEUE_CAP, ..Limits::default() });
+    let log = events(&x);
+    let (sync_tx, synced) = mpsc::channel();
+    x.bind(b"^sync$", move |_, _, _| {
+        let _ = sync_tx.send(());
+    });
+    (x, log, synced)
+}
+
+/// A reader of what `raw` receives, each read bounded by [`TIMEOUT`].
+fn reader(raw: &Raw) -> BufReader<TcpStream> {
+    raw.stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    BufReader::new(raw.stream.try_clone().expect("clone"))
 }
 
 /// A raw peer of `x` named SLOW with a 4 KiB receive buffer, subscribed to
@@ -75,15 +97,9 @@ fn slow_subscriber(x: &Running, regexp: &str) -> (Raw, PeerId) {
 
 #[test]
 fn subscriber_that_stops_reading() {
-    let x = agent("X", None);
-    x.set_limits(Limits { queue_cap: QUEUE_CAP, ..Limits::default() });
-    let log = events(&x);
     // X's events are delivered in order: once X got Y's `sync`, every event queued
     // before it (FifoFull ...) has been delivered.
-    let (sync_tx, synced) = mpsc::channel();
-    x.bind(b"^sync$", move |_, _, _| {
-        let _ = sync_tx.send(());
-    });
+    let (x, log, synced) = capped_x();
     let y = agent("Y", None);
     let (tx, at_y) = mpsc::channel();
     y.bind(b"^msg (\\d+) ", move |_, _, args| {
@@ -120,8 +136,7 @@ fn subscriber_that_stops_reading() {
     assert_eq!(count(&log, slow_id, AppEvent::Decongestion), 0);
 
     // SLOW reads again: whole lines only, in order, none but the dropped ones missing.
-    let mut reader = BufReader::new(slow.stream.try_clone().expect("clone"));
-    slow.stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut reader = reader(&slow);
     let mut delivered = 0;
     let mut bytes = 0;
     let mut last = None;
@@ -294,6 +309,35 @@ fn ghost_fixture_with(n: u32, rcvbuf: Option<usize>) -> Ghost {
     Ghost { ns, x, _y: y, ghost, id, apps: x_apps, at_y }
 }
 
+impl Ghost {
+    /// GHOST's host vanishes (its link is cut); returns when.
+    fn vanish(&self) -> Instant {
+        self.ns.vanish();
+        Instant::now()
+    }
+
+    /// Waits for GHOST's Disconnected, which must come within the documented
+    /// detection time (plus [`SLACK`]) since `since`; returns how long it took.
+    #[track_caller]
+    fn detected_in_time(&self, since: Instant) -> Duration {
+        let took = disconnected_after(&self.apps, self.id, since);
+        eprintln!("vanished peer detected after {took:?}");
+        assert!(
+            took <= LIVENESS.detection_time() + SLACK,
+            "detected after {took:?}, documented {:?}",
+            LIVENESS.detection_time()
+        );
+        took
+    }
+
+    /// Y, the good peer, still gets X's `good WORD`.
+    #[track_caller]
+    fn good_served(&self, word: &str) {
+        assert_eq!(self.x.send(format!("good {word}").as_bytes()), Ok(1));
+        assert_eq!(recv(&self.at_y, "Y's message"), word);
+    }
+}
+
 /// Waits for GHOST's Disconnected; returns how long it took.
 fn disconnected_after(apps: &Receiver<AppRecord>, ghost: PeerId, since: Instant) -> Duration {
     let deadline = since + LIVENESS.detection_time() + SLACK + Duration::from_secs(5);
@@ -310,46 +354,27 @@ fn disconnected_after(apps: &Receiver<AppRecord>, ghost: PeerId, since: Instant)
 #[test]
 fn vanished_idle_peer_is_detected_by_keepalive() {
     let g = ghost_fixture(0);
-    let (x, id, apps, at_y) = (&g.x, g.id, &g.apps, &g.at_y);
-    g.ns.vanish();
-    let t0 = Instant::now();
-    let took = disconnected_after(apps, id, t0);
-    eprintln!("vanished peer detected after {took:?}");
-    assert!(
-        took <= LIVENESS.detection_time() + SLACK,
-        "detected after {took:?}, documented {:?}",
-        LIVENESS.detection_time()
-    );
+    let t0 = g.vanish();
+    let took = g.detected_in_time(t0);
     assert!(took >= LIVENESS.idle, "detected after {took:?}: too soon for keepalive");
     // The good peer is served throughout.
-    assert_eq!(x.send(b"good after"), Ok(1));
-    assert_eq!(recv(at_y, "Y's message"), "after");
+    g.good_served("after");
 }
 
 #[test]
 fn vanished_peer_with_unacknowledged_data_is_detected() {
     let g = ghost_fixture(1);
-    let (x, id, apps, at_y) = (&g.x, g.id, &g.apps, &g.at_y);
-    g.ns.vanish();
-    let t0 = Instant::now();
+    let t0 = g.vanish();
     // Data into the black hole: never acknowledged.
     for i in 0..5 {
-        assert_eq!(x.send(format!("ghost {i}").as_bytes()), Ok(1));
-        assert_eq!(x.send(format!("good {i}").as_bytes()), Ok(1));
-        assert_eq!(recv(at_y, "Y's message"), i.to_string());
+        assert_eq!(g.x.send(format!("ghost {i}").as_bytes()), Ok(1));
+        g.good_served(&i.to_string());
         thread::sleep(Duration::from_millis(100));
     }
-    let took = disconnected_after(apps, id, t0);
-    eprintln!("vanished peer detected after {took:?}");
-    assert!(
-        took <= LIVENESS.detection_time() + SLACK,
-        "detected after {took:?}, documented {:?}",
-        LIVENESS.detection_time()
-    );
+    let took = g.detected_in_time(t0);
     assert!(took >= Duration::from_secs(1), "detected after {took:?}: too soon for a timeout");
-    assert_eq!(x.send(b"ghost gone"), Ok(0), "the vanished peer's subscription is gone");
-    assert_eq!(x.send(b"good after"), Ok(1));
-    assert_eq!(recv(at_y, "Y's message"), "after");
+    assert_eq!(g.x.send(b"ghost gone"), Ok(0), "the vanished peer's subscription is gone");
+    g.good_served("after");
 }
 
 #[test]
@@ -374,20 +399,13 @@ fn shut_window_is_slow_not_dead_until_the_host_vanishes() {
             assert!(!(p == id && e == AppEvent::Disconnected), "a live peer with a shut window was dropped");
         }
     }
-    assert_eq!(g.x.send(b"good still"), Ok(1));
-    assert_eq!(recv(&g.at_y, "Y's message"), "still");
+    g.good_served("still");
     // GHOST reads a little: what it reads is X's lines, whole.
     let line = g.ghost.read_line();
     assert_eq!(line, format!("2 0\x02{}\x03\n", &chunk[6..]).into_bytes());
-    g.ns.vanish();
-    let t0 = Instant::now();
-    let took = disconnected_after(apps, id, t0);
-    eprintln!("shut window kept {kept:?}; vanished peer detected after {took:?}");
-    assert!(
-        took <= LIVENESS.detection_time() + SLACK,
-        "detected after {took:?}, documented {:?}",
-        LIVENESS.detection_time()
-    );
+    let t0 = g.vanish();
+    eprintln!("shut window kept {kept:?}");
+    g.detected_in_time(t0);
 }
 
 /// The liveness default docs/LIMITS.md documents is the code's.
@@ -406,15 +424,9 @@ fn documented_liveness_default() {
 #[test]
 fn burst_of_small_messages_to_a_subscriber_that_stops_reading() {
     const SMALL: usize = 400_000;
-    let x = agent("X", None);
-    x.set_limits(Limits { queue_cap: QUEUE_CAP, ..Limits::default() });
-    let log = events(&x);
     // X delivers its events in order: once SLOW's `sync` reached X, every event
     // of the sends before it (FifoFull...) was delivered.
-    let (sync_tx, synced) = mpsc::channel();
-    x.bind(b"^sync$", move |_, _, _| {
-        let _ = sync_tx.send(());
-    });
+    let (x, log, synced) = capped_x();
     let port = bus_port();
     let x = Running::start(x, port);
     let (mut slow, slow_id) = slow_subscriber(&x, "^m(.*)");
@@ -428,8 +440,7 @@ fn burst_of_small_messages_to_a_subscriber_that_stops_reading() {
     let dropped = count(&log, slow_id, AppEvent::FifoFull);
     assert!(dropped > 0, "the queue never filled up");
 
-    let mut reader = BufReader::new(slow.stream.try_clone().expect("clone"));
-    slow.stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut reader = reader(&slow);
     let mut last = None;
     let mut delivered = 0;
     while delivered + dropped < SMALL {

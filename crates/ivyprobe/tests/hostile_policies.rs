@@ -14,7 +14,7 @@ use ivy_testkit as common;
 use common::*;
 use ivy::{AllowList, DiePolicy};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -90,7 +90,7 @@ fn die_policy_through_the_api() {
 
 /// An `ivyprobe` with `env`, on a private bus; killed and reaped on drop.
 struct Probe {
-    child: Child,
+    process: Process,
     lines: Receiver<Vec<u8>>,
     bus_port: u16,
 }
@@ -103,16 +103,15 @@ impl Probe {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child =
-            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn ivyprobe");
+        let mut process = Process::spawn(&mut cmd, Stdio::piped());
         let (tx, lines) = mpsc::channel();
-        if let Some(out) = child.stdout.take() {
+        if let Some(out) = process.child.stdout.take() {
             send_lines(out, tx.clone());
         }
-        if let Some(err) = child.stderr.take() {
+        if let Some(err) = process.child.stderr.take() {
             send_lines(err, tx);
         }
-        Probe { child, lines, bus_port }
+        Probe { process, lines, bus_port }
     }
 
     /// Waits for a line (stdout or stderr) starting with `prefix`.
@@ -133,7 +132,7 @@ impl Probe {
     fn tcp_port(&self) -> u16 {
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let sockets = sockets_of(self.child.id());
+            let sockets = sockets_of(self.process.child.id());
             let udp = find_socket(&sockets, &["/proc/net/udp", "/proc/net/udp6"], None);
             if let (Some(port), Some(bus)) =
                 (find_socket(&sockets, &["/proc/net/tcp", "/proc/net/tcp6"], Some("0A")), udp)
@@ -144,13 +143,6 @@ impl Probe {
             assert!(Instant::now() < deadline, "the probe never listened");
             thread::sleep(Duration::from_millis(10));
         }
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -209,7 +201,7 @@ fn ivy_ignore_die_environment_variable() {
     p.expect_prefix(b"KILLER die received");
     raw.ping_pong(1);
     raw.expect_quiet(50);
-    assert!(p.child.try_wait().expect("try_wait").is_none(), "the probe exited on an ignored Die");
+    assert!(p.process.child.try_wait().expect("try_wait").is_none(), "the probe exited on an ignored Die");
     // IVY_IGNORE_DIE=0 is the default: the probe leaves the bus and exits 0.
     let mut p = Probe::spawn(&[("IVY_IGNORE_DIE", "0")]);
     let mut raw = Raw::connect(p.tcp_port());
@@ -218,13 +210,6 @@ fn ivy_ignore_die_environment_variable() {
     p.expect_prefix(b"KILLER die received");
     raw.expect(b"0 0\x02\n");
     raw.expect_eof();
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(s) = p.child.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the probe did not exit on Die");
-        thread::sleep(Duration::from_millis(10));
-    };
+    let status = p.process.exit_within(TIMEOUT).expect("the probe did not exit on Die");
     assert!(status.success(), "{status}");
 }

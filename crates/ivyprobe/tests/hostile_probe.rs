@@ -18,18 +18,16 @@
 
 use ivy_testkit as common;
 
-use common::{RawListener, TIMEOUT, bus_port, send_datagram, show};
+use common::{BAD_FORMAT, MALFORMED_LINES, Process, RawListener, TIMEOUT, bus_port, send_datagram, show};
 use ivy::Limits;
 use std::collections::HashSet;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// ivy-c's bad-format reply, then Bye (§2).
-const BAD: &[u8] = b"3 3\x02bad format request expected 'type id ...'\n0 0\x02\n";
 /// Default limits of the agent, as documented in docs/LIMITS.md (checked against
 /// `ivy::Limits::default()` by `defaults_are_the_library_defaults`).
 const MAX_LINE: usize = 1 << 20;
@@ -106,8 +104,7 @@ impl Output {
 /// One `ivyprobe` (named VICTIM, bound to `^raw (.*)$`) and the well-behaved raw peer
 /// GOOD (subscribed to `^good (.*)$`) it is connected to.
 struct Victim {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    process: Process,
     out: Output,
     /// The agent's TCP port.
     port: u16,
@@ -130,18 +127,6 @@ fn status_field(pid: u32, field: &str) -> u64 {
     line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number of kB")
 }
 
-/// Kills and reaps the child if setting up fails half way.
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// The lines `stream` gives, read on a thread of their own.
 fn lines_of(stream: impl std::io::Read + Send + 'static) -> Output {
     let (tx, lines) = mpsc::channel();
@@ -155,6 +140,13 @@ impl Victim {
         Victim::spawn_with(Command::new(env!("CARGO_BIN_EXE_ivyprobe")), Stdio::inherit())
     }
 
+    /// [`Victim::spawn`], and a raw peer connected to the agent.
+    fn with_peer() -> (Victim, Raw) {
+        let v = Victim::spawn();
+        let raw = v.connect();
+        (v, raw)
+    }
+
     /// [`Victim::spawn`] allowed at most `max_fds` descriptors (RLIMIT_NOFILE, set
     /// by a shell in the child only), with its diagnostics on (`IVY_LOG`): the
     /// agent and the lines of its standard error.
@@ -163,27 +155,18 @@ impl Victim {
         sh.args(["-c", &format!("ulimit -n {max_fds} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_ivyprobe")]);
         sh.env("IVY_LOG", "1");
         let mut v = Victim::spawn_with(sh, Stdio::piped());
-        let stderr = v.child.stderr.take().expect("stderr");
+        let stderr = v.process.child.stderr.take().expect("stderr");
         (v, lines_of(stderr))
     }
 
     /// Runs `command` (ivyprobe, or what runs it) with the agent's arguments.
     fn spawn_with(mut command: Command, stderr: Stdio) -> Victim {
         let bus_port = bus_port();
-        let mut child = command
-            .args(["-b", &format!("127.255.255.255:{bus_port}"), "-n", "VICTIM", VICTIM_RE])
-            .env("GLIBC_TUNABLES", MALLOC_TUNABLES)
-            .env_remove("IVY_ALLOW")
-            .env_remove("IVY_IGNORE_DIE")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn ivyprobe");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout");
-        let mut guard = ChildGuard(Some(child));
-        let out = lines_of(stdout);
+        command.args(["-b", &format!("127.255.255.255:{bus_port}"), "-n", "VICTIM", VICTIM_RE]);
+        command.env("GLIBC_TUNABLES", MALLOC_TUNABLES).env_remove("IVY_ALLOW").env_remove("IVY_IGNORE_DIE");
+        // Killed and reaped however the setting up ends.
+        let mut process = Process::spawn(&mut command, stderr);
+        let out = lines_of(process.child.stdout.take().expect("stdout"));
         out.line(format!("-> bound [0] '{VICTIM_RE}'").as_bytes());
         // GOOD announces itself until the agent (whose UDP socket may not be bound
         // yet) connects to it.
@@ -201,15 +184,14 @@ impl Victim {
         common::assert_bytes(&hs, &common::handshake(port, "VICTIM", &[(0, VICTIM_RE)]));
         good.send(&common::handshake(listener.port, "GOOD", &[(0, "^good (.*)$")]));
         out.prefix(b"GOOD connected from ");
-        let child = guard.0.take().expect("child");
-        let mut v = Victim { child, stdin, out, port, bus_port, good, round: 0, baseline: Usage { rss_kb: 0, fds: 0 } };
+        let mut v = Victim { process, out, port, bus_port, good, round: 0, baseline: Usage { rss_kb: 0, fds: 0 } };
         v.served();
         v.baseline = v.usage();
         v
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.child.id()
     }
 
     fn usage(&self) -> Usage {
@@ -229,8 +211,7 @@ impl Victim {
 
     /// Writes one line to the agent's standard input (a message to send, or a command).
     fn input(&mut self, line: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(line).and_then(|()| stdin.write_all(b"\n")).and_then(|()| stdin.flush()).expect("write stdin");
+        self.process.write_line(line).expect("write stdin");
     }
 
     /// GOOD and the agent still exchange messages both ways, in order, none lost or
@@ -284,6 +265,21 @@ impl Victim {
         raw
     }
 
+    /// A raw peer's handshake as `name`, with no subscription; the agent prints
+    /// its connection.
+    #[track_caller]
+    fn introduce(&self, raw: &mut Raw, name: &[u8]) {
+        raw.send(&[b"6 1\x02", name, b"\n5 0\x02\n"].concat());
+        self.out.prefix(&[name, b" connected from "].concat());
+    }
+
+    /// `raw`, which the agent calls `name`, hangs up; the agent prints it.
+    #[track_caller]
+    fn hang_up(&self, raw: Raw, name: &[u8]) {
+        drop(raw);
+        self.expect_disconnected(name);
+    }
+
     /// The agent's name for a raw peer that sent no StartRegexp.
     fn anon(raw: &Raw) -> Vec<u8> {
         format!(" 127.0.0.1:{}", raw.local_port()).into_bytes()
@@ -302,17 +298,9 @@ impl Victim {
         let mut raw = self.connect();
         // The agent may close before reading everything: ignore write errors.
         let _ = raw.stream.write_all(bytes);
-        raw.expect(BAD);
+        raw.expect(BAD_FORMAT);
         raw.expect_closed();
         self.expect_disconnected(&Self::anon(&raw));
-    }
-}
-
-impl Drop for Victim {
-    fn drop(&mut self) {
-        self.stdin.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -360,7 +348,7 @@ fn stream_without_lf_is_cut_at_max_line() {
         let stream = raw.stream.try_clone().expect("clone");
         thread::spawn(move || stream_until_error(stream, 100 << 20, b'x'))
     };
-    raw.expect(BAD);
+    raw.expect(BAD_FORMAT);
     raw.expect_closed();
     let sent = writer.join().expect("writer");
     // What the agent read before cutting, plus what the two socket buffers held.
@@ -383,14 +371,10 @@ fn ten_thousand_regexps_cut_at_the_limit() {
     let mut v = Victim::spawn();
     for round in 0..3 {
         let mut raw = v.connect();
-        let mut flood = format!("6 1\x02FLOOD{round}\n").into_bytes();
-        for i in 0..10_000 {
-            flood.extend_from_slice(format!("1 {i}\x02^r{i} (.*)$\n").as_bytes());
-        }
-        flood.extend_from_slice(b"5 0\x02\n");
+        let flood = common::handshake_subscribing(1, &format!("FLOOD{round}"), common::numbered_regexps(10_000));
         // The agent may close before reading everything: ignore write errors.
         let _ = raw.stream.write_all(&flood);
-        raw.expect(BAD);
+        raw.expect(BAD_FORMAT);
         raw.expect_closed();
         v.expect_disconnected(format!("FLOOD{round}").as_bytes());
         // The MAX_REGEXPS accepted ones went with the peer.
@@ -405,18 +389,12 @@ fn ten_thousand_regexps_cut_at_the_limit() {
 
     // Exactly the limit is fine.
     let mut raw = v.connect();
-    let mut ok = b"6 1\x02MANY\n".to_vec();
-    for i in 0..MAX_REGEXPS {
-        ok.extend_from_slice(format!("1 {i}\x02^r{i} (.*)$\n").as_bytes());
-    }
-    ok.extend_from_slice(b"5 0\x02\n");
-    raw.send(&ok);
+    raw.send(&common::handshake_subscribing(1, "MANY", common::numbered_regexps(MAX_REGEXPS)));
     v.out.prefix(b"MANY connected from ");
     v.input(format!("r{} last", MAX_REGEXPS - 1).as_bytes());
     v.out.line(b"-> Sent to 1 peer(s)");
     raw.expect(format!("2 {}\x02last\x03\n", MAX_REGEXPS - 1).as_bytes());
-    drop(raw);
-    v.expect_disconnected(b"MANY");
+    v.hang_up(raw, b"MANY");
     v.back_to_baseline("after 4096 regexps, after the floods");
 }
 
@@ -437,8 +415,7 @@ fn long_regexps() {
     raw.expect(format!("3 {}\x02Error compiling '{huge}', regular expression is too large\n", huge.len()).as_bytes());
     raw.ping_pong(2);
     let name = Victim::anon(&raw);
-    drop(raw);
-    v.expect_disconnected(&name);
+    v.hang_up(raw, &name);
     v.back_to_baseline("after long regexps");
 
     // One byte over the limit, and a 1 MB one: bad format, disconnected.
@@ -449,8 +426,7 @@ fn long_regexps() {
 
 #[test]
 fn invalid_regexps_get_exact_error_replies() {
-    let mut v = Victim::spawn();
-    let mut raw = v.connect();
+    let (mut v, mut raw) = Victim::with_peer();
     // §3, verified against ivy-c: Error id = PCRE error offset; the connection stays.
     for (i, (re, reply)) in [
         ("foo(bar", &b"3 7\x02Error compiling 'foo(bar', missing )\n"[..]),
@@ -478,22 +454,19 @@ fn invalid_regexps_get_exact_error_replies() {
     v.out.line(b"-> Sent to 1 peer(s)");
     raw.expect(b"2 21\x02\n");
     let name = Victim::anon(&raw);
-    drop(raw);
-    v.expect_disconnected(&name);
+    v.hang_up(raw, &name);
     v.back_to_baseline("after invalid regexps");
 }
 
 #[test]
 fn msg_with_thousands_of_args() {
-    let mut v = Victim::spawn();
+    let (mut v, mut raw) = Victim::with_peer();
     // MAX_ARGS arguments: delivered.
-    let mut raw = v.connect();
     raw.send(format!("6 1\x02ARGS\n5 0\x02\n2 0\x02{}\n", "a\x03".repeat(MAX_ARGS)).as_bytes());
     let printed = v.out.prefix(b"ARGS sent [0]");
     assert_eq!(printed, [&b"ARGS sent [0]"[..], &b" 'a'".repeat(MAX_ARGS)].concat());
     raw.ping_pong(1);
-    drop(raw);
-    v.expect_disconnected(b"ARGS");
+    v.hang_up(raw, b"ARGS");
     // One more, thousands more, and 200 000 empty ones: bad format, disconnected.
     v.rejects(format!("2 0\x02{}\n", "a\x03".repeat(MAX_ARGS + 1)).as_bytes());
     v.rejects(format!("2 0\x02{}\n", "b\x03".repeat(5000)).as_bytes());
@@ -543,10 +516,8 @@ fn malformed_and_oversize_hellos_are_ignored() {
     send_datagram(v.bus_port, format!("3 {p} late:1 LATE\n").as_bytes());
     let mut raw = l.accept();
     raw.expect(&common::handshake(v.port, "VICTIM", &[(0, VICTIM_RE)]));
-    raw.send(b"6 1\x02LATE\n5 0\x02\n");
-    v.out.prefix(b"LATE connected from ");
-    drop(raw);
-    v.expect_disconnected(b"LATE");
+    v.introduce(&mut raw, b"LATE");
+    v.hang_up(raw, b"LATE");
     v.back_to_baseline("after bad hellos");
 }
 
@@ -592,14 +563,12 @@ fn hello_flood_to_closed_ports() {
         assert!(Instant::now() < deadline, "the agent no longer answers hellos");
     };
     raw.expect(&common::handshake(v.port, "VICTIM", &[(0, VICTIM_RE)]));
-    raw.send(b"6 1\x02AFTER\n5 0\x02\n");
-    v.out.prefix(b"AFTER connected from ");
+    v.introduce(&mut raw, b"AFTER");
     v.served();
     // Every failed connect gave its descriptor back.
     let base = v.baseline.fds;
     common::wait_until("the failed connects' descriptors to close", || v.usage().fds == base + 1);
-    drop(raw);
-    v.expect_disconnected(b"AFTER");
+    v.hang_up(raw, b"AFTER");
     v.back_to_baseline("after a hello flood to closed ports");
 }
 
@@ -706,9 +675,8 @@ fn silent_peers_do_not_block_others() {
 
 #[test]
 fn half_close_is_a_disconnect() {
-    let mut v = Victim::spawn();
+    let (mut v, mut raw) = Victim::with_peer();
     // Lines before the FIN are processed, then the agent closes its side too.
-    let mut raw = v.connect();
     raw.send(b"6 1\x02HALF\n5 0\x02\n2 0\x02before eof\x03\n");
     raw.stream.shutdown(Shutdown::Write).expect("shutdown");
     v.out.prefix(b"HALF connected from ");
@@ -744,8 +712,7 @@ fn invalid_utf8_everywhere() {
     v.out.line(b"R\xffAW sent [0] '\xff' '\xc3\x28'");
     v.out.line(b"R\xffAW direct [5] '\xfe\xff'");
     raw.ping_pong(1);
-    drop(raw);
-    v.expect_disconnected(b"R\xffAW");
+    v.hang_up(raw, b"R\xffAW");
     // Invalid UTF-8 in an otherwise bad line: the usual answer.
     v.rejects(b"\xff\xfe 0\x02x\n");
     v.back_to_baseline("after invalid UTF-8");
@@ -753,8 +720,7 @@ fn invalid_utf8_everywhere() {
 
 #[test]
 fn partial_lines_split_at_every_byte() {
-    let mut v = Victim::spawn();
-    let mut raw = v.connect();
+    let (mut v, mut raw) = Victim::with_peer();
     let input = b"6 1\x02SPLIT\n1 3\x02^split (.*)$\n5 0\x02\n9 77\x02\n2 0\x02split\x03msg\x03\n7 4\x02dir\n";
     for b in input {
         raw.send(&[*b]);
@@ -772,7 +738,7 @@ fn partial_lines_split_at_every_byte() {
         raw.send(&[*b]);
         thread::sleep(Duration::from_micros(200));
     }
-    raw.expect(BAD);
+    raw.expect(BAD_FORMAT);
     raw.expect_eof();
     v.expect_disconnected(b"SPLIT");
     v.back_to_baseline("after split lines");
@@ -781,17 +747,8 @@ fn partial_lines_split_at_every_byte() {
 #[test]
 fn garbage_lines_get_bad_format_reply() {
     let mut v = Victim::spawn();
-    for line in [
-        &b"hello garbage\n"[..],
-        b"2 1 no stx\n",
-        b"\n",
-        b"\r\n",
-        b"\x02\n",
-        b"2\x02x\n",
-        b"\0\n",
-        &[0xAA; 4000],
-        b"\x02\x03\x02\x03\n",
-    ] {
+    let more: [&[u8]; 3] = [b"2 1 no stx\n", &[0xAA; 4000], b"\x02\x03\x02\x03\n"];
+    for line in MALFORMED_LINES.iter().chain(&more) {
         let mut l = line.to_vec();
         if l.last() != Some(&b'\n') {
             l.push(b'\n');
@@ -805,10 +762,8 @@ fn garbage_lines_get_bad_format_reply() {
 fn probe_commands_take_raw_bytes() {
     // ivy-c's probe passes command arguments as bytes: a peer whose name is not
     // UTF-8 can be addressed, and a direct message keeps its bytes.
-    let mut v = Victim::spawn();
-    let mut raw = v.connect();
-    raw.send(b"6 1\x02R\xffAW\n5 0\x02\n");
-    v.out.prefix(b"R\xffAW connected from ");
+    let (mut v, mut raw) = Victim::with_peer();
+    v.introduce(&mut raw, b"R\xffAW");
     v.input(b".direct R\xffAW 9 \x80\x81");
     v.out.line(b"-> direct sent to R\xffAW");
     raw.expect(b"7 9\x02\x80\x81\n");
@@ -824,12 +779,8 @@ fn compiled_regexps_memory_is_bounded() {
     let v = Victim::spawn();
     v.reset_peak();
     let mut raw = v.connect();
-    let mut subs = b"6 1\x02HOG\n".to_vec();
-    for i in 0..200 {
-        subs.extend_from_slice(format!("1 {i}\x02x{{30000}}{i}\n1 {}\x02x{{1500}}{i}\n", 1000 + i).as_bytes());
-    }
-    subs.extend_from_slice(b"5 0\x02\n");
-    raw.send(&subs);
+    let regexps = (0..200).flat_map(|i| [(i, format!("x{{30000}}{i}")), (1000 + i, format!("x{{1500}}{i}"))]);
+    raw.send(&common::handshake_subscribing(1, "HOG", regexps));
     v.out.prefix(b"HOG connected from ");
     raw.send(b"9 1\x02\n");
     let replies: Vec<Vec<u8>> = std::iter::repeat_with(|| raw.read_line()).take_while(|l| l != b"10 1\x02\n").collect();

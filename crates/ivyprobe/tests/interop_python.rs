@@ -14,11 +14,11 @@
 //! [`TIMEOUT`], and every child process is killed and reaped on drop.
 
 use ivy::{AppEvent, BindEvent, BindingId, Bus, DiePolicy, Matching, PeerId, SendError};
-use ivy_testkit::logs;
+use ivy_testkit::{Process, logs};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -237,16 +237,21 @@ fn pump(input: impl Read + Send + 'static, log: Arc<Log>, prefix: &'static str, 
     });
 }
 
+/// Spawns `command`; what it prints goes to a new [`Log`] named `who` (its
+/// standard error with the prefix `stderr: `).
+fn logged(command: &mut Command, who: &str) -> (Process, Arc<Log>) {
+    let mut process = Process::spawn(command, Stdio::piped());
+    let log = Log::new(who);
+    pump(process.child.stdout.take().expect("stdout"), log.clone(), "", true);
+    pump(process.child.stderr.take().expect("stderr"), log.clone(), "stderr: ", false);
+    (process, log)
+}
+
 /// Waits for a child to exit, at most [`TIMEOUT`].
-fn wait_exit(child: &mut Child, log: &Log) -> ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "{}: process still running after {TIMEOUT:?}\n{}", log.who, log.dump());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait_exit(process: &mut Process, log: &Log) -> ExitStatus {
+    process
+        .exit_within(TIMEOUT)
+        .unwrap_or_else(|| panic!("{}: process still running after {TIMEOUT:?}\n{}", log.who, log.dump()))
 }
 
 // ---------------------------------------------------------------------------
@@ -254,38 +259,25 @@ fn wait_exit(child: &mut Child, log: &Log) -> ExitStatus {
 
 /// An ivy-python 4.0 agent (`tests/python/peer.py`), killed and reaped on drop.
 struct PyPeer {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    process: Process,
     log: Arc<Log>,
 }
 
 impl PyPeer {
-    /// Starts the agent; returns once its UDP listener holds the bus port.
-    fn start(python: &Path, bus: &str, name: &str, args: &[&str]) -> PyPeer {
-        let mut child = Command::new(python)
-            .arg("-u")
-            .arg(root().join("crates/ivyprobe/tests/python/peer.py"))
-            .arg(bus)
-            .arg(name)
-            .args(args)
-            .env("PYTHONIOENCODING", "utf-8")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-        let log = Log::new(&format!("python {name}"));
-        pump(child.stdout.take().expect("stdout"), log.clone(), "", true);
-        pump(child.stderr.take().expect("stderr"), log.clone(), "stderr: ", false);
-        let peer = PyPeer { stdin: child.stdin.take(), child, log };
+    /// Starts the agent with [`python`]; returns once its UDP listener holds the
+    /// bus port.
+    fn start(bus: &str, name: &str, args: &[&str]) -> PyPeer {
+        let mut command = Command::new(python());
+        command.arg("-u").arg(root().join("crates/ivyprobe/tests/python/peer.py")).arg(bus).arg(name).args(args);
+        command.env("PYTHONIOENCODING", "utf-8").env("PYTHONDONTWRITEBYTECODE", "1");
+        let (process, log) = logged(&mut command, &format!("python {name}"));
+        let peer = PyPeer { process, log };
         peer.log.expect("started");
         peer
     }
 
     fn cmd(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        if let Err(e) = stdin.write_all(format!("{line}\n").as_bytes()).and_then(|()| stdin.flush()) {
+        if let Err(e) = self.process.write_line(line.as_bytes()) {
             panic!("{}: cannot write '{line}': {e}\n{}", self.log.who, self.log.dump());
         }
     }
@@ -301,20 +293,18 @@ impl PyPeer {
     fn stop(&mut self) {
         self.cmd("stop");
         self.log.expect("stopped");
-        let status = wait_exit(&mut self.child, &self.log);
+        let status = wait_exit(&mut self.process, &self.log);
         assert!(status.success(), "python exit status {status}\n{}", self.log.dump());
     }
 
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
+    /// The handler of its connection to us dies decoding what we sent.
+    #[track_caller]
+    fn expect_decode_death(&self) {
+        self.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
     }
-}
 
-impl Drop for PyPeer {
-    fn drop(&mut self) {
-        self.stdin.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn is_running(&mut self) -> bool {
+        self.process.child.try_wait().expect("try_wait").is_none()
     }
 }
 
@@ -456,41 +446,22 @@ impl Drop for RustAgent {
 // A probe process (Rust ivyprobe or C ivyprobe: same options and output)
 
 struct Probe {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    process: Process,
     log: Arc<Log>,
 }
 
 impl Probe {
     fn start(exe: &Path, bus: &str, name: &str, regexps: &[&str]) -> Probe {
-        let mut child = Command::new(exe)
-            .args(["-b", bus, "-n", name])
-            .args(regexps)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-        let log = Log::new(&format!("probe {name}"));
-        pump(child.stdout.take().expect("stdout"), log.clone(), "", true);
-        pump(child.stderr.take().expect("stderr"), log.clone(), "stderr: ", false);
+        let (process, log) =
+            logged(Command::new(exe).args(["-b", bus, "-n", name]).args(regexps), &format!("probe {name}"));
         for r in regexps {
             log.wait("'-> bound'", |l| l.starts_with("-> bound [") && l.ends_with(&format!("] '{r}'")));
         }
-        Probe { stdin: child.stdin.take(), child, log }
+        Probe { process, log }
     }
 
     fn line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(format!("{line}\n").as_bytes()).and_then(|()| stdin.flush()).expect("write to probe");
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.stdin.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.write_line(line.as_bytes()).expect("write to probe");
     }
 }
 
@@ -596,15 +567,14 @@ impl RawPeer {
 /// connection only, messages both ways, then the side started first stays
 /// and sees the other leave.
 fn connect_and_leave(rust_first: bool) {
-    let python = python();
     let bus = bus_addr(bus_port());
     let regexps = ["^(.*) Ready$", "^echo (.*)$"];
     let (mut rust, ids, mut py);
     if rust_first {
         (rust, ids) = RustAgent::started("RUST", Some("RUST Ready"), &regexps, &bus);
-        py = PyPeer::start(python, &bus, "PY", &regexps);
+        py = PyPeer::start(&bus, "PY", &regexps);
     } else {
-        py = PyPeer::start(python, &bus, "PY", &regexps);
+        py = PyPeer::start(&bus, "PY", &regexps);
         (rust, ids) = RustAgent::started("RUST", Some("RUST Ready"), &regexps, &bus);
     }
     rust.log.expect("connected =PY");
@@ -648,10 +618,9 @@ fn connect_python_first_rust_leaves() {
 /// skips its own empty ready.
 #[test]
 fn ready_empty_sent_by_us_skipped_by_python() {
-    let python = python();
     let bus = bus_addr(bus_port());
     let (rust, ids) = RustAgent::started("RUST", Some(""), &["(.*)"], &bus);
-    let mut py = PyPeer::start(python, &bus, "PY", &["--ready", "", "(.*)"]);
+    let mut py = PyPeer::start(&bus, "PY", &["--ready", "", "(.*)"]);
     rust.log.expect("connected =PY");
     py.log.expect("connected =RUST");
     py.log.expect_next_msg(&msg_line(0, "RUST", &[""]));
@@ -665,9 +634,8 @@ fn ready_empty_sent_by_us_skipped_by_python() {
 /// ready with its anchored `re.match`, so our unanchored `Ready` misses it.
 #[test]
 fn ready_none_and_python_ready_anchored() {
-    let python = python();
     let bus = bus_addr(bus_port());
-    let py = PyPeer::start(python, &bus, "PY", &["(.*)"]);
+    let py = PyPeer::start(&bus, "PY", &["(.*)"]);
     let (rust, ids) = RustAgent::started("RUST", None, &["Ready", "^PY (.*)"], &bus);
     rust.log.expect("connected =PY");
     py.log.expect("connected =RUST");
@@ -681,9 +649,8 @@ fn ready_none_and_python_ready_anchored() {
 /// connects once (it drops a second hello from the same ip and port).
 #[test]
 fn duplicate_hellos_one_connection() {
-    let python = python();
     let port = bus_port();
-    let mut py = PyPeer::start(python, &bus_addr(port), "PY", &["--no-ready", "(.*)"]);
+    let mut py = PyPeer::start(&bus_addr(port), "PY", &["--no-ready", "(.*)"]);
     let (rust, ids) = RustAgent::started("RUST", None, &["(.*)"], &format!("127,127.255.255.255:{port}"));
     rust.log.expect("connected =PY");
     py.log.expect("connected =RUST");
@@ -703,12 +670,12 @@ fn duplicate_hellos_one_connection() {
 // Messages
 
 /// A pair already connected: python PY (no ready) and our RUST (no ready).
-fn pair(python: &Path, py_regexps: &[&str], rust_regexps: &[&str]) -> (PyPeer, RustAgent, Vec<i32>) {
+fn pair(py_regexps: &[&str], rust_regexps: &[&str]) -> (PyPeer, RustAgent, Vec<i32>) {
     let bus = bus_addr(bus_port());
     let (rust, ids) = RustAgent::started("RUST", None, rust_regexps, &bus);
     let mut args = vec!["--no-ready"];
     args.extend_from_slice(py_regexps);
-    let py = PyPeer::start(python, &bus, "PY", &args);
+    let py = PyPeer::start(&bus, "PY", &args);
     rust.log.expect("connected =PY");
     py.log.expect("connected =RUST");
     (py, rust, ids)
@@ -716,9 +683,8 @@ fn pair(python: &Path, py_regexps: &[&str], rust_regexps: &[&str]) -> (PyPeer, R
 
 #[test]
 fn captures_both_ways() {
-    let python = python();
     let re = r"^temp=(\d+) unit=(\w+)$";
-    let (mut py, rust, ids) = pair(python, &[re], &[re]);
+    let (mut py, rust, ids) = pair(&[re], &[re]);
     assert_eq!(rust.send("temp=21 unit=C"), Ok(1));
     py.log.expect(&msg_line(0, "RUST", &["21", "C"]));
     assert_eq!(py.send("temp=19 unit=K"), 1);
@@ -732,8 +698,7 @@ const SEVERAL: [&str; 4] = ["^hello (.*)", "hello", "(.*)", "^bye"];
 /// One message, several matching subscriptions of one peer: one Msg each.
 #[test]
 fn several_bindings_rust_sending() {
-    let python = python();
-    let (mut py, rust, _) = pair(python, &SEVERAL, &[]);
+    let (mut py, rust, _) = pair(&SEVERAL, &[]);
     assert_eq!(rust.send("hello world"), Ok(3));
     py.log.expect(&msg_line(0, "RUST", &["world"]));
     py.log.expect(&msg_line(1, "RUST", &[]));
@@ -748,8 +713,7 @@ fn several_bindings_rust_sending() {
 
 #[test]
 fn several_bindings_python_sending() {
-    let python = python();
-    let (mut py, rust, ids) = pair(python, &[], &SEVERAL);
+    let (mut py, rust, ids) = pair(&[], &SEVERAL);
     assert_eq!(py.send("hello world"), 3);
     rust.log.expect(&msg_line(ids[0], "PY", &["world"]));
     rust.log.expect(&msg_line(ids[1], "PY", &[]));
@@ -763,8 +727,7 @@ fn several_bindings_python_sending() {
 /// We bind and unbind while connected: ivy-python hears of both and routes accordingly.
 #[test]
 fn binding_added_and_removed_by_us_while_connected() {
-    let python = python();
-    let (mut py, rust, _) = pair(python, &[], &[]);
+    let (mut py, rust, _) = pair(&[], &[]);
     let re = "^late (.*)";
     let id = rust.bind(re);
     py.log.expect(&format!("regexp added =RUST {id} {}", enc(re)));
@@ -778,8 +741,7 @@ fn binding_added_and_removed_by_us_while_connected() {
 /// ivy-python binds and unbinds while connected: we hear of both and route accordingly.
 #[test]
 fn binding_added_and_removed_by_python_while_connected() {
-    let python = python();
-    let (mut py, rust, _) = pair(python, &[], &[]);
+    let (mut py, rust, _) = pair(&[], &[]);
     let re = "^late (.*)";
     py.cmd(&format!("bind {}", enc(re)));
     py.log.expect(&format!("bound 0 {}", enc(re)));
@@ -797,8 +759,7 @@ fn binding_added_and_removed_by_python_while_connected() {
 /// text: ivy-python (like ivy-c) adds it and keeps the old one, both under that id.
 #[test]
 fn change_of_our_binding_python_keeps_both() {
-    let python = python();
-    let (mut py, rust, ids) = pair(python, &[], &["^old (.*)"]);
+    let (mut py, rust, ids) = pair(&[], &["^old (.*)"]);
     assert!(rust.bus.change(BindingId::from_id(ids[0]), b"^new (.*)").is_ok());
     py.log.expect(&format!("regexp added =RUST {} {}", ids[0], enc("^new (.*)")));
     assert_eq!(py.send("new x"), 1);
@@ -809,9 +770,8 @@ fn change_of_our_binding_python_keeps_both() {
 
 #[test]
 fn utf8_text_both_ways() {
-    let python = python();
     let re = r"^température=(\S+) (.*)$";
-    let (mut py, rust, ids) = pair(python, &[re], &[re]);
+    let (mut py, rust, ids) = pair(&[re], &[re]);
     let text = "température=21,5 °C ✓ 日本語 😀";
     assert_eq!(rust.send(text), Ok(1));
     py.log.expect(&msg_line(0, "RUST", &["21,5", "°C ✓ 日本語 😀"]));
@@ -823,16 +783,14 @@ fn utf8_text_both_ways() {
 /// the start (`re.match`).
 #[test]
 fn anchoring_rust_sender_unanchored() {
-    let python = python();
-    let (py, rust, _) = pair(python, &["world"], &[]);
+    let (py, rust, _) = pair(&["world"], &[]);
     assert_eq!(rust.send("hello world"), Ok(1));
     py.log.expect_next_msg(&msg_line(0, "RUST", &[]));
 }
 
 #[test]
 fn anchoring_python_sender_anchored() {
-    let python = python();
-    let (mut py, rust, ids) = pair(python, &[], &["world"]);
+    let (mut py, rust, ids) = pair(&[], &["world"]);
     assert_eq!(py.send("hello world"), 0);
     assert_eq!(py.send("world peace"), 1);
     rust.log.expect_next_msg(&msg_line(ids[0], "PY", &[]));
@@ -842,9 +800,8 @@ fn anchoring_python_sender_anchored() {
 /// ivy-python emits every group, "" for those that did not take part.
 #[test]
 fn optional_groups_rust_sender() {
-    let python = python();
     let re = "^a(b)?(c)?(d)?";
-    let (py, rust, _) = pair(python, &[re], &[]);
+    let (py, rust, _) = pair(&[re], &[]);
     for (text, args) in
         [("a", &[][..]), ("ac", &["", "c"][..]), ("ad", &["", "", "d"][..]), ("abcd", &["b", "c", "d"][..])]
     {
@@ -855,9 +812,8 @@ fn optional_groups_rust_sender() {
 
 #[test]
 fn optional_groups_python_sender() {
-    let python = python();
     let re = "^a(b)?(c)?(d)?";
-    let (mut py, rust, ids) = pair(python, &[], &[re]);
+    let (mut py, rust, ids) = pair(&[], &[re]);
     for (text, args) in [("a", ["", "", ""]), ("ac", ["", "c", ""]), ("ad", ["", "", "d"]), ("abcd", ["b", "c", "d"])] {
         assert_eq!(py.send(text), 1);
         rust.log.expect_next_msg(&msg_line(ids[0], "PY", &args));
@@ -869,8 +825,7 @@ fn optional_groups_python_sender() {
 
 #[test]
 fn direct_messages_both_ways() {
-    let python = python();
-    let (mut py, rust, _) = pair(python, &[], &[]);
+    let (mut py, rust, _) = pair(&[], &[]);
     let to_py = rust.peer("PY");
     assert!(rust.bus.send_direct(to_py, 33, "hi there é".as_bytes()).is_ok());
     py.log.expect(&format!("direct =RUST 33 {}", enc("hi there é")));
@@ -885,9 +840,8 @@ fn direct_messages_both_ways() {
 /// Error messages are only logged, both ways; the connection stays.
 #[test]
 fn error_messages_both_ways() {
-    let python = python();
     let diag = logs();
-    let (mut py, rust, ids) = pair(python, &["(.*)"], &["(.*)"]);
+    let (mut py, rust, ids) = pair(&["(.*)"], &["(.*)"]);
     let token = format!("oops-{}", rust.bus.tcp_port().unwrap());
     assert!(rust.bus.send_error(rust.peer("PY"), 44, token.as_bytes()).is_ok());
     py.log
@@ -907,8 +861,7 @@ fn error_messages_both_ways() {
 /// (it always pings with id 0 and pairs pongs first-in first-out).
 #[test]
 fn ping_pong_both_ways() {
-    let python = python();
-    let (mut py, rust, _) = pair(python, &[], &[]);
+    let (mut py, rust, _) = pair(&[], &[]);
     for _ in 0..2 {
         assert!(rust.bus.ping(rust.peer("PY")).is_ok());
         let line = rust.log.expect_prefix("pong =PY ");
@@ -928,8 +881,7 @@ fn ping_pong_both_ways() {
 /// process does not exit.
 #[test]
 fn our_die_stops_python_agent() {
-    let python = python();
-    let (mut py, rust, _) = pair(python, &[], &[]);
+    let (mut py, rust, _) = pair(&[], &[]);
     assert!(rust.bus.send_die(rust.peer("PY"), 0, b"").is_ok());
     py.log.expect("die =RUST 0");
     py.log.expect("terminated");
@@ -940,8 +892,7 @@ fn our_die_stops_python_agent() {
 /// ivy-python's die callback may veto.
 #[test]
 fn our_die_vetoed_by_python() {
-    let python = python();
-    let (py, rust, _) = pair(python, &["--veto-die", "(.*)"], &[]);
+    let (py, rust, _) = pair(&["--veto-die", "(.*)"], &[]);
     assert!(rust.bus.send_die(rust.peer("PY"), 0, b"").is_ok());
     py.log.expect("die =RUST 0");
     assert_eq!(rust.send("still here"), Ok(1));
@@ -953,8 +904,7 @@ fn our_die_vetoed_by_python() {
 /// (no exit inside the library).
 #[test]
 fn python_die_ends_our_loop() {
-    let python = python();
-    let (mut py, rust, _) = pair(python, &[], &[]);
+    let (mut py, rust, _) = pair(&[], &[]);
     py.cmd("die =RUST");
     py.log.expect("die-sent");
     rust.log.expect("die =PY 0");
@@ -965,8 +915,7 @@ fn python_die_ends_our_loop() {
 /// With DiePolicy::Ignore, the die callback runs and nothing else happens.
 #[test]
 fn python_die_ignored_by_policy() {
-    let python = python();
-    let (mut py, rust, ids) = pair(python, &[], &["(.*)"]);
+    let (mut py, rust, ids) = pair(&[], &["(.*)"]);
     rust.bus.set_die_policy(DiePolicy::Ignore);
     py.cmd("die =RUST");
     rust.log.expect("die =PY 0");
@@ -978,15 +927,14 @@ fn python_die_ignored_by_policy() {
 /// ivy-python's Die on the Rust ivyprobe: it reports it and exits with status 0.
 #[test]
 fn python_die_exits_ivyprobe() {
-    let python = python();
     let bus = bus_addr(bus_port());
     let mut probe = Probe::start(rust_probe(), &bus, "RPROBE", &[]);
-    let mut py = PyPeer::start(python, &bus, "PY", &["--no-ready"]);
+    let mut py = PyPeer::start(&bus, "PY", &["--no-ready"]);
     probe.log.expect_prefix("PY connected from ");
     py.log.expect("connected =RPROBE");
     py.cmd("die =RPROBE");
     probe.log.expect("PY die received");
-    let status = wait_exit(&mut probe.child, &probe.log);
+    let status = wait_exit(&mut probe.process, &probe.log);
     assert!(status.success(), "ivyprobe exit status {status}\n{}", probe.log.dump());
     py.log.expect("disconnected =RPROBE");
 }
@@ -994,9 +942,8 @@ fn python_die_exits_ivyprobe() {
 /// ivy-python's IvyStop sends Bye, then closes; it pings with id 0.
 #[test]
 fn python_stop_sends_bye_and_pings_with_id_0() {
-    let python = python();
     let port = bus_port();
-    let mut py = PyPeer::start(python, &bus_addr(port), "PY", &["--no-ready", "^py (.*)"]);
+    let mut py = PyPeer::start(&bus_addr(port), "PY", &["--no-ready", "^py (.*)"]);
     let mut raw = RawPeer::new();
     raw.join(port, &["(.*)"]);
     let start = raw.line_starting(b"6 ");
@@ -1031,6 +978,14 @@ fn our_stop_sends_bye() {
 // ===========================================================================
 // UTF-8: what must not break an ivy-python peer
 
+/// `py`'s handler of its connection with `rust` dies decoding what `rust` sent;
+/// `rust` sees PY leave.
+#[track_caller]
+fn handler_dies(py: &PyPeer, rust: &RustAgent) {
+    py.expect_decode_death();
+    rust.log.expect("disconnected =PY");
+}
+
 /// "é€😀" (2 + 3 + 4 bytes) repeated.
 fn multibyte(times: usize) -> String {
     "é€😀".repeat(times)
@@ -1058,8 +1013,7 @@ fn long_utf8_message_bytes_are_exact() {
 /// ivy-python sends long UTF-8 text in one piece; we deliver it intact.
 #[test]
 fn long_utf8_message_python_to_rust() {
-    let python = python();
-    let (mut py, rust, ids) = pair(python, &[], &["(.*)"]);
+    let (mut py, rust, ids) = pair(&[], &["(.*)"]);
     for times in [113, 114, 500] {
         let text = multibyte(times);
         assert_eq!(py.send(&text), 1);
@@ -1075,8 +1029,7 @@ fn long_utf8_message_python_to_rust() {
 /// handler (UnicodeDecodeError), which we see as a disconnection.
 #[test]
 fn long_utf8_message_rust_to_python_chunk_limit() {
-    let python = python();
-    let (py, rust, _) = pair(python, &["(.*)"], &[]);
+    let (py, rust, _) = pair(&["(.*)"], &[]);
     let fits = multibyte(113);
     assert_eq!(4 + fits.len() + 2, 1023);
     assert_eq!(rust.send(&fits), Ok(1));
@@ -1088,8 +1041,7 @@ fn long_utf8_message_rust_to_python_chunk_limit() {
     // One more "é€😀": byte 1024 of the line is the second byte of a '€'.
     let split = multibyte(114);
     assert_eq!(rust.send(&split), Ok(1));
-    py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
-    rust.log.expect("disconnected =PY");
+    handler_dies(&py, &rust);
     py.log.refute("the message", Duration::ZERO, |l| l.starts_with("msg "));
 }
 
@@ -1100,8 +1052,7 @@ fn long_utf8_message_rust_to_python_chunk_limit() {
 /// on purpose, so the outcome does not depend on timing.
 #[test]
 fn burst_of_short_utf8_messages_python_chunk_limit() {
-    let python = python();
-    let (py, rust, _) = pair(python, &["(.*)"], &[]);
+    let (py, rust, _) = pair(&["(.*)"], &[]);
     assert_eq!(rust.send("block:0.5"), Ok(1));
     py.log.expect_next_msg(&msg_line(0, "RUST", &["block:0.5"]));
     // 100 lines of 13 bytes, `2 0\x02€😀\x03\n`: byte 1024 = 78 × 13 + 10, the
@@ -1109,8 +1060,7 @@ fn burst_of_short_utf8_messages_python_chunk_limit() {
     for _ in 0..100 {
         assert_eq!(rust.send("€😀"), Ok(1));
     }
-    py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
-    rust.log.expect("disconnected =PY");
+    handler_dies(&py, &rust);
     py.log.refute("a message", Duration::ZERO, |l| l.starts_with("msg "));
 }
 
@@ -1118,11 +1068,9 @@ fn burst_of_short_utf8_messages_python_chunk_limit() {
 /// non-UTF-8 payload (Latin-1 "café") kills ivy-python's handler (§11 case 45).
 #[test]
 fn latin1_payload_kills_python_handler() {
-    let python = python();
-    let (py, rust, _) = pair(python, &["(.*)"], &[]);
+    let (py, rust, _) = pair(&["(.*)"], &[]);
     assert_eq!(rust.bus.send(b"caf\xe9"), Ok(1));
-    py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
-    rust.log.expect("disconnected =PY");
+    handler_dies(&py, &rust);
 }
 
 /// ivy-python decodes every hello as UTF-8 in its UDP thread: a hello whose
@@ -1130,9 +1078,8 @@ fn latin1_payload_kills_python_handler() {
 /// after it.
 #[test]
 fn non_utf8_agent_name_ends_python_discovery() {
-    let python = python();
     let bus = bus_addr(bus_port());
-    let py = PyPeer::start(python, &bus, "PY", &["--no-ready"]);
+    let py = PyPeer::start(&bus, "PY", &["--no-ready"]);
     let mut latin1 = RustAgent::new("caf\u{e9}", None);
     latin1.bus.set_identity(b"caf\xe9", None);
     latin1.start(&bus);
@@ -1149,18 +1096,16 @@ fn non_utf8_agent_name_ends_python_discovery() {
 /// handler as ivy-c's does.
 #[test]
 fn byte_matching_splits_a_character_as_ivy_c() {
-    let python = python();
-    let (py, rust, _) = pair(python, &["^(.)(.*)$"], &[]);
+    let (py, rust, _) = pair(&["^(.)(.*)$"], &[]);
     assert_eq!(rust.send("é€ x"), Ok(1));
-    py.log.wait("handler death", |l| l.starts_with("handler-error ") && l.contains(" UnicodeDecodeError "));
+    py.expect_decode_death();
 }
 
 /// With ivy-python's matching (`Matching::IvyPython`), `.` takes a whole
 /// character on a UTF-8 message: no capture ends inside one.
 #[test]
 fn text_matching_never_splits_a_character() {
-    let python = python();
-    let (py, rust, _) = pair(python, &["^(.)(.*)$"], &[]);
+    let (py, rust, _) = pair(&["^(.)(.*)$"], &[]);
     rust.bus.set_matching(Matching::IvyPython);
     assert_eq!(rust.send("é€ x"), Ok(1));
     py.log.refute("handler death", QUIET, |l| l.starts_with("handler-error "));
@@ -1223,12 +1168,11 @@ fn c_probe() -> &'static Path {
 /// bus: every pair exchanges a message, each way.
 #[test]
 fn four_agents_every_pair_exchanges() {
-    let python = python();
     let bus = bus_addr(bus_port());
     let (rust, ids) = RustAgent::started("RUST", None, &["^to-RUST (.*)"], &bus);
     let mut probe = Probe::start(rust_probe(), &bus, "RPROBE", &["^to-RPROBE (.*)"]);
     let mut cprobe = Probe::start(c_probe(), &bus, "CPROBE", &["^to-CPROBE (.*)"]);
-    let mut py = PyPeer::start(python, &bus, "PY", &["--no-ready", "^to-PY (.*)"]);
+    let mut py = PyPeer::start(&bus, "PY", &["--no-ready", "^to-PY (.*)"]);
 
     let names = ["RUST", "RPROBE", "PY", "CPROBE"];
     for other in names.iter().filter(|n| **n != "RUST") {

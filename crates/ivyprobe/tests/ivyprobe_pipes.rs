@@ -1,13 +1,10 @@
 //! Two `ivyprobe` processes on a private loopback bus, driven through pipes:
 //! connection events, a capture, direct messages, ping / pong, die, and end of input.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use ivy_testkit::{Process, TIMEOUT, send_lines};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
-use std::thread;
-use std::time::{Duration, Instant};
-
-const TIMEOUT: Duration = Duration::from_secs(10);
+use std::time::Instant;
 
 /// A bus string private to this test process (`offset` separates the tests in it).
 fn private_bus(offset: u32) -> String {
@@ -18,41 +15,23 @@ fn private_bus(offset: u32) -> String {
 /// One running ivyprobe: its stdin and the lines it prints. Killed and reaped on drop.
 struct Probe {
     name: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    process: Process,
+    lines: Receiver<Vec<u8>>,
     seen: Vec<String>,
 }
 
 impl Probe {
     /// Starts `ivyprobe -b BUS -n NAME EXTRA...` (EXTRA: more options, then regexps).
     fn spawn(name: &str, bus: &str, extra: &[&str]) -> Probe {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ivyprobe"))
-            .args(["-b", bus, "-n", name])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn ivyprobe");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ivyprobe"));
+        let mut process = Process::spawn(command.args(["-b", bus, "-n", name]).args(extra), Stdio::inherit());
         let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Probe { name: name.to_string(), child, stdin, lines, seen: Vec::new() }
+        send_lines(process.child.stdout.take().expect("stdout"), tx);
+        Probe { name: name.to_string(), process, lines, seen: Vec::new() }
     }
 
     fn send(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("write to ivyprobe");
-        stdin.flush().expect("flush");
+        self.process.write_line(line.as_bytes()).expect("write to ivyprobe");
     }
 
     /// Waits for a printed line satisfying `pred`; returns it.
@@ -62,6 +41,7 @@ impl Probe {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
+                    let line = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned();
                     self.seen.push(line.clone());
                     if pred(&line) {
                         return line;
@@ -82,22 +62,8 @@ impl Probe {
 
     /// Waits (bounded) for the process to exit by itself.
     fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "{} did not exit within {TIMEOUT:?}", self.name);
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.stdin.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let name = &self.name;
+        self.process.exit_within(TIMEOUT).unwrap_or_else(|| panic!("{name} did not exit within {TIMEOUT:?}"))
     }
 }
 
@@ -156,7 +122,7 @@ fn two_probes_exchange_through_pipes() {
     a.expect_line(&format!("{b_name} disconnected"));
 
     // End of input quits.
-    a.stdin.take();
+    a.process.stdin.take();
     let status = a.wait_exit();
     assert!(status.success(), "PROBE_A exited with {status}");
 }

@@ -6,7 +6,7 @@
 
 use ivy_testkit as common;
 
-use common::{TIMEOUT, agent, app_events, bus_port, next_app_event, send_lines};
+use common::{Process, TIMEOUT, agent, app_events, bus_port, next_app_event, send_lines};
 use ivy::{AppEvent, Limits, Liveness};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -30,16 +30,6 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill {sig}");
 }
 
-/// Kills and reaps the agent however the test ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_stopped_agent_is_kept_and_served_after_it_resumes() {
     let x = agent("X", None);
@@ -48,20 +38,16 @@ fn a_stopped_agent_is_kept_and_served_after_it_resumes() {
     let apps = app_events(&x);
     let port = bus_port();
     let x = common::Running::start(x, port);
-    let child = Command::new(env!("CARGO_BIN_EXE_ivyprobe"))
-        .args(["-b", &format!("127.255.255.255:{port}"), "-n", "SLEEPER", "^tick (\\d+) (.*)"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ivyprobe");
-    let mut child = Reaped(child);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ivyprobe"));
+    command.args(["-b", &format!("127.255.255.255:{port}"), "-n", "SLEEPER", "^tick (\\d+) (.*)"]);
+    // Killed and reaped however the test ends.
+    let mut child = Process::spawn(&mut command, Stdio::null());
     let (tx, lines) = mpsc::channel();
-    send_lines(child.0.stdout.take().expect("stdout"), tx);
+    send_lines(child.child.stdout.take().expect("stdout"), tx);
     let (sleeper, name) = next_app_event(&apps, AppEvent::Connected);
     assert_eq!(name, b"SLEEPER");
 
-    signal(&child.0, "-STOP");
+    signal(&child.child, "-STOP");
     let start = Instant::now();
     let mut sent = 0;
     let mut congested = None;
@@ -81,7 +67,7 @@ fn a_stopped_agent_is_kept_and_served_after_it_resumes() {
     }
     eprintln!("{sent} messages sent in {STOPPED:?}; X saw the window shut after {congested:?}");
 
-    signal(&child.0, "-CONT");
+    signal(&child.child, "-CONT");
     let mut k = 0;
     while k < sent {
         let line = lines.recv_timeout(TIMEOUT).unwrap_or_else(|_| panic!("message {k} of {sent} never printed"));

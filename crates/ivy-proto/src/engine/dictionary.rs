@@ -478,14 +478,25 @@ mod tests {
         assert_eq!(d.worst.bound(4, 1000), 0);
     }
 
+    /// A dictionary where peer 1 subscribed each of `kept` (ids from 0), all kept
+    /// under `limits`, then `refused` with the next id, which `limits` refuse;
+    /// returns the dictionary and the reason.
+    #[track_caller]
+    fn refused_after(kept: &[&[u8]], refused: &[u8], limits: &Limits) -> (Dictionary, CompileError) {
+        let mut d = Dictionary::default();
+        for (id, text) in (0..).zip(kept) {
+            assert_eq!(d.subscribe(PeerId(1), id, text, limits), Subscribed::Kept);
+        }
+        let next = i32::try_from(kept.len()).unwrap_or(i32::MAX);
+        let Subscribed::Refused(err) = d.subscribe(PeerId(1), next, refused, limits) else { panic!("past the limit") };
+        (d, err)
+    }
+
     #[test]
     fn each_peer_has_its_budget_of_states() {
         let (a, b) = (PeerId(1), PeerId(2));
         let limits = Limits { max_states_per_peer: 2500, ..Limits::default() };
-        let mut d = Dictionary::default();
-        assert_eq!(d.subscribe(a, 0, b"x{1000}0", &limits), Subscribed::Kept);
-        assert_eq!(d.subscribe(a, 1, b"x{1000}1", &limits), Subscribed::Kept);
-        let Subscribed::Refused(err) = d.subscribe(a, 2, b"x{1000}2", &limits) else { panic!("past the budget") };
+        let (mut d, err) = refused_after(&[b"x{1000}0", b"x{1000}1"], b"x{1000}2", &limits);
         assert_eq!(err.message, "regular expression is too large for this peer's budget of 2500 states");
         assert_eq!(err.offset, 0);
         // Refused: kept nowhere, never matching.
@@ -541,11 +552,7 @@ mod tests {
     fn backtracking_patterns_are_counted_per_peer() {
         let (a, b) = (PeerId(1), PeerId(2));
         let limits = Limits { max_backtracking_per_peer: 2, ..Limits::default() };
-        let mut d = Dictionary::default();
-        assert_eq!(d.subscribe(a, 0, b"(a)\\1", &limits), Subscribed::Kept);
-        assert_eq!(d.subscribe(a, 1, b"(?=b)b", &limits), Subscribed::Kept);
-        assert_eq!(d.subscribe(a, 2, b"^linear (.*)", &limits), Subscribed::Kept);
-        let Subscribed::Refused(err) = d.subscribe(a, 3, b"(c)\\1", &limits) else { panic!("a third one") };
+        let (mut d, err) = refused_after(&[b"(a)\\1", b"(?=b)b", b"^linear (.*)"], b"(c)\\1", &limits);
         assert_eq!(err.message, "more than 2 regular expressions that need backtracking");
         assert_eq!(d.subscribe(b, 0, b"(c)\\1", &limits), Subscribed::Kept);
         d.unsubscribe(a, 1, b"(?=b)b");

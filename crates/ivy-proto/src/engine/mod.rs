@@ -180,25 +180,7 @@ impl Engine {
             Some(n) => n.to_vec(),
             None => format!(" {}:{}", remote.ip(), remote.port()).into_bytes(),
         };
-        let peer = Peer {
-            name,
-            remote,
-            local,
-            announced_port: None,
-            dialled: hello_name.is_some(),
-            app_id,
-            regexps: Vec::new(),
-            input: LineBuffer::new(self.limits.max_line),
-            out: OutQueue::new(self.limits.queue_cap),
-            work: Default::default(),
-            waits: false,
-            ready_sent: false,
-            ping_seq: 0,
-            ping_sent_at: None,
-            left: false,
-            state: PeerState::Open,
-            seq: 0,
-        };
+        let peer = Peer { dialled: hello_name.is_some(), app_id, ..Peer::new(name, remote, local, &self.limits) };
         let id = self.peers.insert(peer);
         self.admission.opened();
         let (port, name, own) = (self.tcp_port, &self.name, &self.own);

@@ -1,5 +1,6 @@
 //! One record per connection, in a slab whose generations make stale ids harmless.
 
+use super::limits::Limits;
 use super::outqueue::OutQueue;
 use super::types::PeerId;
 use super::work::PeerWork;
@@ -53,6 +54,30 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// A connection just opened from `remote` to `local`, named `name`, accepted
+    /// (not dialled, no app id), with buffers bounded by `limits`.
+    pub(super) fn new(name: Vec<u8>, remote: SocketAddr, local: SocketAddr, limits: &Limits) -> Peer {
+        Peer {
+            name,
+            remote,
+            local,
+            announced_port: None,
+            dialled: false,
+            app_id: Vec::new(),
+            regexps: Vec::new(),
+            input: LineBuffer::new(limits.max_line),
+            out: OutQueue::new(limits.queue_cap),
+            work: PeerWork::default(),
+            waits: false,
+            ready_sent: false,
+            ping_seq: 0,
+            ping_sent_at: None,
+            left: false,
+            state: PeerState::Open,
+            seq: 0,
+        }
+    }
+
     /// Its name (see the field).
     pub fn name(&self) -> &[u8] {
         &self.name
@@ -169,25 +194,7 @@ mod tests {
 
     fn peer() -> Peer {
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        Peer {
-            name: b"p".to_vec(),
-            remote: a,
-            local: a,
-            announced_port: None,
-            dialled: false,
-            app_id: Vec::new(),
-            regexps: vec![],
-            input: LineBuffer::new(100),
-            out: OutQueue::new(100),
-            work: PeerWork::default(),
-            waits: false,
-            ready_sent: false,
-            ping_seq: 0,
-            ping_sent_at: None,
-            left: false,
-            state: PeerState::Open,
-            seq: 0,
-        }
+        Peer::new(b"p".to_vec(), a, a, &Limits { max_line: 100, queue_cap: 100, ..Limits::default() })
     }
 
     #[test]

@@ -28,6 +28,26 @@ fn engine() -> Engine {
     engine_with(None)
 }
 
+/// The agent under test with `limits`.
+fn engine_under(limits: Limits) -> Engine {
+    let mut e = engine();
+    e.set_limits(limits);
+    e
+}
+
+/// The host whose hellos the tests send, from its bus port 2010.
+const HELLO_HOST: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+
+/// Where [`HELLO_HOST`]'s hellos come from.
+fn hello_from() -> SocketAddr {
+    SocketAddr::new(HELLO_HOST, 2010)
+}
+
+/// A port of [`HELLO_HOST`].
+fn at(port: u16) -> SocketAddr {
+    SocketAddr::new(HELLO_HOST, port)
+}
+
 /// An accepted connection from a distinct local port; our handshake is discarded.
 fn raw_peer(e: &mut Engine) -> PeerId {
     let port = 40000 + e.peers().len() as u16;
@@ -75,6 +95,43 @@ fn raw_with(e: &mut Engine, subs: &[(i32, &str)]) -> PeerId {
     p
 }
 
+/// The engine of [`engine`] with a RAW peer that subscribed `subs`.
+fn subscribed(subs: &[(i32, &str)]) -> (Engine, PeerId) {
+    let mut e = engine();
+    let p = raw_with(&mut e, subs);
+    (e, p)
+}
+
+/// The engine, bound to `binding` (our binding 0), with a RAW peer that
+/// subscribed `subs`.
+fn bound(binding: &[u8], subs: &[(i32, &str)]) -> (Engine, PeerId) {
+    let mut e = engine();
+    e.bind(binding);
+    let p = raw_with(&mut e, subs);
+    (e, p)
+}
+
+/// We send `message`: `count` lines routed, `wire` queued for `p`.
+#[track_caller]
+fn expect_sent(e: &mut Engine, p: PeerId, message: &[u8], count: usize, wire: &[u8]) {
+    assert_eq!(e.send_msg(message), Ok(count), "routed count of {}", message.escape_ascii());
+    expect_out(e, p, wire);
+}
+
+/// `p` sends `input`; `reply` is what we queue for it in return.
+#[track_caller]
+fn expect_reply(e: &mut Engine, p: PeerId, input: &[u8], reply: &[u8]) {
+    feed(e, p, input);
+    expect_out(e, p, reply);
+}
+
+/// No event for the user, no action on sockets.
+#[track_caller]
+fn assert_quiet(e: &mut Engine) {
+    assert!(events(e).is_empty());
+    assert!(actions(e).is_empty());
+}
+
 /// Moves bytes between two engines' ends of one connection until both are quiet.
 fn pump(a: &mut Engine, pa: PeerId, b: &mut Engine, pb: PeerId) {
     loop {
@@ -87,6 +144,29 @@ fn pump(a: &mut Engine, pa: PeerId, b: &mut Engine, pb: PeerId) {
     }
 }
 
+/// An agent `name` listening on `port`, its app id `id<name>`.
+fn named(name: &str, port: u16, ready: Option<&[u8]>) -> Engine {
+    let mut e = Engine::new(name.as_bytes(), ready);
+    e.set_local(port, format!("id{name}").as_bytes());
+    e
+}
+
+/// `a` dialled `b` (listening on 8000) from port 50001; both handshakes went through.
+fn linked(mut a: Engine, mut b: Engine) -> (Engine, PeerId, Engine, PeerId) {
+    let pa = a.handle_connected(addr(8000), addr(50001), Some(b"B"));
+    let pb = b.handle_connected(addr(50001), addr(8000), None);
+    pump(&mut a, pa, &mut b, pb);
+    (a, pa, b, pb)
+}
+
+/// Binds each of `regexps`, which get the ids 0, 1...
+#[track_caller]
+fn bind_all(e: &mut Engine, regexps: &[&[u8]]) {
+    for (id, re) in (0..).zip(regexps) {
+        assert_eq!(e.bind(re), BindingId(id));
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Handshake (§11 cases 5–9)
 
@@ -94,9 +174,7 @@ fn pump(a: &mut Engine, pa: PeerId, b: &mut Engine, pb: PeerId) {
 fn case05_handshake_newest_binding_first() {
     let mut e = Engine::new(b"CTEST", None);
     e.set_local(38655, b"x");
-    assert_eq!(e.bind(b"^first (.*)"), BindingId(0));
-    assert_eq!(e.bind(b"second"), BindingId(1));
-    assert_eq!(e.bind(b"(a)(b)?"), BindingId(2));
+    bind_all(&mut e, &[b"^first (.*)", b"second", b"(a)(b)?"]);
     let p = e.handle_connected(addr(9999), addr(40000), Some(b"RAW"));
     expect_out(&mut e, p, b"6 38655\x02CTEST\n1 2\x02(a)(b)?\n1 1\x02second\n1 0\x02^first (.*)\n5 0\x02\n");
     assert_eq!(e.peer(p).unwrap().name, b"RAW");
@@ -109,11 +187,9 @@ fn case06_ready_only_to_that_peer_once() {
     feed(&mut e, other, b"6 9998\x02OTHER\n1 3\x02(.*)\n");
     take_out(&mut e, other);
     let p = raw_peer(&mut e);
-    feed(&mut e, p, b"6 9999\x02RAW\n1 8\x02(.*)\n5 0\x02\n");
-    expect_out(&mut e, p, b"2 8\x02CTEST Ready\x03\n");
+    expect_reply(&mut e, p, b"6 9999\x02RAW\n1 8\x02(.*)\n5 0\x02\n", b"2 8\x02CTEST Ready\x03\n");
     expect_out(&mut e, other, b"");
-    feed(&mut e, p, b"5 0\x02\n");
-    expect_out(&mut e, p, b"");
+    expect_reply(&mut e, p, b"5 0\x02\n", b"");
     let ev = events(&mut e);
     let connected = ev.iter().filter(|&x| *x == app(p, AppEvent::Connected)).count();
     assert_eq!(connected, 2);
@@ -123,17 +199,14 @@ fn case06_ready_only_to_that_peer_once() {
 fn case07_empty_ready_is_sent_none_is_not() {
     let mut e = engine_with(Some(b""));
     let p = raw_with(&mut e, &[]);
-    feed(&mut e, p, b"1 0\x02(.*)\n");
-    expect_out(&mut e, p, b"");
+    expect_reply(&mut e, p, b"1 0\x02(.*)\n", b"");
     let mut e = engine_with(Some(b""));
     let p = raw_peer(&mut e);
-    feed(&mut e, p, b"6 9999\x02RAW\n1 0\x02(.*)\n5 0\x02\n");
-    expect_out(&mut e, p, b"2 0\x02\x03\n");
+    expect_reply(&mut e, p, b"6 9999\x02RAW\n1 0\x02(.*)\n5 0\x02\n", b"2 0\x02\x03\n");
 
     let mut e = engine_with(None);
     let p = raw_peer(&mut e);
-    feed(&mut e, p, b"6 9999\x02RAW\n1 0\x02(.*)\n5 0\x02\n");
-    expect_out(&mut e, p, b"");
+    expect_reply(&mut e, p, b"6 9999\x02RAW\n1 0\x02(.*)\n5 0\x02\n", b"");
 }
 
 #[test]
@@ -164,8 +237,7 @@ fn connected_without_start_regexp() {
 
 #[test]
 fn dirty_lists_peers_with_output() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    let (mut e, p) = subscribed(&[(0, "(.*)")]);
     let q = raw_peer(&mut e);
     let mut dirty = Vec::new();
     e.poll_dirty(&mut dirty);
@@ -184,20 +256,14 @@ fn case09_send_before_end_regexp() {
     let mut e = engine();
     let p = raw_peer(&mut e);
     feed(&mut e, p, b"6 9999\x02RAW\n1 4\x02(.*)\n");
-    assert_eq!(e.send_msg(b"early"), Ok(1));
-    expect_out(&mut e, p, b"2 4\x02early\x03\n");
+    expect_sent(&mut e, p, b"early", 1, b"2 4\x02early\x03\n");
 }
 
 #[test]
 fn two_engines_full_handshake() {
-    let mut a = Engine::new(b"A", Some(b"A ready"));
-    a.set_local(7000, b"idA");
-    let mut b = Engine::new(b"B", None);
-    b.set_local(8000, b"idB");
+    let mut b = named("B", 8000, None);
     b.bind(b"^(.*) ready$");
-    let pa = a.handle_connected(addr(8000), addr(50001), Some(b"B"));
-    let pb = b.handle_connected(addr(50001), addr(8000), None);
-    pump(&mut a, pa, &mut b, pb);
+    let (mut a, pa, mut b, pb) = linked(named("A", 7000, Some(b"A ready")), b);
     assert_eq!(a.peer(pa).unwrap().name, b"B");
     assert_eq!(b.peer(pb).unwrap().name, b"A");
     assert_eq!(events(&mut b), vec![app(pb, AppEvent::Connected), msg_ev(pb, 0, b"A\x03")]);
@@ -207,26 +273,42 @@ fn two_engines_full_handshake() {
 // ---------------------------------------------------------------------------------
 // Routing (§11 cases 11–20)
 
-#[test]
-fn case11_one_line_per_matching_subscription() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(5, "^hello (.*)"), (7, "hello"), (8, "(.*)")]);
-    assert_eq!(e.send_msg(b"hello world"), Ok(3));
-    expect_out(&mut e, p, b"2 5\x02world\x03\n2 7\x02\n2 8\x02hello world\x03\n");
-}
+/// A routing case: (case, RAW's subscriptions, message, lines routed, RAW's bytes).
+type Routing = (&'static str, &'static [(i32, &'static str)], &'static [u8], usize, &'static [u8]);
 
+/// §11 cases 11, 12, 15, 16 and 17: RAW subscribed `subs`; sending `message`
+/// routes `count` lines, and `wire` is what RAW gets.
 #[test]
-fn case12_unanchored_matching() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "world")]);
-    assert_eq!(e.send_msg(b"hello world"), Ok(1));
-    expect_out(&mut e, p, b"2 0\x02\n");
+fn cases_11_12_15_16_17_routing() {
+    let cases: [Routing; 5] = [
+        (
+            "11, one line per matching subscription",
+            &[(5, "^hello (.*)"), (7, "hello"), (8, "(.*)")],
+            b"hello world",
+            3,
+            b"2 5\x02world\x03\n2 7\x02\n2 8\x02hello world\x03\n",
+        ),
+        ("12, unanchored matching", &[(0, "world")], b"hello world", 1, b"2 0\x02\n"),
+        (
+            "15, same text, two ids, newest first",
+            &[(1, "^a(b)?(c)?(d)?"), (2, "^a(b)?(c)?(d)?")],
+            b"a",
+            2,
+            b"2 2\x02\n2 1\x02\n",
+        ),
+        ("16, empty message", &[(0, "(.*)")], b"", 1, b"2 0\x02\x03\n"),
+        ("17, ETX inside the message", &[(0, "(.*)")], b"a\x03b", 1, b"2 0\x02a\x03b\x03\n"),
+    ];
+    for (case, subs, message, count, wire) in cases {
+        let (mut e, p) = subscribed(subs);
+        assert_eq!(e.send_msg(message), Ok(count), "case {case}");
+        assert_eq!(take_out(&mut e, p).escape_ascii().to_string(), wire.escape_ascii().to_string(), "case {case}");
+    }
 }
 
 #[test]
 fn case13_optional_groups() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(1, "^a(b)?(c)?(d)?")]);
+    let (mut e, p) = subscribed(&[(1, "^a(b)?(c)?(d)?")]);
     let cases: [(&[u8], &[u8]); 5] = [
         (b"a", b"2 1\x02\n"),
         (b"ab", b"2 1\x02b\x03\n"),
@@ -235,69 +317,35 @@ fn case13_optional_groups() {
         (b"abcd", b"2 1\x02b\x03c\x03d\x03\n"),
     ];
     for (message, line) in cases {
-        assert_eq!(e.send_msg(message), Ok(1));
-        expect_out(&mut e, p, line);
+        expect_sent(&mut e, p, message, 1, line);
     }
 }
 
 #[test]
 fn case14_nested_and_repeated_groups() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "^(x(y)?)+$")]);
-    assert_eq!(e.send_msg(b"xyxy"), Ok(1));
-    expect_out(&mut e, p, b"2 0\x02xy\x03y\x03\n");
-    assert_eq!(e.send_msg(b"xyx"), Ok(1));
-    expect_out(&mut e, p, b"2 0\x02x\x03y\x03\n");
-}
-
-#[test]
-fn case15_same_text_two_ids_newest_first() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(1, "^a(b)?(c)?(d)?"), (2, "^a(b)?(c)?(d)?")]);
-    assert_eq!(e.send_msg(b"a"), Ok(2));
-    expect_out(&mut e, p, b"2 2\x02\n2 1\x02\n");
-}
-
-#[test]
-fn case16_empty_message() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "(.*)")]);
-    assert_eq!(e.send_msg(b""), Ok(1));
-    expect_out(&mut e, p, b"2 0\x02\x03\n");
-}
-
-#[test]
-fn case17_etx_inside_message() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "(.*)")]);
-    assert_eq!(e.send_msg(b"a\x03b"), Ok(1));
-    expect_out(&mut e, p, b"2 0\x02a\x03b\x03\n");
+    let (mut e, p) = subscribed(&[(0, "^(x(y)?)+$")]);
+    expect_sent(&mut e, p, b"xyxy", 1, b"2 0\x02xy\x03y\x03\n");
+    expect_sent(&mut e, p, b"xyx", 1, b"2 0\x02x\x03y\x03\n");
 }
 
 #[test]
 fn case18_lf_inside_message_never_on_the_wire() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "(.*)")]);
-    assert_eq!(e.send_msg(b"nl1\nline2"), Ok(1));
-    expect_out(&mut e, p, b"2 0\x02nl1\x03\n");
+    let (mut e, p) = subscribed(&[(0, "(.*)")]);
+    expect_sent(&mut e, p, b"nl1\nline2", 1, b"2 0\x02nl1\x03\n");
 
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(2, "(?s)^nl(.*)")]);
+    let (mut e, p) = subscribed(&[(2, "(?s)^nl(.*)")]);
     notices(&mut e);
-    assert_eq!(e.send_msg(b"nl1\nline2"), Ok(0));
-    expect_out(&mut e, p, b"");
+    expect_sent(&mut e, p, b"nl1\nline2", 0, b"");
     assert_eq!(notices(&mut e), vec![Notice::LineFeedRefused { what: "a captured argument" }]);
     // The peer is still served afterwards.
-    assert_eq!(e.send_msg(b"nl2"), Ok(1));
-    expect_out(&mut e, p, b"2 2\x022\x03\n");
+    expect_sent(&mut e, p, b"nl2", 1, b"2 2\x022\x03\n");
 }
 
 #[test]
 fn lf_in_own_name_regexp_or_text_never_on_the_wire() {
     let mut e = Engine::new(b"two\nlines", None);
     e.set_local(7777, b"x");
-    assert_eq!(e.bind(b"^a\nb"), BindingId(0));
-    assert_eq!(e.bind(b"^ok"), BindingId(1));
+    bind_all(&mut e, &[b"^a\nb", b"^ok"]);
     let p = e.handle_connected(addr(9999), addr(40000), None);
     expect_out(&mut e, p, b"6 7777\x02two lines\n1 1\x02^ok\n5 0\x02\n");
     assert_eq!(e.bind(b"x\ny"), BindingId(2));
@@ -316,10 +364,8 @@ fn lf_in_own_name_regexp_or_text_never_on_the_wire() {
 
 #[test]
 fn case19_high_bytes_verbatim_debug_binary_refuses() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "(.*)")]);
-    assert_eq!(e.send_msg(b"caf\xc3\xa9\xff\x01"), Ok(1));
-    expect_out(&mut e, p, b"2 0\x02caf\xc3\xa9\xff\x01\x03\n");
+    let (mut e, p) = subscribed(&[(0, "(.*)")]);
+    expect_sent(&mut e, p, b"caf\xc3\xa9\xff\x01", 1, b"2 0\x02caf\xc3\xa9\xff\x01\x03\n");
     e.set_debug_binary(true);
     notices(&mut e);
     for bad in [&b"caf\xc3\xa9"[..], b"a\x01", b"\xff", b"tab\there"] {
@@ -327,14 +373,12 @@ fn case19_high_bytes_verbatim_debug_binary_refuses() {
         assert_eq!(notices(&mut e), [Notice::BinaryRefused]);
     }
     expect_out(&mut e, p, b"");
-    assert_eq!(e.send_msg(b"plain ascii ~"), Ok(1));
-    expect_out(&mut e, p, b"2 0\x02plain ascii ~\x03\n");
+    expect_sent(&mut e, p, b"plain ascii ~", 1, b"2 0\x02plain ascii ~\x03\n");
 }
 
 #[test]
 fn case20_long_lines() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    let (mut e, p) = subscribed(&[(0, "(.*)")]);
     let big = vec![b'x'; 100_000];
     assert_eq!(e.send_msg(&big), Ok(1));
     let out = take_out(&mut e, p);
@@ -363,9 +407,7 @@ fn case20_long_lines() {
 
 #[test]
 fn case22_msg_splitting() {
-    let mut e = engine();
-    e.bind(b"^x");
-    let p = raw_with(&mut e, &[]);
+    let (mut e, p) = bound(b"^x", &[]);
     // (line, argv); the event carries the params raw: what follows "2 0\x02".
     let cases: [(&[u8], &[&[u8]]); 5] = [
         (b"2 0\x02a\x03\x03b\x03\n", &[b"a", b"", b"b"]),
@@ -383,22 +425,22 @@ fn case22_msg_splitting() {
     expect_out(&mut e, p, b"");
 }
 
+/// §11 cases 23 and 26: a Msg for an id we never bound, lines of unknown
+/// types: ignored, and the connection kept (the ping after them is answered).
 #[test]
-fn case23_unknown_msg_id_kept() {
-    let mut e = engine();
-    e.bind(b"^x");
-    let p = raw_with(&mut e, &[]);
-    feed(&mut e, p, b"2 5\x02hello\x03\n9 1\x02\n");
-    assert!(events(&mut e).is_empty());
-    expect_out(&mut e, p, b"10 1\x02\n");
-    assert!(actions(&mut e).is_empty());
+fn case23_26_unknown_msg_ids_and_types_ignored() {
+    let cases: [(&[u8], &[u8]); 2] =
+        [(b"2 5\x02hello\x03\n9 1\x02\n", b"10 1\x02\n"), (b"42 1\x02x\n-1 0\x02\n9 3\x02\n", b"10 3\x02\n")];
+    for (lines, pong) in cases {
+        let (mut e, p) = bound(b"^x", &[]);
+        expect_reply(&mut e, p, lines, pong);
+        assert_quiet(&mut e);
+    }
 }
 
 #[test]
 fn case24_header_leniency() {
-    let mut e = engine();
-    e.bind(b"^x");
-    let p = raw_with(&mut e, &[]);
+    let (mut e, p) = bound(b"^x", &[]);
     feed(&mut e, p, b"  2   0  junk\x02spaced\x03\n2 0x\x02hexish\x03\n");
     assert_eq!(events(&mut e), vec![msg_ev(p, 0, b"spaced\x03"), msg_ev(p, 0, b"hexish\x03")]);
     assert!(actions(&mut e).is_empty());
@@ -407,49 +449,29 @@ fn case24_header_leniency() {
 #[test]
 fn case25_bad_format_reply_close_then_ignore() {
     for bad_line in [&b"\n"[..], b"2 1 foo\n", b"hello\x02\n", b"2\x02x\n"] {
-        let mut e = engine();
-        e.bind(b"(.*)");
-        let p = raw_with(&mut e, &[(0, "(.*)")]);
-        feed(&mut e, p, bad_line);
-        expect_out(&mut e, p, BAD);
+        let (mut e, p) = bound(b"(.*)", &[(0, "(.*)")]);
+        expect_reply(&mut e, p, bad_line, BAD);
         assert_eq!(actions(&mut e), vec![Action::Close(p)]);
         // Lines after the bad one, in the same segment or later, are ignored.
-        feed(&mut e, p, b"9 1\x02\n2 0\x02x\x03\n");
-        expect_out(&mut e, p, b"");
-        assert!(events(&mut e).is_empty());
-        assert!(actions(&mut e).is_empty());
+        expect_reply(&mut e, p, b"9 1\x02\n2 0\x02x\x03\n", b"");
+        assert_quiet(&mut e);
         e.handle_closed(p);
         assert_eq!(events(&mut e), vec![app(p, AppEvent::Disconnected)]);
         assert_eq!(e.send_msg(b"x"), Ok(0));
     }
     // Lines after a bad one in the same segment.
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
-    feed(&mut e, p, b"\n9 1\x02\n");
-    expect_out(&mut e, p, BAD);
-}
-
-#[test]
-fn case26_unknown_type_ignored() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
-    feed(&mut e, p, b"42 1\x02x\n-1 0\x02\n9 3\x02\n");
-    expect_out(&mut e, p, b"10 3\x02\n");
-    assert!(events(&mut e).is_empty());
-    assert!(actions(&mut e).is_empty());
+    let (mut e, p) = subscribed(&[]);
+    expect_reply(&mut e, p, b"\n9 1\x02\n", BAD);
 }
 
 #[test]
 fn case27_bye_then_more_lines_in_one_segment() {
-    let mut e = engine();
-    e.bind(b"(.*)");
-    let p = raw_with(&mut e, &[]);
+    let (mut e, p) = bound(b"(.*)", &[]);
     feed(&mut e, p, b"0 0\x02\n2 0\x02after bye\x03\n9 5\x02\n");
     assert_eq!(events(&mut e), vec![msg_ev(p, 0, b"after bye\x03")]);
     expect_out(&mut e, p, b"10 5\x02\n");
     assert_eq!(actions(&mut e), vec![Action::Close(p)]);
-    feed(&mut e, p, b"9 6\x02\n");
-    expect_out(&mut e, p, b"");
+    expect_reply(&mut e, p, b"9 6\x02\n", b"");
     e.handle_closed(p);
     assert_eq!(events(&mut e), vec![app(p, AppEvent::Disconnected)]);
 }
@@ -459,10 +481,8 @@ fn case27_bye_then_more_lines_in_one_segment() {
 
 #[test]
 fn case28_invalid_regexp_error_and_kept() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
-    feed(&mut e, p, b"1 10\x02foo(bar\n");
-    expect_out(&mut e, p, b"3 7\x02Error compiling 'foo(bar', missing )\n");
+    let (mut e, p) = subscribed(&[]);
+    expect_reply(&mut e, p, b"1 10\x02foo(bar\n", b"3 7\x02Error compiling 'foo(bar', missing )\n");
     assert_eq!(events(&mut e), vec![bind_ev(p, 10, b"foo(bar", BindEvent::Added)]);
     assert_eq!(e.peer_regexps(p), Some(vec![b"foo(bar".to_vec()]));
     for m in [&b"foo(bar"[..], b"foobar", b"", b"foo"] {
@@ -474,51 +494,46 @@ fn case28_invalid_regexp_error_and_kept() {
 
 #[test]
 fn case28_compile_error_texts() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
-    feed(&mut e, p, b"1 1\x02*\n");
-    expect_out(&mut e, p, b"3 0\x02Error compiling '*', nothing to repeat\n");
-    feed(&mut e, p, b"1 2\x02[z\n");
-    expect_out(&mut e, p, b"3 2\x02Error compiling '[z', missing terminating ] for character class\n");
+    let (mut e, p) = subscribed(&[]);
+    expect_reply(&mut e, p, b"1 1\x02*\n", b"3 0\x02Error compiling '*', nothing to repeat\n");
+    expect_reply(
+        &mut e,
+        p,
+        b"1 2\x02[z\n",
+        b"3 2\x02Error compiling '[z', missing terminating ] for character class\n",
+    );
 }
 
 #[test]
 fn case29_same_id_new_text_replaces() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(1, "^old")]);
-    assert_eq!(e.send_msg(b"old"), Ok(1));
-    expect_out(&mut e, p, b"2 1\x02\n");
+    let (mut e, p) = subscribed(&[(1, "^old")]);
+    expect_sent(&mut e, p, b"old", 1, b"2 1\x02\n");
 
     feed(&mut e, p, b"1 1\x02^new\n");
     assert_eq!(events(&mut e), vec![bind_ev(p, 1, b"^new", BindEvent::Changed)]);
     assert_eq!(e.peer_regexps(p), Some(vec![b"^new".to_vec()]));
     assert_eq!(e.send_msg(b"old"), Ok(0));
-    assert_eq!(e.send_msg(b"new"), Ok(1));
-    expect_out(&mut e, p, b"2 1\x02\n");
+    expect_sent(&mut e, p, b"new", 1, b"2 1\x02\n");
 
     // Identical re-send: Changed, and still one delivery.
     feed(&mut e, p, b"1 1\x02^new\n");
     assert_eq!(events(&mut e), vec![bind_ev(p, 1, b"^new", BindEvent::Changed)]);
     assert_eq!(e.peer_regexps(p), Some(vec![b"^new".to_vec()]));
-    assert_eq!(e.send_msg(b"new"), Ok(1));
-    expect_out(&mut e, p, b"2 1\x02\n");
+    expect_sent(&mut e, p, b"new", 1, b"2 1\x02\n");
     expect_out(&mut e, p, b"");
 }
 
 #[test]
 fn case29_replace_keeps_other_subscribers_of_old_text() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(1, "^old"), (2, "^old")]);
+    let (mut e, p) = subscribed(&[(1, "^old"), (2, "^old")]);
     feed(&mut e, p, b"1 1\x02^new\n");
     events(&mut e);
-    assert_eq!(e.send_msg(b"old"), Ok(1));
-    expect_out(&mut e, p, b"2 2\x02\n");
+    expect_sent(&mut e, p, b"old", 1, b"2 2\x02\n");
 }
 
 #[test]
 fn case30_del_regexp() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(1, "^a"), (2, "^b"), (3, "^c")]);
+    let (mut e, p) = subscribed(&[(1, "^a"), (2, "^b"), (3, "^c")]);
     feed(&mut e, p, b"4 1\x02\n");
     assert_eq!(events(&mut e), vec![bind_ev(p, 1, b"", BindEvent::Removed)]);
     feed(&mut e, p, b"4 2\x02some text\n");
@@ -528,8 +543,7 @@ fn case30_del_regexp() {
     assert_eq!(e.peer_regexps(p), Some(vec![b"^c".to_vec()]));
     assert_eq!(e.send_msg(b"a"), Ok(0));
     assert_eq!(e.send_msg(b"b"), Ok(0));
-    assert_eq!(e.send_msg(b"c"), Ok(1));
-    expect_out(&mut e, p, b"2 3\x02\n");
+    expect_sent(&mut e, p, b"c", 1, b"2 3\x02\n");
     assert!(actions(&mut e).is_empty());
 }
 
@@ -570,8 +584,7 @@ fn case31_filters() {
 
 #[test]
 fn case32_own_bind_change_unbind() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
+    let (mut e, p) = subscribed(&[]);
     assert_eq!(e.bind(b"^a (.*)"), BindingId(0));
     expect_out(&mut e, p, b"1 0\x02^a (.*)\n");
     assert!(e.change(BindingId(0), b"^b").is_ok());
@@ -590,8 +603,7 @@ fn case32_own_bind_change_unbind() {
 
 #[test]
 fn case33_interval_expansion_sent() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
+    let (mut e, p) = subscribed(&[]);
     e.bind(b"^val=(?I5#5i)$");
     expect_out(&mut e, p, b"1 0\x02^val=(?:5)(?![\\d.])$\n");
     e.bind(b"(?I5#5)");
@@ -602,14 +614,9 @@ fn case33_interval_expansion_sent() {
 
 #[test]
 fn case33_interval_matches_at_the_sender() {
-    let mut a = Engine::new(b"A", None);
-    a.set_local(7000, b"idA");
-    let mut b = Engine::new(b"B", None);
-    b.set_local(8000, b"idB");
+    let mut a = named("A", 7000, None);
     a.bind(b"^val=((?I1#5i))$");
-    let pa = a.handle_connected(addr(8000), addr(50001), Some(b"B"));
-    let pb = b.handle_connected(addr(50001), addr(8000), None);
-    pump(&mut a, pa, &mut b, pb);
+    let (mut a, pa, mut b, pb) = linked(a, named("B", 8000, None));
     events(&mut a);
     assert_eq!(b.send_msg(b"val=3"), Ok(1));
     assert_eq!(b.send_msg(b"val=6"), Ok(0));
@@ -623,18 +630,15 @@ fn case33_interval_matches_at_the_sender() {
 
 #[test]
 fn case34_ping_answered() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
-    feed(&mut e, p, b"9 42\x02\n9 -5\x02junk\n");
-    expect_out(&mut e, p, b"10 42\x02\n10 -5\x02\n");
+    let (mut e, p) = subscribed(&[]);
+    expect_reply(&mut e, p, b"9 42\x02\n9 -5\x02junk\n", b"10 42\x02\n10 -5\x02\n");
     assert!(events(&mut e).is_empty());
 }
 
 #[test]
 fn case35_ping_pong_round_trips() {
     let ms = Duration::from_millis;
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
+    let (mut e, p) = subscribed(&[]);
     let pong = |sent_at, latest| Event::Pong { peer: p, sent_at, latest };
     assert!(e.ping(p, ms(1000)).is_ok());
     assert!(e.ping(p, ms(1100)).is_ok());
@@ -651,8 +655,7 @@ fn case35_ping_pong_round_trips() {
 
 #[test]
 fn case36_direct_messages() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
+    let (mut e, p) = subscribed(&[]);
     feed(&mut e, p, b"7 12\x02hello\x03there\x03\n");
     let text = b"hello\x03there\x03".to_vec();
     assert_eq!(events(&mut e), vec![Event::Direct { peer: p, id: 12, text }]);
@@ -664,13 +667,11 @@ fn case36_direct_messages() {
 
 #[test]
 fn case37_errors() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[]);
+    let (mut e, p) = subscribed(&[]);
     assert!(e.send_error(p, 44, b"oops").is_ok());
     expect_out(&mut e, p, b"3 44\x02oops\n");
     feed(&mut e, p, b"3 5\x02some error\n");
-    assert!(events(&mut e).is_empty());
-    assert!(actions(&mut e).is_empty());
+    assert_quiet(&mut e);
     expect_out(&mut e, p, b"");
 }
 
@@ -695,8 +696,7 @@ fn case38_die() {
 
 #[test]
 fn case41_congestion_whole_lines() {
-    let mut e = engine();
-    e.set_limits(Limits { queue_cap: 100, ..Limits::default() });
+    let mut e = engine_under(Limits { queue_cap: 100, ..Limits::default() });
     let p = raw_with(&mut e, &[(0, "(.*)")]);
     let mut delivered = Vec::new();
     // Each message makes a 10-byte line: "2 0\x02mNNN\x03\n".
@@ -738,8 +738,7 @@ fn case41_congestion_whole_lines() {
 
 #[test]
 fn case41_fifo_full_counts_and_other_peers() {
-    let mut e = engine();
-    e.set_limits(Limits { queue_cap: 20, ..Limits::default() });
+    let mut e = engine_under(Limits { queue_cap: 20, ..Limits::default() });
     let p = raw_with(&mut e, &[(0, "(.*)"), (1, "^m")]);
     let q = raw_peer(&mut e);
     feed(&mut e, q, b"1 0\x02(.*)\n");
@@ -760,8 +759,7 @@ fn case41_fifo_full_counts_and_other_peers() {
 
 #[test]
 fn full_queue_keeps_our_subscription_changes() {
-    let mut e = engine();
-    e.set_limits(Limits { queue_cap: 20, ..Limits::default() });
+    let mut e = engine_under(Limits { queue_cap: 20, ..Limits::default() });
     let p = raw_with(&mut e, &[(0, "(.*)")]);
     e.handle_written(p, 0, true);
     events(&mut e);
@@ -942,15 +940,13 @@ fn a_claim_never_drops_a_link_that_works() {
     expect_out(&mut e, claim, b"");
     assert!(actions(&mut e).is_empty());
     assert!(notices(&mut e).is_empty());
-    feed(&mut e, b, b"9 1\x02\n");
-    expect_out(&mut e, b, b"10 1\x02\n");
+    expect_reply(&mut e, b, b"9 1\x02\n", b"10 1\x02\n");
     // Below B: the claimant merely duplicates a proven link, and goes.
     let (mut e, b, claim) = claim_against_dialled(5000, 1024);
     expect_out(&mut e, claim, b"3 0\x02Application already connected\n");
     assert_eq!(actions(&mut e), vec![Action::Close(claim)]);
     assert_eq!(notices(&mut e), vec![Notice::AlreadyConnected { peer: claim }]);
-    feed(&mut e, b, b"9 1\x02\n");
-    expect_out(&mut e, b, b"10 1\x02\n");
+    expect_reply(&mut e, b, b"9 1\x02\n", b"10 1\x02\n");
 }
 
 #[test]
@@ -1004,8 +1000,7 @@ fn no_dedupe_for_different_agents() {
     let r = e.handle_connected(SocketAddr::from(([127, 0, 0, 2], 6000)), addr(50003), None);
     for (x, port) in [(p, 6000), (q, 6001), (r, 6000)] {
         take_out(&mut e, x);
-        feed(&mut e, x, format!("6 {port}\x02PEER\n").as_bytes());
-        expect_out(&mut e, x, b"");
+        expect_reply(&mut e, x, format!("6 {port}\x02PEER\n").as_bytes(), b"");
     }
     assert!(actions(&mut e).is_empty());
 }
@@ -1016,17 +1011,14 @@ fn no_dedupe_for_different_agents() {
 #[test]
 fn hello_handling() {
     let mut e = engine();
-    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
-    let from = SocketAddr::new(ip, 2010);
-    let at = |port| SocketAddr::new(ip, port);
-    e.handle_datagram(from, b"2 4000 id name\n");
-    e.handle_datagram(from, b"3\n");
+    e.handle_datagram(hello_from(), b"2 4000 id name\n");
+    e.handle_datagram(hello_from(), b"3\n");
     assert!(actions(&mut e).is_empty());
-    e.handle_datagram(from, b"3 4000\n");
+    e.handle_datagram(hello_from(), b"3 4000\n");
     assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4000), name: vec![] }]);
-    e.handle_datagram(from, b"3 4001 1:2:7777 CTEST\n");
+    e.handle_datagram(hello_from(), b"3 4001 1:2:7777 CTEST\n");
     assert!(actions(&mut e).is_empty());
-    e.handle_datagram(from, b"3 4002 a Agent A\n3 4003 b B\n");
+    e.handle_datagram(hello_from(), b"3 4002 a Agent A\n3 4003 b B\n");
     assert_eq!(
         actions(&mut e),
         vec![
@@ -1035,15 +1027,15 @@ fn hello_handling() {
         ]
     );
     // The same address again: already under way, then connected.
-    e.handle_datagram(from, b"3 4000 x X\n");
+    e.handle_datagram(hello_from(), b"3 4000 x X\n");
     assert!(actions(&mut e).is_empty());
     let p = e.handle_connected(at(4002), addr(50000), Some(b"Agent A"));
-    e.handle_datagram(from, b"3 4002 a Agent A\n");
+    e.handle_datagram(hello_from(), b"3 4002 a Agent A\n");
     assert!(actions(&mut e).is_empty());
     assert_eq!(e.peer(p).unwrap().name, b"Agent A");
     // A failed connect may be retried on the next hello.
     e.handle_connect_failed(at(4003));
-    e.handle_datagram(from, b"3 4003 b B\n");
+    e.handle_datagram(hello_from(), b"3 4003 b B\n");
     assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4003), name: b"B".to_vec() }]);
     // The same port on another host is another agent.
     let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10));
@@ -1057,8 +1049,7 @@ fn hello_handling() {
 
 /// An engine with `limits`, a victim peer and a bystander subscribed to `(.*)`.
 fn limited(limits: Limits) -> (Engine, PeerId, PeerId) {
-    let mut e = engine();
-    e.set_limits(limits);
+    let mut e = engine_under(limits);
     e.bind(b"(.*)");
     let bystander = raw_with(&mut e, &[(0, "(.*)")]);
     let p = raw_peer(&mut e);
@@ -1077,6 +1068,14 @@ fn assert_dropped(e: &mut Engine, p: PeerId, bystander: PeerId) {
     feed(e, bystander, b"9 2\x02\n2 0\x02ok\x03\n");
     expect_out(e, bystander, b"10 2\x02\n");
     assert!(events(e).contains(&msg_ev(bystander, 0, b"ok\x03")));
+}
+
+/// The victim sends `line`, past a limit: no event, and it is dropped.
+#[track_caller]
+fn assert_cut(e: &mut Engine, p: PeerId, bystander: PeerId, line: &[u8]) {
+    feed(e, p, line);
+    assert!(events(e).is_empty());
+    assert_dropped(e, p, bystander);
 }
 
 #[test]
@@ -1101,70 +1100,52 @@ fn limit_line_too_long() {
 
 #[test]
 fn limit_too_many_args() {
-    let limits = Limits { max_args: 2, ..Limits::default() };
-    let (mut e, p, b) = limited(limits);
+    let (mut e, p, b) = limited(Limits { max_args: 2, ..Limits::default() });
     feed(&mut e, p, b"2 0\x02a\x03b\x03\n");
     assert_eq!(events(&mut e), vec![msg_ev(p, 0, b"a\x03b\x03")]);
-    feed(&mut e, p, b"2 0\x02a\x03b\x03c\x03\n");
-    assert!(events(&mut e).is_empty());
-    assert_dropped(&mut e, p, b);
+    assert_cut(&mut e, p, b, b"2 0\x02a\x03b\x03c\x03\n");
 }
 
 #[test]
 fn limit_too_many_args_without_trailing_etx() {
     // `a\x03b\x03c` is three fields (§2), like `a\x03b\x03c\x03`.
-    let limits = Limits { max_args: 2, ..Limits::default() };
-    let (mut e, p, b) = limited(limits);
-    feed(&mut e, p, b"2 0\x02a\x03b\x03c\n");
-    assert!(events(&mut e).is_empty());
-    assert_dropped(&mut e, p, b);
+    let (mut e, p, b) = limited(Limits { max_args: 2, ..Limits::default() });
+    assert_cut(&mut e, p, b, b"2 0\x02a\x03b\x03c\n");
 }
 
 #[test]
 fn limit_too_many_regexps() {
-    let limits = Limits { max_regexps_per_peer: 2, ..Limits::default() };
-    let (mut e, p, b) = limited(limits);
-    feed(&mut e, p, b"1 0\x02^a\n1 1\x02^b\n1 1\x02^c\n");
+    let (mut e, p, b) = limited(Limits { max_regexps_per_peer: 2, ..Limits::default() });
+    expect_reply(&mut e, p, b"1 0\x02^a\n1 1\x02^b\n1 1\x02^c\n", b"");
     assert_eq!(events(&mut e).len(), 3);
-    expect_out(&mut e, p, b"");
-    feed(&mut e, p, b"1 2\x02^d\n");
-    assert!(events(&mut e).is_empty());
-    assert_dropped(&mut e, p, b);
+    assert_cut(&mut e, p, b, b"1 2\x02^d\n");
 }
 
 #[test]
 fn limit_regexp_too_long() {
-    let limits = Limits { max_regexp_len: 8, ..Limits::default() };
-    let (mut e, p, b) = limited(limits);
+    let (mut e, p, b) = limited(Limits { max_regexp_len: 8, ..Limits::default() });
     feed(&mut e, p, b"1 0\x0212345678\n");
     assert_eq!(events(&mut e).len(), 1);
-    feed(&mut e, p, b"1 1\x02123456789\n");
-    assert!(events(&mut e).is_empty());
-    assert_dropped(&mut e, p, b);
+    assert_cut(&mut e, p, b, b"1 1\x02123456789\n");
 }
 
 #[test]
 fn limit_peers_counts_accepted_dialled_and_dialling() {
-    let mut e = engine();
-    e.set_limits(Limits { max_peers: 3, ..Limits::default() });
-    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
-    let from = SocketAddr::new(ip, 2010);
-    let at = |port| SocketAddr::new(ip, port);
+    let mut e = engine_under(Limits { max_peers: 3, ..Limits::default() });
     let accepted = raw_peer(&mut e);
-    e.handle_datagram(from, b"3 4000 a A\n3 4001 b B\n");
+    e.handle_datagram(hello_from(), b"3 4000 a A\n3 4001 b B\n");
     assert_eq!(actions(&mut e).len(), 2);
     let dialled = e.handle_connected(at(4000), addr(50000), Some(b"A"));
     // Full: one accepted, one dialled, one being dialled.
     assert!(!e.admit(addr(1)));
-    e.handle_datagram(from, b"3 4002 c C\n");
+    e.handle_datagram(hello_from(), b"3 4002 c C\n");
     assert!(actions(&mut e).is_empty(), "a hello past max_peers is ignored");
     // The peers held are served as before.
-    feed(&mut e, accepted, b"9 1\x02\n");
-    expect_out(&mut e, accepted, b"10 1\x02\n");
+    expect_reply(&mut e, accepted, b"9 1\x02\n", b"10 1\x02\n");
     // A failed connect, then a peer leaving, each make room for one.
     e.handle_connect_failed(at(4001));
     assert!(e.admit(addr(1)));
-    e.handle_datagram(from, b"3 4002 c C\n");
+    e.handle_datagram(hello_from(), b"3 4002 c C\n");
     assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4002), name: b"C".to_vec() }]);
     assert!(!e.admit(addr(1)));
     e.handle_closed(dialled);
@@ -1177,12 +1158,8 @@ fn limit_peers_counts_accepted_dialled_and_dialling() {
 
 #[test]
 fn limit_dials_under_way_to_half_of_max_peers() {
-    let mut e = engine();
-    e.set_limits(Limits { max_peers: 4, ..Limits::default() });
-    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
-    let from = SocketAddr::new(ip, 2010);
-    let at = |port| SocketAddr::new(ip, port);
-    e.handle_datagram(from, b"3 4000 a A\n3 4001 b B\n3 4002 c C\n");
+    let mut e = engine_under(Limits { max_peers: 4, ..Limits::default() });
+    e.handle_datagram(hello_from(), b"3 4000 a A\n3 4001 b B\n3 4002 c C\n");
     assert_eq!(actions(&mut e).len(), 2, "two connects under way at most");
     // The other half of the places stays for incoming connections.
     raw_peer(&mut e);
@@ -1191,7 +1168,7 @@ fn limit_dials_under_way_to_half_of_max_peers() {
     assert!(!e.admit(addr(1)));
     // A connect given up makes room for the next hello.
     e.handle_connect_failed(at(4000));
-    e.handle_datagram(from, b"3 4002 c C\n");
+    e.handle_datagram(hello_from(), b"3 4002 c C\n");
     assert_eq!(actions(&mut e), vec![Action::Connect { addr: at(4002), name: b"C".to_vec() }]);
 }
 
@@ -1200,8 +1177,7 @@ fn limit_dials_under_way_to_half_of_max_peers() {
 
 #[test]
 fn stale_peer_id_after_reap_is_harmless() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "(.*)")]);
+    let (mut e, p) = subscribed(&[(0, "(.*)")]);
     e.reap(p); // not dead yet: kept
     assert!(e.peer(p).is_some());
     e.handle_closed(p);
@@ -1223,8 +1199,7 @@ fn stale_peer_id_after_reap_is_harmless() {
     assert_eq!(e.peer_regexps(p), None);
     e.handle_closed(p);
     e.reap(p);
-    assert!(events(&mut e).is_empty());
-    assert!(actions(&mut e).is_empty());
+    assert_quiet(&mut e);
     assert_eq!(e.peers(), vec![q]);
     // The live peer was not touched.
     expect_out(&mut e, q, b"");
@@ -1237,8 +1212,7 @@ fn stale_peer_id_after_reap_is_harmless() {
 
 #[test]
 fn matching_is_on_bytes_as_ivy_c() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])")]);
+    let (mut e, p) = subscribed(&[(0, "^dot (.)$"), (1, "^two (..)$"), (2, "^neg ([^x])")]);
     assert_eq!(e.send_msg("dot é".as_bytes()), Ok(0), "é is two bytes, . one");
     assert_eq!(e.send_msg("two é".as_bytes()), Ok(1));
     assert_eq!(e.send_msg("neg é".as_bytes()), Ok(1));
@@ -1255,29 +1229,23 @@ fn ivy_python_matching_takes_whole_characters_anchored_with_every_group() {
     let p = raw_with(&mut e, &subs);
     assert_eq!(e.send_msg("dot é".as_bytes()), Ok(1));
     assert_eq!(e.send_msg("two é".as_bytes()), Ok(0));
-    assert_eq!(e.send_msg("neg é".as_bytes()), Ok(1));
-    expect_out(&mut e, p, "2 0\x02é\x03\n2 2\x02é\x03\n".as_bytes());
+    expect_sent(&mut e, p, "neg é".as_bytes(), 1, "2 0\x02é\x03\n2 2\x02é\x03\n".as_bytes());
     // A message that is not UTF-8 is read as bytes.
-    assert_eq!(e.send_msg(b"dot \xe9"), Ok(1));
-    expect_out(&mut e, p, b"2 0\x02\xe9\x03\n");
+    expect_sent(&mut e, p, b"dot \xe9", 1, b"2 0\x02\xe9\x03\n");
     // Anchored at the start (re.match), not at the end.
     assert_eq!(e.send_msg(b"hello world"), Ok(0));
-    assert_eq!(e.send_msg(b"world peace"), Ok(1));
-    expect_out(&mut e, p, b"2 3\x02\n");
+    expect_sent(&mut e, p, b"world peace", 1, b"2 3\x02\n");
     // The backtracking engine too (a look-ahead).
     assert_eq!(e.send_msg(b"world peace"), Ok(1));
-    assert_eq!(e.send_msg(b"peace"), Ok(1));
-    expect_out(&mut e, p, b"2 3\x02\n2 5\x02\n");
+    expect_sent(&mut e, p, b"peace", 1, b"2 3\x02\n2 5\x02\n");
     // Every group, empty when it took no part (ivy-c omits trailing ones).
     assert_eq!(e.send_msg(b"ac"), Ok(1));
-    assert_eq!(e.send_msg(b"a"), Ok(1));
-    expect_out(&mut e, p, b"2 4\x02a\x03\x03c\x03\n2 4\x02a\x03\x03\x03\n");
+    expect_sent(&mut e, p, b"a", 1, b"2 4\x02a\x03\x03c\x03\n2 4\x02a\x03\x03\x03\n");
 }
 
 #[test]
 fn a_message_to_one_peer_a_die_with_text_and_what_is_known_of_peers() {
-    let mut e = engine();
-    let p = raw_with(&mut e, &[(3, "^m (.*)"), (1, "^x")]);
+    let (mut e, p) = subscribed(&[(3, "^m (.*)"), (1, "^x")]);
     let q = raw_peer(&mut e);
     feed(&mut e, q, b"6 9998\x02OTHER\n1 0\x02^m (.*)\n5 0\x02\n");
     take_out(&mut e, q);

@@ -81,12 +81,12 @@ fn bytes_case_19() {
 fn compile_errors_case_28() {
     let e = |offset, message: &str| CompileError { offset, message: message.into() };
     assert_eq!(error(b"foo(bar"), e(7, "missing )"));
-    assert_eq!(error(b"*"), e(0, "nothing to repeat"));
+    // A quantifier with nothing to repeat: the offset of that quantifier.
+    for (pattern, offset) in [(&b"*"[..], 0), (b"a**", 2), (b"(+)", 1), (b"a|?", 2)] {
+        assert_eq!(error(pattern), e(offset, "nothing to repeat"), "{}", pattern.escape_ascii());
+    }
     assert_eq!(error(b"[z"), e(2, "missing terminating ] for character class"));
     assert_eq!(error(b"a)"), e(1, "unmatched parentheses"));
-    assert_eq!(error(b"a**"), e(2, "nothing to repeat"));
-    assert_eq!(error(b"(+)"), e(1, "nothing to repeat"));
-    assert_eq!(error(b"a|?"), e(2, "nothing to repeat"));
     assert_eq!(error(b"abc\\"), e(4, "\\ at end of pattern"));
     assert_eq!(error(b"[z-a]"), e(3, "range out of order in character class"));
     assert_eq!(error(b"a{3,2}"), e(5, "numbers out of order in {} quantifier"));

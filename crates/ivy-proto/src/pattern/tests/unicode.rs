@@ -140,50 +140,28 @@ fn literal_prefixes_hold_for_both_readings() {
     assert_eq!(argv("^é?x(.)".as_bytes(), "xé".as_bytes()), strs(&["é"]));
 }
 
+/// What random patterns mix between their atoms: groups (twice as likely as
+/// the other tokens), quantifiers, anchors, alternation and a look-ahead.
+const STRUCTURE: &[&str] = &["(", "(", ")", ")", "*", "+", "?", "{2}", "^", "$", "|", "(?=.)"];
+
+/// One to eight of `tokens`, drawn at random.
+fn random_pattern(rng: &mut Rng, tokens: &[&str]) -> String {
+    (0..1 + rng.below(8)).map(|_| tokens[rng.below(tokens.len())]).collect()
+}
+
 /// Random patterns of valid UTF-8 on random UTF-8 messages: every capture
 /// is valid UTF-8.
 #[test]
 fn captures_of_utf8_messages_are_utf8() {
-    const TOKENS: &[&str] = &[
-        ".",
-        ".",
-        "[^a]",
-        "\\W",
-        "\\S",
-        "\\D",
-        "\\w",
-        "\\H",
-        "\\N",
-        "[^\\d]",
-        "é",
-        "€",
-        "[é€]",
-        "[à-é]",
-        "a",
-        " ",
-        "(",
-        "(",
-        ")",
-        ")",
-        "*",
-        "+",
-        "?",
-        "{2}",
-        "^",
-        "$",
-        "|",
-        "(?=.)",
-        "\\b",
-        "\\B",
-        "(?i)",
-        "\\1",
-        "[[:^alpha:]]",
-    ];
+    const ATOMS: &[&str] =
+        &[".", ".", "[^a]", "\\W", "\\S", "\\D", "\\w", "\\H", "\\N", "[^\\d]", "é", "€", "[é€]", "[à-é]", "a", " "];
+    const MORE: &[&str] = &["\\b", "\\B", "(?i)", "\\1", "[[:^alpha:]]"];
+    let tokens = [ATOMS, STRUCTURE, MORE].concat();
     const CHARS: &[&str] = &["a", "é", "€", "😀", " ", "x", "1", "\u{a0}", "à", "K"];
     let mut rng = Rng(7);
     let (mut tried, mut hits) = (0, 0);
     for _ in 0..5_000 {
-        let source: String = (0..1 + rng.below(8)).map(|_| TOKENS[rng.below(TOKENS.len())]).collect();
+        let source = random_pattern(&mut rng, &tokens);
         let Ok(p) = Pattern::compile(source.as_bytes()) else { continue };
         tried += 1;
         for _ in 0..4 {
@@ -204,7 +182,7 @@ fn captures_of_utf8_messages_are_utf8() {
 /// result (ASCII messages run the byte version; this checks the translation).
 #[test]
 fn both_versions_agree_on_ascii() {
-    const TOKENS: &[&str] = &[
+    const ATOMS: &[&str] = &[
         ".",
         "[^a]",
         "[^k]",
@@ -236,35 +214,15 @@ fn both_versions_agree_on_ascii() {
         "B",
         " ",
         "\n",
-        "(",
-        "(",
-        ")",
-        ")",
-        "*",
-        "+",
-        "?",
-        "{2}",
-        "^",
-        "$",
-        "|",
-        "(?=.)",
-        "(?<!a)",
-        "\\b",
-        "\\B",
-        "(?i)",
-        "(?-i)",
-        "(?i:",
-        "(?s)",
-        "(?m)",
-        "\\1",
-        "[^\\x00-\\x7f]",
-        "\\x{41}",
     ];
+    const MORE: &[&str] =
+        &["(?<!a)", "\\b", "\\B", "(?i)", "(?-i)", "(?i:", "(?s)", "(?m)", "\\1", "[^\\x00-\\x7f]", "\\x{41}"];
+    let tokens = [ATOMS, STRUCTURE, MORE].concat();
     const CHARS: &[u8] = b"aAkKsSB_1 \n\t-xZ.\x0b\x7f";
     let mut rng = Rng(11);
     let (mut tried, mut hits) = (0, 0);
     for _ in 0..5_000 {
-        let source: String = (0..1 + rng.below(8)).map(|_| TOKENS[rng.below(TOKENS.len())]).collect();
+        let source = random_pattern(&mut rng, &tokens);
         let Ok(p) = Pattern::compile(source.as_bytes()) else { continue };
         if !p.has_text_version() {
             continue;
