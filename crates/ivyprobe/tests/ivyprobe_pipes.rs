@@ -73,6 +73,8 @@ fn two_probes_exchange_through_pipes() {
     let (a_name, b_name) = ("PROBE_A", "PROBE_B");
     let mut a = Probe::spawn(a_name, &bus, &["-s", "^hello (.*)"]);
     a.expect_line("-> bound [0] '^hello (.*)'");
+    // Its hello is out before B listens: B does not dial A as A dials B.
+    a.expect_prefix("Broadcasting on network");
     let mut b = Probe::spawn(b_name, &bus, &[]);
 
     a.expect_prefix(&format!("{b_name} connected from "));

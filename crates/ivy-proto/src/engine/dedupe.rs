@@ -9,34 +9,69 @@
 //!   connect: each agent dialled the other on its hello) keep the link dialled
 //!   by the agent whose address (IP, listening port) is lower. The lower end
 //!   drops its accepted one, which only duplicates a proven link. The higher
-//!   end drops its own dial only while that dial is in handshake (so a claim
-//!   never ends a link that works), which serves peers that do not dedupe
-//!   (ivy-c, ivy-python); a peer of ours at the lower end drops that same
-//!   connection.
+//!   end drops its own dial while that dial is in handshake, which serves
+//!   peers that do not dedupe (ivy-c, ivy-python). Once the dial works, a
+//!   claim never ends it: the claimed connection goes on standby (not routed
+//!   to, listed nor reported connected), and takes over if the dial closes, as
+//!   a peer of ours at the lower end does on its side. So a message is never
+//!   sent twice to one agent, and an impostor's claim receives nothing.
 //! - two accepted connections claiming one agent: the later claim goes, never
 //!   the connection that claimed it first.
 
-use super::{Engine, Notice, PeerId, WhenFull};
+use super::{AppEvent, Engine, Event, Notice, PeerId, WhenFull};
 use crate::wire::{self, MsgType};
 
 /// The Error a dropped duplicate gets before it is closed (ivy-c's words).
 const ALREADY_CONNECTED: &[u8] = b"Application already connected";
 
+/// What the duplicate check decides for a second connection to one agent.
+enum Duplicate {
+    /// This connection goes.
+    Drop(PeerId),
+    /// This claimed connection waits for the working link to go.
+    Standby(PeerId),
+}
+
 impl Engine {
     /// Now that `id`'s agent is known (its StartRegexp, or our dial completed),
     /// drops the connection that duplicates another one to the same agent, if
-    /// any; returns the one dropped.
+    /// any, and returns it; or puts the claim on standby.
     pub(super) fn drop_duplicate(&mut self, id: PeerId) -> Option<PeerId> {
-        let loser = self.duplicate_to_drop(id)?;
+        let loser = match self.duplicate_of(id)? {
+            Duplicate::Drop(loser) => loser,
+            Duplicate::Standby(claim) => {
+                if let Some(peer) = self.peers.get_mut(claim) {
+                    peer.standby = true;
+                }
+                return None;
+            }
+        };
         self.queue(loser, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, 0, ALREADY_CONNECTED));
         self.request_close(loser);
         self.notices.push_back(Notice::AlreadyConnected { peer: loser });
         Some(loser)
     }
 
-    /// The connection to drop when `id` and another open one reach the same
-    /// agent (same IP, same listening port): see the module's documentation.
-    fn duplicate_to_drop(&self, id: PeerId) -> Option<PeerId> {
+    /// `gone`, a link to an agent, closed: that agent's connection on standby,
+    /// if any, takes over, and is reported connected if its handshake is done.
+    pub(super) fn promote_standby(&mut self, gone: PeerId) {
+        let Some(gone) = self.peers.get(gone) else { return };
+        let (ip, port) = (gone.remote.ip(), gone.agent_port());
+        let Some(id) = self.peers.iter().find_map(|(id, p)| {
+            (p.standby && p.is_open() && p.remote.ip() == ip && p.agent_port() == port).then_some(id)
+        }) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(id) else { return };
+        peer.standby = false;
+        if peer.ready_sent {
+            self.events.push_back(Event::App { peer: id, event: AppEvent::Connected });
+        }
+    }
+
+    /// What to do when `id` and another open connection reach the same agent
+    /// (same IP, same listening port): see the module's documentation.
+    fn duplicate_of(&self, id: PeerId) -> Option<Duplicate> {
         let me = self.peers.get(id)?;
         let port = me.agent_port()?;
         let (other, them) = self.peers.iter().find(|(o, p)| {
@@ -46,16 +81,16 @@ impl Engine {
             (true, false) => ((id, me), other),
             (false, true) => ((other, them), id),
             // Two claims (or, defensively, two dials): the later one goes.
-            _ => return Some(id),
+            _ => return Some(Duplicate::Drop(id)),
         };
         let ours = (dial.1.local.ip(), self.tcp_port);
         let theirs = (dial.1.remote.ip(), dial.1.remote.port());
-        if ours < theirs {
-            Some(accepted)
+        Some(if ours < theirs {
+            Duplicate::Drop(accepted)
         } else if dial.1.in_handshake() {
-            Some(dial.0)
+            Duplicate::Drop(dial.0)
         } else {
-            None
-        }
+            Duplicate::Standby(accepted)
+        })
     }
 }

@@ -234,6 +234,7 @@ impl Engine {
             self.peers.remove(id);
         } else {
             self.events.push_back(Event::App { peer: id, event: AppEvent::Disconnected });
+            self.promote_standby(id);
         }
     }
 
@@ -359,8 +360,16 @@ impl Engine {
         self.notices.pop_front()
     }
 
-    /// Peer ids, newest connection first, mid-handshake ones included.
+    /// Peer ids, newest connection first, mid-handshake ones included (not a
+    /// connection on standby, `dedupe.rs`).
     pub fn peers(&self) -> Vec<PeerId> {
+        let mut ids = self.peers.newest_first();
+        ids.retain(|&id| self.peers.get(id).is_some_and(|p| !p.standby));
+        ids
+    }
+
+    /// Every connection, newest first, on standby too: what leaving closes.
+    pub fn connections(&self) -> Vec<PeerId> {
         self.peers.newest_first()
     }
 

@@ -44,6 +44,10 @@ pub struct Peer {
     /// Its lines wait for another turn: it is not read meanwhile.
     pub(crate) waits: bool,
     pub(crate) ready_sent: bool,
+    /// A second connection from an agent we already have a working link with
+    /// (`dedupe.rs`): kept open, neither routed to, listed nor reported
+    /// connected, until that link goes and this one takes over.
+    pub(crate) standby: bool,
     pub(crate) ping_seq: i32,
     pub(crate) ping_sent_at: Option<Duration>,
     /// Closed because we leave the bus ([`super::Engine::leave`]).
@@ -70,6 +74,7 @@ impl Peer {
             work: PeerWork::default(),
             waits: false,
             ready_sent: false,
+            standby: false,
             ping_seq: 0,
             ping_sent_at: None,
             left: false,

@@ -345,8 +345,14 @@ impl Engine {
 
     /// EndRegexp: Connected (every time), and the ready message once (§4.3).
     fn peer_ready(&mut self, id: PeerId) {
-        self.events.push_back(Event::App { peer: id, event: AppEvent::Connected });
         let Some(peer) = self.peers.get_mut(id) else { return };
+        if peer.standby {
+            // Reported when it takes over (dedupe.rs); its agent had our ready
+            // message on the link it duplicates.
+            peer.ready_sent = true;
+            return;
+        }
+        self.events.push_back(Event::App { peer: id, event: AppEvent::Connected });
         if std::mem::replace(&mut peer.ready_sent, true) {
             return;
         }

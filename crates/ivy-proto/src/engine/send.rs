@@ -44,6 +44,10 @@ impl Engine {
                 return;
             };
             for &(peer, id) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
+                // A connection on standby duplicates a link its agent is served on.
+                if peers.get(peer).is_none_or(|p| p.standby) {
+                    continue;
+                }
                 // The params are built once per match and copied to each subscriber.
                 let queued =
                     queue_to(peers, outbox, events, peer, full, |b| wire::encode_line(b, MsgType::Msg, id, params));

@@ -804,14 +804,32 @@ enum Step {
 /// Agents 0 (A) and 1 (B) on 127.0.0.1, listening on `ports`; connection k was
 /// dialled by agent k, from ephemeral port 50001 + k. Runs `steps`, then moves
 /// bytes until both are quiet, carrying out the closes they ask for (the other
-/// end sees the Error, then the close). Returns, per agent, the connections
-/// still open.
+/// end sees the Error, then the close). Both subscribe to `^x`; after every
+/// move, each agent has at most one link reported connected and sends `x` to
+/// at most one peer. Returns, per agent, the connections still open, each
+/// checked to be the one reported connected and the only one listed.
 fn simultaneous(ports: [u16; 2], steps: &[Step]) -> [Vec<usize>; 2] {
     let mut agents = ports.map(|port| {
         let mut e = Engine::new(format!("P{port}").as_bytes(), None);
         e.set_local(port, port.to_string().as_bytes());
+        e.bind(b"^x");
         e
     });
+    const X_LINE: &[u8] = b"2 0\x02\n";
+    let mut reported: [Vec<PeerId>; 2] = [vec![], vec![]];
+    let check = |agents: &mut [Engine; 2], reported: &mut [Vec<PeerId>; 2]| {
+        for (e, up) in agents.iter_mut().zip(reported.iter_mut()) {
+            for event in events(e) {
+                match event {
+                    Event::App { peer, event: AppEvent::Connected } => up.push(peer),
+                    Event::App { peer, event: AppEvent::Disconnected } => up.retain(|&p| p != peer),
+                    _ => {}
+                }
+            }
+            assert!(up.len() <= 1, "two links reported connected: {up:?}");
+            assert!(e.send_msg(b"x").unwrap_or(0) <= 1, "a message sent twice to one agent");
+        }
+    };
     let mut ends: [[Option<PeerId>; 2]; 2] = [[None; 2]; 2];
     let open = |agents: &mut [Engine; 2], ends: &mut [[Option<PeerId>; 2]; 2], k: usize, a: usize| {
         let (dialler, other) = (k, 1 - k);
@@ -827,15 +845,47 @@ fn simultaneous(ports: [u16; 2], steps: &[Step]) -> [Vec<usize>; 2] {
         let (Some(from), Some(to)) = (ends[a][k], ends[1 - a][k]) else { return false };
         let bytes = take_out(&mut agents[a], from);
         feed(&mut agents[1 - a], to, &bytes);
-        !bytes.is_empty()
+        // Only the `x` of the checks: quiet.
+        !bytes.chunks(X_LINE.len()).all(|line| line == X_LINE)
     };
+    // The closes asked for, carried out at once, as the driver does.
+    let close_asked = |agents: &mut [Engine; 2], ends: &mut [[Option<PeerId>; 2]; 2], gone: &mut [bool; 2]| {
+        let mut closed = false;
+        for a in 0..2 {
+            for action in actions(&mut agents[a]) {
+                let Action::Close(id) = action else { panic!("{action:?}") };
+                // Both ends may ask: the first close took both.
+                let Some(k) = (0..2).find(|&k| ends[a][k] == Some(id)) else { continue };
+                gone[k] = true;
+                deliver(agents, ends, k, a);
+                for (b, end) in ends.iter_mut().enumerate() {
+                    if let Some(p) = end[k].take() {
+                        agents[b].handle_closed(p);
+                        agents[b].reap(p);
+                    }
+                }
+                closed = true;
+            }
+        }
+        closed
+    };
+    // Connections closed by one end: the other end, opened later, reads EOF.
+    let mut gone = [false; 2];
     for &step in steps {
         match step {
-            Step::Open(k, a) => open(&mut agents, &mut ends, k, a),
+            Step::Open(k, a) => {
+                open(&mut agents, &mut ends, k, a);
+                if let Some(p) = ends[a][k].take_if(|_| gone[k]) {
+                    agents[a].handle_closed(p);
+                    agents[a].reap(p);
+                }
+            }
             Step::Deliver(k, a) => {
                 deliver(&mut agents, &ends, k, a);
             }
         }
+        close_asked(&mut agents, &mut ends, &mut gone);
+        check(&mut agents, &mut reported);
     }
     loop {
         let mut moved = false;
@@ -844,23 +894,16 @@ fn simultaneous(ports: [u16; 2], steps: &[Step]) -> [Vec<usize>; 2] {
                 moved |= deliver(&mut agents, &ends, k, a);
             }
         }
-        for a in 0..2 {
-            for action in actions(&mut agents[a]) {
-                let Action::Close(id) = action else { panic!("{action:?}") };
-                // Both ends may ask: the first close took both.
-                let Some(k) = (0..2).find(|&k| ends[a][k] == Some(id)) else { continue };
-                deliver(&mut agents, &ends, k, a);
-                for (b, end) in ends.iter_mut().enumerate() {
-                    if let Some(p) = end[k].take() {
-                        agents[b].handle_closed(p);
-                    }
-                }
-                moved = true;
-            }
-        }
+        moved |= close_asked(&mut agents, &mut ends, &mut gone);
+        check(&mut agents, &mut reported);
         if !moved {
             break;
         }
+    }
+    for a in 0..2 {
+        let open: Vec<PeerId> = ends[a].iter().flatten().copied().collect();
+        assert_eq!(reported[a], open, "agent {a}: reported connected, {ports:?} {steps:?}");
+        assert_eq!(agents[a].peers(), open, "agent {a}: listed");
     }
     [0, 1].map(|a| (0..2).filter(|&k| ends[a][k].is_some()).collect())
 }
@@ -934,13 +977,26 @@ fn claim_against_dialled(port: u16, claim_from: u16) -> (Engine, PeerId, PeerId)
 #[test]
 fn a_claim_never_drops_a_link_that_works() {
     // Issue 14: an attacker on B's host, from a low port, claims B's port.
-    // Above B: the link to B stays, and so does the claimant (one more peer).
+    // Above B: the link to B stays; the claimant waits on standby, unlisted,
+    // unreported and sent nothing, though it subscribes what B does.
     let (mut e, b, claim) = claim_against_dialled(7777, 1024);
     expect_out(&mut e, b, b"");
     expect_out(&mut e, claim, b"");
     assert!(actions(&mut e).is_empty());
     assert!(notices(&mut e).is_empty());
     expect_reply(&mut e, b, b"9 1\x02\n", b"10 1\x02\n");
+    feed(&mut e, b, b"1 0\x02^x\n");
+    feed(&mut e, claim, b"1 0\x02^x\n");
+    assert!(!events(&mut e).contains(&app(claim, AppEvent::Connected)));
+    assert_eq!(e.peers(), vec![b]);
+    expect_sent(&mut e, b, b"x", 1, b"2 0\x02\n");
+    expect_out(&mut e, claim, b"");
+    // Should the link to B go, the claim takes over.
+    e.handle_closed(b);
+    assert_eq!(events(&mut e), vec![app(b, AppEvent::Disconnected), app(claim, AppEvent::Connected)]);
+    e.reap(b);
+    assert_eq!(e.peers(), vec![claim]);
+    expect_sent(&mut e, claim, b"x", 1, b"2 0\x02\n");
     // Below B: the claimant merely duplicates a proven link, and goes.
     let (mut e, b, claim) = claim_against_dialled(5000, 1024);
     expect_out(&mut e, claim, b"3 0\x02Application already connected\n");

@@ -157,7 +157,7 @@ impl Sockets {
             }
             Conn::Peer(_) => true,
         });
-        for id in engine.peers() {
+        for id in engine.connections() {
             self.drop_peer(engine, id);
         }
         self.udp = None;
