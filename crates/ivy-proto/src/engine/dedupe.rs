@@ -11,10 +11,11 @@
 //!   drops its accepted one, which only duplicates a proven link. The higher
 //!   end drops its own dial while that dial is in handshake, which serves
 //!   peers that do not dedupe (ivy-c, ivy-python). Once the dial works, a
-//!   claim never ends it: the claimed connection goes on standby (not routed
-//!   to, listed nor reported connected), and takes over if the dial closes, as
-//!   a peer of ours at the lower end does on its side. So a message is never
-//!   sent twice to one agent, and an impostor's claim receives nothing.
+//!   claim never ends it: the claimed connection goes on standby (neither
+//!   listed nor reported connected), and takes over if the dial closes, as a
+//!   peer of ours at the lower end does on its side. Messages go on both
+//!   meanwhile, counted once: that end reads only the link it keeps, and the
+//!   one it drops may already have ignored a message sent on it.
 //! - two accepted connections claiming one agent: the later claim goes, never
 //!   the connection that claimed it first.
 
