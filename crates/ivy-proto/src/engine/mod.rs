@@ -267,7 +267,7 @@ impl Engine {
     /// Queues whole lines for an open peer (`None` when it is not open); `full`
     /// says what becomes of them past the queue's cap.
     fn queue(&mut self, id: PeerId, full: WhenFull, write: impl FnOnce(&mut Vec<u8>)) -> Option<Push> {
-        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, full, write)
+        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, full, write).map(|q| q.push)
     }
 
     /// Moves the bytes queued for a peer into `buf` for the driver to write (see
@@ -440,8 +440,9 @@ fn queue_to(
     id: PeerId,
     full: WhenFull,
     write: impl FnOnce(&mut Vec<u8>),
-) -> Option<Push> {
+) -> Option<Queued> {
     let peer = peers.get_mut(id).filter(|p| p.is_open())?;
+    let standby = peer.standby;
     let (was_empty, before) = (peer.out.is_empty(), peer.out.queued());
     let push = if full == WhenFull::Keep {
         peer.out.push_uncapped(write);
@@ -463,7 +464,14 @@ fn queue_to(
         Push::Full if full == WhenFull::Report => events.push_back(Event::App { peer: id, event: AppEvent::FifoFull }),
         Push::Full => {}
     }
-    Some(push)
+    Some(Queued { push, standby })
+}
+
+/// What queueing to an open peer did.
+struct Queued {
+    push: Push,
+    /// The peer is on standby (`dedupe.rs`): its agent counts through another link.
+    standby: bool,
 }
 
 #[cfg(test)]

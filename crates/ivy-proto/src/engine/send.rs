@@ -44,14 +44,13 @@ impl Engine {
                 return;
             };
             for &(peer, id) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
-                // A connection on standby gets the message too (it may be the
-                // link its agent keeps, dedupe.rs) but counts as no agent more.
-                let standby = peers.get(peer).is_some_and(|p| p.standby);
                 // The params are built once per match and copied to each subscriber.
                 let queued =
                     queue_to(peers, outbox, events, peer, full, |b| wire::encode_line(b, MsgType::Msg, id, params));
-                // Lines dropped at a full queue count, as in ivy-c; closing peers do not.
-                count += usize::from(queued.is_some() && !standby);
+                // Lines dropped at a full queue count, as in ivy-c; closing peers do
+                // not, nor a connection on standby: it gets the message too (it may
+                // be the link its agent keeps, dedupe.rs) but is no agent more.
+                count += usize::from(queued.is_some_and(|q| !q.standby));
             }
         });
         let refused = self.dict.refused();
