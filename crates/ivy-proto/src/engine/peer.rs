@@ -45,8 +45,9 @@ pub struct Peer {
     pub(crate) waits: bool,
     pub(crate) ready_sent: bool,
     /// A second connection from an agent we already have a working link with
-    /// (`dedupe.rs`): kept open, neither routed to, listed nor reported
-    /// connected, until that link goes and this one takes over.
+    /// (`dedupe.rs`): kept open and sent what its agent subscribes, but neither
+    /// listed, counted nor reported connected, until that link goes and this
+    /// one takes over.
     pub(crate) standby: bool,
     pub(crate) ping_seq: i32,
     pub(crate) ping_sent_at: Option<Duration>,
