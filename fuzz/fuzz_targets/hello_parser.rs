@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(name.len() <= MAX_HELLO_NAME);
                 connects += 1;
             }
-            Action::Close(_) => panic!("close without a peer"),
+            Action::Close(_) | Action::Drain(_) => panic!("close without a peer"),
         }
     }
     assert!(connects <= accepted, "{connects} connects for {accepted} hellos");

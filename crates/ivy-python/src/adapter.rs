@@ -49,6 +49,11 @@ impl View<'_> {
         self.0.peer_name(peer_id(peer)?)
     }
 
+    /// Whether the peer's Disconnected was delivered (see `Bus::peer_reported_gone`).
+    pub(crate) fn peer_reported_gone(&self, peer: Peer) -> bool {
+        peer_id(peer).is_none_or(|id| self.0.peer_reported_gone(id))
+    }
+
     /// The peer's address as this agent sees it: the port is the peer's TCP server
     /// port when we connected to it, its ephemeral port when it connected to us.
     pub(crate) fn peer_addr(&self, peer: Peer) -> Option<SocketAddr> {

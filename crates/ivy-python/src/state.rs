@@ -54,7 +54,9 @@ impl State {
         self.slots.lock()[slot as usize].as_ref().map(|cb| cb.clone_ref(py))
     }
 
-    /// The client object of `peer`, made by the factory the first time.
+    /// The client object of `peer`, made by the factory the first time; kept
+    /// until its Disconnected (a draining peer's messages after it get one of
+    /// their own, or it would be kept for good).
     pub(crate) fn client<'py>(&self, py: Python<'py>, view: &View<'_>, peer: Peer) -> PyResult<Bound<'py, PyAny>> {
         if let Some(client) = self.peers.lock().client(py, peer) {
             return Ok(client.into_bound(py));
@@ -63,6 +65,9 @@ impl State {
         let (ip, port) = view.peer_addr(peer).map(|a| (a.ip().to_string(), a.port())).unwrap_or_default();
         let app_id = text::to_str(py, &view.peer_app_id(peer).unwrap_or_default())?;
         let made = self.factory.bind(py).call1((peer, name, ip, port, app_id))?.unbind();
+        if view.peer_reported_gone(peer) {
+            return Ok(made.into_bound(py));
+        }
         Ok(self.peers.lock().insert(py, peer, made).into_bound(py))
     }
 

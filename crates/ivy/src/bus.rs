@@ -243,6 +243,13 @@ impl Bus {
         self.driver.read(|e| e.peer(peer).map(|p| p.name().to_vec()))
     }
 
+    /// Whether the peer's `Disconnected` was delivered. Its record goes then,
+    /// unless its connection drains (a duplicate dropped, whose last messages
+    /// are still delivered after it).
+    pub fn peer_reported_gone(&self, peer: PeerId) -> bool {
+        self.driver.read(|e| e.peer(peer).is_none_or(|p| p.is_reaped()))
+    }
+
     /// The peer's address as seen by this agent.
     pub fn peer_addr(&self, peer: PeerId) -> Option<SocketAddr> {
         self.driver.read(|e| e.peer(peer).map(|p| p.remote()))

@@ -7,8 +7,10 @@ use ivy_testkit as common;
 use common::*;
 use ivy::{AppEvent, PeerId};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Barrier};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// A received message: (sender's name as seen by the receiver, captured args).
@@ -206,6 +208,81 @@ fn ten_agents_concurrent() {
 #[test]
 fn ten_agents_sequential() {
     full_mesh(&numbered("s", 10), Start::Sequential, &[3]);
+}
+
+/// Sends `from <me> to <to> n=<i>` for i = 0, 1... every 100 µs until `stop`;
+/// returns the numbers routed to a peer (count 1).
+fn stream_to(bus: ivy::Bus, me: String, to: String, stop: Arc<AtomicBool>) -> JoinHandle<Vec<u32>> {
+    std::thread::spawn(move || {
+        let mut counted = Vec::new();
+        for i in 0.. {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            match bus.send(format!("from {me} to {to} n={i}").as_bytes()) {
+                Ok(1) => counted.push(i),
+                Ok(0) => {}
+                other => panic!("{me}: message {i} routed {other:?}"),
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        counted
+    })
+}
+
+/// The numbers of the messages `node` receives until it has `n` of them.
+fn receive_numbers(node: &Node, n: usize) -> Vec<u32> {
+    let mut got: Vec<u32> = (0..n)
+        .map(|_| {
+            let (_, args) = recv(&node.msgs, &format!("{}: message {n} of those routed to it", node.name));
+            String::from_utf8_lossy(args.last().map_or(&[][..], |a| &a[..])).parse().expect("a number")
+        })
+        .collect();
+    assert_no_recv(&node.msgs, 50, "a message more than were routed");
+    got.sort_unstable();
+    got
+}
+
+/// The hello of `node`'s agent (§1.1), as it sends it.
+fn hello_of(node: &Node) -> Vec<u8> {
+    let id = String::from_utf8_lossy(&node.run.app_id()).into_owned();
+    format!("3 {} {id} {}\n", node.run.port(), node.name).into_bytes()
+}
+
+#[test]
+fn messages_sent_during_a_simultaneous_connect_arrive_once() {
+    // Each agent alone on a bus of its own, sending all along; then each gets
+    // the other's hello at the same moment: both dial, and one link goes,
+    // drained (§1.6).
+    let mut drained = 0;
+    for round in 0..10 {
+        let names = [format!("s{round}a"), format!("s{round}b")];
+        let nodes: Vec<Node> = names.iter().map(|n| node(n)).collect();
+        let ports = [bus_port(), bus_port()];
+        for (n, port) in nodes.iter().zip(ports) {
+            n.run.start(Some(&bus_addr(port))).expect("start");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let senders: Vec<_> = [(0, 1), (1, 0)]
+            .map(|(s, r)| stream_to(nodes[s].run.bus.clone(), names[s].clone(), names[r].clone(), stop.clone()))
+            .into_iter()
+            .collect();
+        let hellos = [hello_of(&nodes[1]), hello_of(&nodes[0])];
+        for (port, hello) in ports.iter().zip(&hellos) {
+            send_datagram(*port, hello);
+        }
+        wait_mesh(&nodes);
+        std::thread::sleep(Duration::from_millis(30));
+        stop.store(true, Ordering::SeqCst);
+        let counted: Vec<Vec<u32>> = senders.into_iter().map(|s| s.join().expect("sender")).collect();
+        for (r, sent) in [(1, &counted[0]), (0, &counted[1])] {
+            assert!(!sent.is_empty(), "{}: nothing routed", names[1 - r]);
+            assert_eq!(&receive_numbers(&nodes[r], sent.len()), sent, "{} received", names[r]);
+        }
+        drained += nodes.iter().filter(|n| n.apps.try_iter().any(|(_, _, e)| e == AppEvent::Disconnected)).count();
+    }
+    // The case the test is for did happen.
+    assert!(drained > 0, "no duplicate link was dropped in 10 simultaneous connects");
 }
 
 /// Waits for `node` to see `who` leave.

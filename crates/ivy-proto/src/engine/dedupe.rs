@@ -12,12 +12,15 @@
 //!   end drops its own dial while that dial is in handshake, which serves
 //!   peers that do not dedupe (ivy-c, ivy-python). Once the dial works, a
 //!   claim never ends it: the claimed connection goes on standby (neither
-//!   listed nor reported connected), and takes over if the dial closes, as a
-//!   peer of ours at the lower end does on its side. Messages go on both
-//!   meanwhile, counted once: that end reads only the link it keeps, and the
-//!   one it drops may already have ignored a message sent on it.
-//! - two accepted connections claiming one agent: the later claim goes, never
-//!   the connection that claimed it first.
+//!   listed, reported connected nor sent messages), and takes over when the
+//!   dial closes, as the lower end, if it is ours, has it do.
+//! - a connection dropped that way drains: it is told why and sent nothing
+//!   more, its side is shut down, and what the other agent sent on it before
+//!   it learnt is still read and delivered, until that agent closes it. So a
+//!   message goes on one link only and none is lost; only around the switch
+//!   may two messages of one agent, one on each link, swap.
+//! - two accepted connections claiming one agent: the later claim is closed,
+//!   never the connection that claimed it first.
 
 use super::{AppEvent, Engine, Event, Notice, PeerId, WhenFull};
 use crate::wire::{self, MsgType};
@@ -27,8 +30,10 @@ const ALREADY_CONNECTED: &[u8] = b"Application already connected";
 
 /// What the duplicate check decides for a second connection to one agent.
 enum Duplicate {
-    /// This connection goes.
-    Drop(PeerId),
+    /// One of a dialled and an accepted connection goes, drained.
+    Drain(PeerId),
+    /// The later of two claims goes at once.
+    Close(PeerId),
     /// This claimed connection waits for the working link to go.
     Standby(PeerId),
 }
@@ -36,21 +41,28 @@ enum Duplicate {
 impl Engine {
     /// Now that `id`'s agent is known (its StartRegexp, or our dial completed),
     /// drops the connection that duplicates another one to the same agent, if
-    /// any, and returns it; or puts the claim on standby.
-    pub(super) fn drop_duplicate(&mut self, id: PeerId) -> Option<PeerId> {
-        let loser = match self.duplicate_of(id)? {
-            Duplicate::Drop(loser) => loser,
-            Duplicate::Standby(claim) => {
+    /// any, or puts the claim on standby. Returns whether `id` was closed.
+    pub(super) fn drop_duplicate(&mut self, id: PeerId) -> bool {
+        let (loser, closed) = match self.duplicate_of(id) {
+            None => return false,
+            Some(Duplicate::Standby(claim)) => {
                 if let Some(peer) = self.peers.get_mut(claim) {
                     peer.standby = true;
                 }
-                return None;
+                return false;
+            }
+            Some(Duplicate::Drain(loser)) => {
+                self.drain(loser, ALREADY_CONNECTED);
+                (loser, false)
+            }
+            Some(Duplicate::Close(loser)) => {
+                self.queue(loser, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, 0, ALREADY_CONNECTED));
+                self.request_close(loser);
+                (loser, true)
             }
         };
-        self.queue(loser, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, 0, ALREADY_CONNECTED));
-        self.request_close(loser);
         self.notices.push_back(Notice::AlreadyConnected { peer: loser });
-        Some(loser)
+        closed && loser == id
     }
 
     /// `gone`, a link to an agent, closed: that agent's connection on standby,
@@ -82,14 +94,14 @@ impl Engine {
             (true, false) => ((id, me), other),
             (false, true) => ((other, them), id),
             // Two claims (or, defensively, two dials): the later one goes.
-            _ => return Some(Duplicate::Drop(id)),
+            _ => return Some(Duplicate::Close(id)),
         };
         let ours = (dial.1.local.ip(), self.tcp_port);
         let theirs = (dial.1.remote.ip(), dial.1.remote.port());
         Some(if ours < theirs {
-            Duplicate::Drop(accepted)
+            Duplicate::Drain(accepted)
         } else if dial.1.in_handshake() {
-            Duplicate::Drop(dial.0)
+            Duplicate::Drain(dial.0)
         } else {
             Duplicate::Standby(accepted)
         })

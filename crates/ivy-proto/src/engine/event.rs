@@ -85,6 +85,10 @@ pub enum Action {
     },
     /// Flush what is queued for the peer, then close its connection.
     Close(PeerId),
+    /// Flush what is queued for the peer, then end our side of its connection
+    /// (shut it down for writing) and go on reading it: report its close with
+    /// [`super::Engine::handle_closed`] once the peer closed too.
+    Drain(PeerId),
 }
 
 /// Emptied buffers of delivered Msg events, reused for the next ones: at most

@@ -204,18 +204,42 @@ impl Engine {
     }
 
     /// The connection is gone (EOF, error, or after [`Action::Close`]): its
-    /// subscriptions go and `Disconnected` is reported. The record stays until [`Engine::reap`].
+    /// subscriptions go and `Disconnected` is reported (a draining one's were,
+    /// when it began to drain). The record stays until [`Engine::reap`].
     pub fn handle_closed(&mut self, id: PeerId) {
         let Some(peer) = self.peers.get_mut(id) else { return };
-        if peer.state == PeerState::Dead {
+        let was = std::mem::replace(&mut peer.state, PeerState::Dead);
+        if was == PeerState::Dead {
             return;
         }
-        peer.state = PeerState::Dead;
         self.admission.closed();
         self.outbox.held = self.outbox.held.saturating_sub(peer.out.len());
         self.input_held = self.input_held.saturating_sub(peer.input.held());
         peer.out = OutQueue::new(0);
         peer.input = LineBuffer::new(0);
+        if was != PeerState::Draining {
+            self.release(id);
+        } else if peer.reaped || peer.left {
+            self.peers.remove(id);
+        }
+    }
+
+    /// Drops a duplicate connection while still reading it (`dedupe.rs`): it
+    /// is told why, then released as if closed, and its close waits for the
+    /// peer's ([`Action::Drain`]).
+    fn drain(&mut self, id: PeerId, why: &[u8]) {
+        self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, 0, why));
+        let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
+        peer.state = PeerState::Draining;
+        self.actions.push_back(Action::Drain(id));
+        self.release(id);
+    }
+
+    /// What a connection that no longer carries messages gives up: its
+    /// subscriptions (a turn's work at a time), and its place, to a link on
+    /// standby; `Disconnected` is reported, unless we leave.
+    fn release(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(id) else { return };
         self.turn.note_released();
         let left = std::mem::take(&mut peer.left);
         let regexps = std::mem::take(&mut peer.regexps);
@@ -238,10 +262,16 @@ impl Engine {
         }
     }
 
-    /// Frees a dead peer's record, once its `Disconnected` event has been delivered.
+    /// Frees a dead peer's record, once its `Disconnected` event has been
+    /// delivered (a draining one's when it closes).
     pub fn reap(&mut self, id: PeerId) {
-        if self.peers.get(id).is_some_and(|p| p.state == PeerState::Dead) {
-            self.peers.remove(id);
+        let Some(peer) = self.peers.get_mut(id) else { return };
+        match peer.state {
+            PeerState::Dead => {
+                self.peers.remove(id);
+            }
+            PeerState::Draining => peer.reaped = true,
+            PeerState::Open | PeerState::Closing => {}
         }
     }
 
@@ -257,17 +287,20 @@ impl Engine {
         }
     }
 
+    /// Closes a connection once what is queued for it is written; a draining
+    /// one (a Bye, or a limit passed, or we leave) stays draining meanwhile.
     fn request_close(&mut self, id: PeerId) {
-        if let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) {
+        let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_read()) else { return };
+        if peer.is_open() {
             peer.state = PeerState::Closing;
-            self.actions.push_back(Action::Close(id));
         }
+        self.actions.push_back(Action::Close(id));
     }
 
     /// Queues whole lines for an open peer (`None` when it is not open); `full`
     /// says what becomes of them past the queue's cap.
     fn queue(&mut self, id: PeerId, full: WhenFull, write: impl FnOnce(&mut Vec<u8>)) -> Option<Push> {
-        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, full, write).map(|q| q.push)
+        queue_to(&mut self.peers, &mut self.outbox, &mut self.events, id, full, write)
     }
 
     /// Moves the bytes queued for a peer into `buf` for the driver to write (see
@@ -361,26 +394,26 @@ impl Engine {
     }
 
     /// Peer ids, newest connection first, mid-handshake ones included (not a
-    /// connection on standby, `dedupe.rs`).
+    /// connection on standby or draining, `dedupe.rs`).
     pub fn peers(&self) -> Vec<PeerId> {
         let mut ids = self.peers.newest_first();
-        ids.retain(|&id| self.peers.get(id).is_some_and(|p| !p.standby));
+        ids.retain(|&id| self.peers.get(id).is_some_and(|p| !p.standby && p.state != PeerState::Draining));
         ids
     }
 
-    /// Every connection, newest first, on standby too: what leaving closes.
+    /// Every connection, newest first, on standby or draining too: what leaving closes.
     pub fn connections(&self) -> Vec<PeerId> {
         self.peers.newest_first()
     }
 
-    /// A peer, while it is connected or its `Disconnected` is not yet reaped.
+    /// A peer, while it is connected or draining, or its `Disconnected` is not yet reaped.
     pub fn peer(&self, id: PeerId) -> Option<&Peer> {
         self.peers.get(id)
     }
 
-    /// The newest-connected peer with that name.
+    /// The newest-connected peer with that name, among those listed ([`Engine::peers`]).
     pub fn peer_by_name(&self, name: &[u8]) -> Option<PeerId> {
-        self.peers.newest_first().into_iter().find(|&id| self.peers.get(id).is_some_and(|p| p.name == name))
+        self.peers().into_iter().find(|&id| self.peers.get(id).is_some_and(|p| p.name == name))
     }
 
     /// A peer's regexps, newest added first.
@@ -440,9 +473,20 @@ fn queue_to(
     id: PeerId,
     full: WhenFull,
     write: impl FnOnce(&mut Vec<u8>),
-) -> Option<Queued> {
+) -> Option<Push> {
     let peer = peers.get_mut(id).filter(|p| p.is_open())?;
-    let standby = peer.standby;
+    Some(queue_on(peer, id, outbox, events, full, write))
+}
+
+/// Queues whole lines for `peer` (whose id is `id`), open.
+fn queue_on(
+    peer: &mut Peer,
+    id: PeerId,
+    outbox: &mut Outbox,
+    events: &mut VecDeque<Event>,
+    full: WhenFull,
+    write: impl FnOnce(&mut Vec<u8>),
+) -> Push {
     let (was_empty, before) = (peer.out.is_empty(), peer.out.queued());
     let push = if full == WhenFull::Keep {
         peer.out.push_uncapped(write);
@@ -464,14 +508,7 @@ fn queue_to(
         Push::Full if full == WhenFull::Report => events.push_back(Event::App { peer: id, event: AppEvent::FifoFull }),
         Push::Full => {}
     }
-    Some(Queued { push, standby })
-}
-
-/// What queueing to an open peer did.
-struct Queued {
-    push: Push,
-    /// The peer is on standby (`dedupe.rs`): its agent counts through another link.
-    standby: bool,
+    push
 }
 
 #[cfg(test)]

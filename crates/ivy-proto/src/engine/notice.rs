@@ -81,9 +81,10 @@ pub enum Notice {
         /// Why it does not compile.
         error: String,
     },
-    /// A second connection to an agent we already reach: it is closed.
+    /// A second connection to an agent we already reach: it is dropped
+    /// (drained or closed, `dedupe.rs`).
     AlreadyConnected {
-        /// The connection closed.
+        /// The connection dropped.
         peer: PeerId,
     },
     /// A limit of [`super::Limits`] was passed: the peer is dropped.

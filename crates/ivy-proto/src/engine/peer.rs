@@ -13,6 +13,10 @@ use std::time::Duration;
 pub enum PeerState {
     /// Connected: input is read, output queued.
     Open,
+    /// Dropped as a duplicate (`dedupe.rs`): told so, sent nothing more, and its
+    /// `Disconnected` reported; its messages are still read and delivered until
+    /// the other end closes, so that none sent before it learnt is lost.
+    Draining,
     /// A close was requested: input is ignored, queued output is still flushed.
     Closing,
     /// The connection is gone; the record waits for [`super::Engine::reap`].
@@ -45,10 +49,12 @@ pub struct Peer {
     pub(crate) waits: bool,
     pub(crate) ready_sent: bool,
     /// A second connection from an agent we already have a working link with
-    /// (`dedupe.rs`): kept open and sent what its agent subscribes, but neither
-    /// listed, counted nor reported connected, until that link goes and this
-    /// one takes over.
+    /// (`dedupe.rs`): kept open and read, but sent no message, neither listed
+    /// nor reported connected, until that link goes and this one takes over.
     pub(crate) standby: bool,
+    /// Its `Disconnected` was delivered while it drained: the record goes as
+    /// soon as the connection closes.
+    pub(crate) reaped: bool,
     pub(crate) ping_seq: i32,
     pub(crate) ping_sent_at: Option<Duration>,
     /// Closed because we leave the bus ([`super::Engine::leave`]).
@@ -76,6 +82,7 @@ impl Peer {
             waits: false,
             ready_sent: false,
             standby: false,
+            reaped: false,
             ping_seq: 0,
             ping_sent_at: None,
             left: false,
@@ -99,9 +106,19 @@ impl Peer {
         self.remote
     }
 
-    /// Connected, and neither closing nor gone.
+    /// Connected, and neither draining, closing nor gone.
     pub fn is_open(&self) -> bool {
         self.state == PeerState::Open
+    }
+
+    /// Whether its `Disconnected` was delivered while it drains ([`super::Engine::reap`]).
+    pub fn is_reaped(&self) -> bool {
+        self.reaped
+    }
+
+    /// Whether its input is read and handled: open, or draining.
+    pub(crate) fn is_read(&self) -> bool {
+        matches!(self.state, PeerState::Open | PeerState::Draining)
     }
 
     /// The listening port of the agent at the other end: the one we dialled,

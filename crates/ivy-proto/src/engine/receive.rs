@@ -20,14 +20,21 @@ enum Flow {
     Stop,
 }
 
+/// What a draining connection still delivers (`dedupe.rs`): what its agent
+/// sent us. Its subscriptions and handshake no longer matter, and it cannot be
+/// answered.
+fn heard_while_draining(kind: MsgType) -> bool {
+    matches!(kind, MsgType::Msg | MsgType::DirectMsg | MsgType::Die | MsgType::Bye | MsgType::Error)
+}
+
 impl Engine {
     /// Where to receive a peer's bytes without a copy: room in its line buffer; then
-    /// call [`Engine::handle_input`]. `None` when the peer is not open (its input is
-    /// ignored), or when its buffer would grow past the agent's input budget
+    /// call [`Engine::handle_input`]. `None` when the peer is neither open nor
+    /// draining (its input is ignored), or when its buffer would grow past the agent's input budget
     /// ([`super::Limits::max_input_memory`]): it is then dropped as for a line
     /// too long. Not to be called while [`Engine::input_waits`].
     pub fn input_room(&mut self, id: PeerId) -> Option<&mut [u8]> {
-        let peer = self.peers.get_mut(id).filter(|p| p.is_open())?;
+        let peer = self.peers.get_mut(id).filter(|p| p.is_read())?;
         let (held, size) = (peer.input.held(), peer.input.room_size());
         let total = self.input_held + size.saturating_sub(held);
         let limits = &self.limits;
@@ -42,7 +49,7 @@ impl Engine {
     /// `n` bytes were received into [`Engine::input_room`]: every line they complete
     /// is handled, as far as the turn's work allows ([`Engine::input_waits`]).
     pub fn handle_input(&mut self, id: PeerId, n: usize) {
-        let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
+        let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_read()) else { return };
         peer.input.filled(n);
         self.turn.received(&mut peer.work, n);
         self.take_lines(id);
@@ -53,7 +60,7 @@ impl Engine {
     /// ([`super::FLOOR_READ`]) once per turn, for the lines of its floor. Any
     /// number for a peer no longer read (its bytes are dropped).
     pub fn read_allowance(&self, id: PeerId) -> usize {
-        match self.peers.get(id).filter(|p| p.is_open()) {
+        match self.peers.get(id).filter(|p| p.is_read()) {
             Some(peer) if peer.waits => 0,
             Some(peer) => self.turn.read_allowance(&peer.work),
             None => usize::MAX,
@@ -107,7 +114,7 @@ impl Engine {
             let Some(id) = self.turn.waiting.pop_front() else { return };
             if let Some(peer) = self.peers.get_mut(id).filter(|p| p.waits) {
                 peer.waits = false;
-                if peer.is_open() {
+                if peer.is_read() {
                     self.take_lines(id);
                 }
             }
@@ -171,7 +178,7 @@ impl Engine {
         if let Some(peer) = self.peers.get_mut(id).filter(|p| p.state != PeerState::Dead) {
             peer.input = input;
             peer.work = work;
-            let waits = waits && peer.is_open() && !close;
+            let waits = waits && peer.is_read() && !close;
             if waits && !std::mem::replace(&mut peer.waits, true) {
                 self.turn.waiting.push_back(id);
             }
@@ -214,6 +221,9 @@ impl Engine {
             self.notices.push_back(Notice::UnknownType { peer: id, line: line.to_vec() });
             return Flow::Next;
         };
+        if self.peers.get(id).is_some_and(|p| p.state == PeerState::Draining) && !heard_while_draining(kind) {
+            return Flow::Next;
+        }
         match kind {
             MsgType::Bye => return Flow::CloseAfterBatch,
             MsgType::AddRegexp => return self.peer_subscribes(id, l.id, l.params),
@@ -340,7 +350,7 @@ impl Engine {
         let Some(peer) = self.peers.get_mut(id) else { return Flow::Stop };
         peer.name = name.to_vec();
         peer.announced_port = u16::try_from(port).ok().filter(|&p| p != 0);
-        if self.drop_duplicate(id) == Some(id) { Flow::Stop } else { Flow::Next }
+        if self.drop_duplicate(id) { Flow::Stop } else { Flow::Next }
     }
 
     /// EndRegexp: Connected (every time), and the ready message once (§4.3).

@@ -1,7 +1,7 @@
 //! What the engine sends on its user's behalf: messages routed through the peers'
 //! subscriptions (§5.1), our own subscriptions (§8.1), and the control messages (§6).
 
-use super::{BindingId, Engine, Notice, PeerId, Push, SendError, UnknownBinding, WhenFull, queue_to};
+use super::{BindingId, Engine, Notice, PeerId, Push, SendError, UnknownBinding, WhenFull, queue_on};
 use crate::pattern::expand_intervals;
 use crate::wire::{self, LF, MsgType};
 use std::time::Duration;
@@ -43,14 +43,14 @@ impl Engine {
                 notices.push_back(Notice::LineFeedRefused { what: "a captured argument" });
                 return;
             };
-            for &(peer, id) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
+            for &(id, sub) in subs.iter().filter(|(p, _)| only.is_none_or(|o| o == *p)) {
+                // Closing peers get nothing, nor a connection on standby: its
+                // agent has the message on the link that works (dedupe.rs).
+                let Some(peer) = peers.get_mut(id).filter(|p| p.is_open() && !p.standby) else { continue };
                 // The params are built once per match and copied to each subscriber.
-                let queued =
-                    queue_to(peers, outbox, events, peer, full, |b| wire::encode_line(b, MsgType::Msg, id, params));
-                // Lines dropped at a full queue count, as in ivy-c; closing peers do
-                // not, nor a connection on standby: it gets the message too (it may
-                // be the link its agent keeps, dedupe.rs) but is no agent more.
-                count += usize::from(queued.is_some_and(|q| !q.standby));
+                queue_on(peer, id, outbox, events, full, |b| wire::encode_line(b, MsgType::Msg, sub, params));
+                // Lines dropped at a full queue count, as in ivy-c.
+                count += 1;
             }
         });
         let refused = self.dict.refused();

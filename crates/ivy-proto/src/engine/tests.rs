@@ -801,128 +801,208 @@ enum Step {
     Deliver(usize, usize),
 }
 
-/// Agents 0 (A) and 1 (B) on 127.0.0.1, listening on `ports`; connection k was
-/// dialled by agent k, from ephemeral port 50001 + k. Runs `steps`, then moves
-/// bytes until both are quiet, carrying out the closes they ask for (the other
-/// end sees the Error, then the close). Both subscribe to `^x(.*)`; after
-/// every move, each agent has at most one link reported connected and sends a
-/// numbered `x` counted for at most one peer, and no `x` arrives twice. Returns,
-/// per agent, the connections still open, each checked to be the one reported
-/// connected and the only one listed, and to carry a last `x` exactly once.
-fn simultaneous(ports: [u16; 2], steps: &[Step]) -> [Vec<usize>; 2] {
-    let mut agents = ports.map(|port| {
-        let mut e = Engine::new(format!("P{port}").as_bytes(), None);
-        e.set_local(port, port.to_string().as_bytes());
-        e.bind(b"^x(.*)");
-        e
-    });
+/// Two agents, 0 (A) and 1 (B), on 127.0.0.1, and the two connections of a
+/// simultaneous connect between them: connection k was dialled by agent k, from
+/// ephemeral port 50001 + k. Bytes an end queued are in flight until delivered;
+/// what the engines ask of sockets is carried out at once, as the driver does.
+struct Pair {
+    ports: [u16; 2],
+    agents: [Engine; 2],
+    /// `ends[a][k]`: agent a's end of connection k, while open.
+    ends: [[Option<PeerId>; 2]; 2],
+    /// `shut[a][k]`: agent a sends nothing more on connection k (it drains, or
+    /// closed): the other end reads EOF after what is in flight.
+    shut: [[bool; 2]; 2],
+    /// `eof[a][k]`: agent a read that EOF.
+    eof: [[bool; 2]; 2],
+    /// Connection k was closed at once by one end ([`Action::Close`]): the
+    /// other end, opened later, reads EOF.
+    gone: [bool; 2],
+    /// Per agent: the connections reported connected, the `x` received, and
+    /// the number of each `x` sent and counted for a peer.
+    reported: [Vec<PeerId>; 2],
+    received: [Vec<Vec<u8>>; 2],
+    counted: [Vec<usize>; 2],
+    sent: usize,
+}
+
+impl Pair {
     const X_LINE: &[u8] = b"2 0\x02";
-    let mut reported: [Vec<PeerId>; 2] = [vec![], vec![]];
-    let mut received: [Vec<Vec<u8>>; 2] = [vec![], vec![]];
-    let mut sent = 0;
-    let mut check = |agents: &mut [Engine; 2], reported: &mut [Vec<PeerId>; 2], received: &mut [Vec<Vec<u8>>; 2]| {
-        for ((e, up), got) in agents.iter_mut().zip(reported.iter_mut()).zip(received.iter_mut()) {
+
+    fn new(ports: [u16; 2]) -> Pair {
+        let agents = ports.map(|port| {
+            let mut e = Engine::new(format!("P{port}").as_bytes(), None);
+            e.set_local(port, port.to_string().as_bytes());
+            e.bind(b"^x(.*)");
+            e
+        });
+        Pair {
+            ports,
+            agents,
+            ends: [[None; 2]; 2],
+            shut: [[false; 2]; 2],
+            eof: [[false; 2]; 2],
+            gone: [false; 2],
+            reported: [vec![], vec![]],
+            received: [vec![], vec![]],
+            counted: [vec![], vec![]],
+            sent: 0,
+        }
+    }
+
+    fn open(&mut self, k: usize, a: usize) {
+        let other = 1 - k;
+        let id = if a == k {
+            let name = format!("P{}", self.ports[other]);
+            self.agents[a].handle_connected(addr(self.ports[other]), addr(50001 + k as u16), Some(name.as_bytes()))
+        } else {
+            self.agents[a].handle_connected(addr(50001 + k as u16), addr(self.ports[a]), None)
+        };
+        self.ends[a][k] = Some(id);
+        if self.gone[k] {
+            self.ends[a][k] = None;
+            self.agents[a].handle_closed(id);
+        }
+    }
+
+    /// What agent `a` queued on connection `k` arrives, and the EOF after it if
+    /// `a` shut its side. Whether anything but an `x` moved.
+    fn deliver(&mut self, k: usize, a: usize) -> bool {
+        let b = 1 - a;
+        let (Some(from), Some(to)) = (self.ends[a][k], self.ends[b][k]) else { return false };
+        let bytes = take_out(&mut self.agents[a], from);
+        feed(&mut self.agents[b], to, &bytes);
+        let mut moved = !bytes.split(|&c| c == b'\n').all(|line| line.is_empty() || line.starts_with(Self::X_LINE));
+        if self.shut[a][k] && !self.eof[b][k] {
+            self.eof[b][k] = true;
+            self.read_eof(k, b);
+            moved = true;
+        }
+        moved
+    }
+
+    /// Agent `x` reads EOF on connection `k`: it closes its side if it had not
+    /// (what it queued is in flight), and the connection is done for it.
+    fn read_eof(&mut self, k: usize, x: usize) {
+        self.shut[x][k] = true;
+        self.deliver(k, x);
+        if let Some(p) = self.ends[x][k].take() {
+            self.agents[x].handle_closed(p);
+        }
+    }
+
+    /// Carries out the closes and drains the agents asked for.
+    fn act(&mut self) -> bool {
+        let mut acted = false;
+        for a in 0..2 {
+            for action in actions(&mut self.agents[a]) {
+                let (Action::Close(id) | Action::Drain(id)) = action else { panic!("{action:?}") };
+                let Some(k) = (0..2).find(|&k| self.ends[a][k] == Some(id)) else { continue };
+                acted = true;
+                self.shut[a][k] = true;
+                if let Action::Close(_) = action {
+                    // Its input is dropped with it: the other end reads the rest, then EOF.
+                    self.gone[k] = true;
+                    self.deliver(k, a);
+                    if let Some(p) = self.ends[a][k].take() {
+                        self.agents[a].handle_closed(p);
+                    }
+                }
+            }
+        }
+        acted
+    }
+
+    /// After every move: what arrived is received, and each agent sends a
+    /// numbered `x`, counted for at most one peer.
+    fn check(&mut self) {
+        self.receive();
+        for a in 0..2 {
+            self.sent += 1;
+            let count = self.agents[a].send_msg(format!("x{}", self.sent).as_bytes()).unwrap_or(0);
+            assert!(count <= 1, "a message counted twice");
+            if count == 1 {
+                self.counted[a].push(self.sent);
+            }
+        }
+    }
+
+    /// Events are delivered (a Disconnected reaps its record, as the driver
+    /// does): each agent has at most one link reported connected, and no `x`
+    /// arrives twice.
+    fn receive(&mut self) {
+        for a in 0..2 {
+            let e = &mut self.agents[a];
             for event in events(e) {
                 match event {
-                    Event::App { peer, event: AppEvent::Connected } => up.push(peer),
-                    Event::App { peer, event: AppEvent::Disconnected } => up.retain(|&p| p != peer),
+                    Event::App { peer, event: AppEvent::Connected } => self.reported[a].push(peer),
+                    Event::App { peer, event: AppEvent::Disconnected } => {
+                        self.reported[a].retain(|&p| p != peer);
+                        e.reap(peer);
+                    }
                     Event::Msg { params, .. } => {
-                        assert!(!got.contains(&params), "{} arrived twice", params.escape_ascii());
-                        got.push(params);
+                        assert!(!self.received[a].contains(&params), "{} arrived twice", params.escape_ascii());
+                        self.received[a].push(params);
                     }
                     _ => {}
                 }
             }
-            assert!(up.len() <= 1, "two links reported connected: {up:?}");
-            sent += 1;
-            assert!(e.send_msg(format!("x{sent}").as_bytes()).unwrap_or(0) <= 1, "a message counted twice");
+            assert!(self.reported[a].len() <= 1, "two links reported connected: {:?}", self.reported[a]);
         }
-    };
-    let mut ends: [[Option<PeerId>; 2]; 2] = [[None; 2]; 2];
-    let open = |agents: &mut [Engine; 2], ends: &mut [[Option<PeerId>; 2]; 2], k: usize, a: usize| {
-        let (dialler, other) = (k, 1 - k);
-        let id = if a == dialler {
-            let name = format!("P{}", ports[other]);
-            agents[a].handle_connected(addr(ports[other]), addr(50001 + k as u16), Some(name.as_bytes()))
-        } else {
-            agents[a].handle_connected(addr(50001 + k as u16), addr(ports[a]), None)
-        };
-        ends[a][k] = Some(id);
-    };
-    let deliver = |agents: &mut [Engine; 2], ends: &[[Option<PeerId>; 2]; 2], k: usize, a: usize| {
-        let (Some(from), Some(to)) = (ends[a][k], ends[1 - a][k]) else { return false };
-        let bytes = take_out(&mut agents[a], from);
-        feed(&mut agents[1 - a], to, &bytes);
-        // Only the `x` of the checks: quiet.
-        !bytes.split(|&b| b == b'\n').all(|line| line.is_empty() || line.starts_with(X_LINE))
-    };
-    // The closes asked for, carried out at once, as the driver does.
-    let close_asked = |agents: &mut [Engine; 2], ends: &mut [[Option<PeerId>; 2]; 2], gone: &mut [bool; 2]| {
-        let mut closed = false;
-        for a in 0..2 {
-            for action in actions(&mut agents[a]) {
-                let Action::Close(id) = action else { panic!("{action:?}") };
-                // Both ends may ask: the first close took both.
-                let Some(k) = (0..2).find(|&k| ends[a][k] == Some(id)) else { continue };
-                gone[k] = true;
-                deliver(agents, ends, k, a);
-                for (b, end) in ends.iter_mut().enumerate() {
-                    if let Some(p) = end[k].take() {
-                        agents[b].handle_closed(p);
-                        agents[b].reap(p);
-                    }
+    }
+
+    /// Moves bytes until both agents are quiet.
+    fn settle(&mut self) {
+        loop {
+            let mut moved = false;
+            for k in 0..2 {
+                for a in 0..2 {
+                    moved |= self.deliver(k, a);
                 }
-                closed = true;
             }
+            moved |= self.act();
+            if !moved {
+                self.receive();
+                return;
+            }
+            self.check();
         }
-        closed
-    };
-    // Connections closed by one end: the other end, opened later, reads EOF.
-    let mut gone = [false; 2];
+    }
+}
+
+/// Runs `steps` of a simultaneous connect between agents listening on `ports`,
+/// then moves bytes until both are quiet (see [`Pair`]). Every `x` an agent
+/// counted for a peer reaches the other agent exactly once. Returns, per agent,
+/// the connections still open, each checked to be the one reported connected
+/// and the only one listed, and to carry a last `x` exactly once.
+fn simultaneous(ports: [u16; 2], steps: &[Step]) -> [Vec<usize>; 2] {
+    let mut pair = Pair::new(ports);
     for &step in steps {
         match step {
-            Step::Open(k, a) => {
-                open(&mut agents, &mut ends, k, a);
-                if let Some(p) = ends[a][k].take_if(|_| gone[k]) {
-                    agents[a].handle_closed(p);
-                    agents[a].reap(p);
-                }
-            }
+            Step::Open(k, a) => pair.open(k, a),
             Step::Deliver(k, a) => {
-                deliver(&mut agents, &ends, k, a);
+                pair.deliver(k, a);
             }
         }
-        close_asked(&mut agents, &mut ends, &mut gone);
-        check(&mut agents, &mut reported, &mut received);
+        pair.act();
+        pair.check();
     }
-    loop {
-        let mut moved = false;
-        for k in 0..2 {
-            for a in 0..2 {
-                moved |= deliver(&mut agents, &ends, k, a);
-            }
-        }
-        moved |= close_asked(&mut agents, &mut ends, &mut gone);
-        check(&mut agents, &mut reported, &mut received);
-        if !moved {
-            break;
-        }
-    }
-    // Once settled, a message reaches the other agent exactly once.
+    pair.settle();
     for a in 0..2 {
-        assert_eq!(agents[a].send_msg(b"xlast"), Ok(1), "agent {a}: {ports:?} {steps:?}");
-        for k in 0..2 {
-            deliver(&mut agents, &ends, k, a);
-        }
-        check(&mut agents, &mut reported, &mut received);
-        assert!(received[1 - a].contains(&b"last\x03".to_vec()), "agent {a}'s last message lost: {ports:?} {steps:?}");
+        assert_eq!(pair.agents[a].send_msg(b"xlast"), Ok(1), "agent {a}: {ports:?} {steps:?}");
+        pair.counted[a].push(0);
     }
+    pair.settle();
     for a in 0..2 {
-        let open: Vec<PeerId> = ends[a].iter().flatten().copied().collect();
-        assert_eq!(reported[a], open, "agent {a}: reported connected, {ports:?} {steps:?}");
-        assert_eq!(agents[a].peers(), open, "agent {a}: listed");
+        for &n in &pair.counted[a] {
+            let x = if n == 0 { b"last\x03".to_vec() } else { format!("{n}\x03").into_bytes() };
+            assert!(pair.received[1 - a].contains(&x), "agent {a}'s x{n} lost: {ports:?} {steps:?}");
+        }
+        let open: Vec<PeerId> = pair.ends[a].iter().flatten().copied().collect();
+        assert_eq!(pair.reported[a], open, "agent {a}: reported connected, {ports:?} {steps:?}");
+        assert_eq!(pair.agents[a].peers(), open, "agent {a}: listed");
     }
-    [0, 1].map(|a| (0..2).filter(|&k| ends[a][k].is_some()).collect())
+    [0, 1].map(|a| (0..2).filter(|&k| pair.ends[a][k].is_some()).collect())
 }
 
 /// Every order of the steps of a simultaneous connect: each connection's two
@@ -994,32 +1074,63 @@ fn claim_against_dialled(port: u16, claim_from: u16) -> (Engine, PeerId, PeerId)
 #[test]
 fn a_claim_never_drops_a_link_that_works() {
     // Issue 14: an attacker on B's host, from a low port, claims B's port.
-    // Above B: the link to B stays; the claimant waits on standby, unlisted
-    // and unreported; what it subscribes reaches it, counted as no agent more.
+    // Above B: the link to B stays; the claimant waits on standby, unlisted,
+    // unreported and sent no message.
     let (mut e, b, claim) = claim_against_dialled(7777, 1024);
     expect_out(&mut e, b, b"");
     expect_out(&mut e, claim, b"");
     assert!(actions(&mut e).is_empty());
     assert!(notices(&mut e).is_empty());
     expect_reply(&mut e, b, b"9 1\x02\n", b"10 1\x02\n");
+    expect_reply(&mut e, claim, b"9 1\x02\n", b"10 1\x02\n");
     feed(&mut e, b, b"1 0\x02^x\n");
     feed(&mut e, claim, b"1 0\x02^x\n");
     assert!(!events(&mut e).contains(&app(claim, AppEvent::Connected)));
     assert_eq!(e.peers(), vec![b]);
     expect_sent(&mut e, b, b"x", 1, b"2 0\x02\n");
-    expect_out(&mut e, claim, b"2 0\x02\n");
+    expect_out(&mut e, claim, b"");
     // Should the link to B go, the claim takes over.
     e.handle_closed(b);
     assert_eq!(events(&mut e), vec![app(b, AppEvent::Disconnected), app(claim, AppEvent::Connected)]);
     e.reap(b);
     assert_eq!(e.peers(), vec![claim]);
     expect_sent(&mut e, claim, b"x", 1, b"2 0\x02\n");
-    // Below B: the claimant merely duplicates a proven link, and goes.
+    // Below B: the claimant merely duplicates a proven link, and drains.
     let (mut e, b, claim) = claim_against_dialled(5000, 1024);
     expect_out(&mut e, claim, b"3 0\x02Application already connected\n");
-    assert_eq!(actions(&mut e), vec![Action::Close(claim)]);
+    assert_eq!(actions(&mut e), vec![Action::Drain(claim)]);
     assert_eq!(notices(&mut e), vec![Notice::AlreadyConnected { peer: claim }]);
     expect_reply(&mut e, b, b"9 1\x02\n", b"10 1\x02\n");
+}
+
+#[test]
+fn a_draining_connection_delivers_what_its_agent_sent_until_it_closes() {
+    let (mut e, b, claim) = claim_against_dialled(5000, 1024);
+    let bound = e.bind(b"^x(.*)");
+    take_out(&mut e, b);
+    take_out(&mut e, claim);
+    assert_eq!(events(&mut e), vec![app(b, AppEvent::Connected), app(claim, AppEvent::Disconnected)]);
+    assert_eq!(e.peers(), vec![b]);
+    // Reaped when its Disconnected is delivered: the record stays while it drains.
+    e.reap(claim);
+    assert!(e.peer(claim).is_some());
+    // What its agent sent is delivered; what asks for an answer or a
+    // subscription is not heeded; nothing goes to it.
+    feed(&mut e, claim, b"9 1\x02\n1 0\x02(.*)\n2 0\x02one\x03\n7 3\x02direct\n");
+    expect_out(&mut e, claim, b"");
+    assert_eq!(
+        events(&mut e),
+        vec![
+            Event::Msg { peer: claim, binding: bound.0, params: b"one\x03".to_vec() },
+            Event::Direct { peer: claim, id: 3, text: b"direct".to_vec() },
+        ]
+    );
+    assert_eq!(e.send_msg(b"x"), Ok(0));
+    expect_out(&mut e, claim, b"");
+    // Its close reports nothing more, and frees the record.
+    e.handle_closed(claim);
+    assert!(events(&mut e).is_empty());
+    assert!(e.peer(claim).is_none());
 }
 
 #[test]
@@ -1054,7 +1165,7 @@ fn the_higher_end_drops_its_dial_only_in_handshake() {
     feed(&mut e, accepted, b"6 6000\x02B\n5 0\x02\n");
     expect_out(&mut e, dial, b"3 0\x02Application already connected\n");
     expect_out(&mut e, accepted, b"");
-    assert_eq!(actions(&mut e), vec![Action::Close(dial)]);
+    assert_eq!(actions(&mut e), vec![Action::Drain(dial)]);
     // A dial that completes after B's accepted connection announced itself.
     let mut e = engine();
     let accepted = e.handle_connected(addr(50002), addr(7777), None);
@@ -1062,7 +1173,7 @@ fn the_higher_end_drops_its_dial_only_in_handshake() {
     take_out(&mut e, accepted);
     let dial = e.handle_connected(addr(6000), addr(50001), Some(b"B"));
     expect_out(&mut e, dial, b"6 7777\x02CTEST\n5 0\x02\n3 0\x02Application already connected\n");
-    assert_eq!(actions(&mut e), vec![Action::Close(dial)]);
+    assert_eq!(actions(&mut e), vec![Action::Drain(dial)]);
 }
 
 #[test]

@@ -68,8 +68,8 @@ struct Core {
     sockets: Sockets,
     /// Peers with output to write (reused from one flush to the next).
     dirty: Vec<PeerId>,
-    /// Closes put off while another thread writes to the peer.
-    deferred_closes: Vec<PeerId>,
+    /// Closes and drains put off while another thread writes to the peer.
+    deferred: Vec<Action>,
     /// A writer off the loop's thread left tasks for the loop.
     loop_tasks: bool,
 }
@@ -132,7 +132,7 @@ impl Driver {
                 engine,
                 sockets: Sockets::new(watcher),
                 dirty: Vec::new(),
-                deferred_closes: Vec::new(),
+                deferred: Vec::new(),
                 loop_tasks: false,
             };
             Driver {
@@ -277,22 +277,19 @@ impl Driver {
         log_notices(&mut core.engine);
     }
 
-    /// Opens and closes connections as the engine asked (a close after what is
-    /// queued for the peer is written); a close waits while another thread writes
-    /// to that peer.
+    /// Opens, closes and drains connections as the engine asked (a close or a
+    /// drain after what is queued for the peer is written); a close or a drain
+    /// waits while another thread writes to that peer.
     fn run_actions(&self, core: &mut MutexGuard<'_, Core>) {
-        let deferred = std::mem::take(&mut core.deferred_closes);
-        let actions = deferred.into_iter().map(Action::Close);
-        let actions: Vec<_> = actions.chain(std::iter::from_fn(|| core.engine.poll_action())).collect();
+        let deferred = std::mem::take(&mut core.deferred);
+        let actions: Vec<_> = deferred.into_iter().chain(std::iter::from_fn(|| core.engine.poll_action())).collect();
         for action in actions {
-            if let Action::Close(id) = action {
+            if let Action::Close(id) | Action::Drain(id) = action {
                 write_peer(core, id, true);
             }
-            let Core { engine, sockets, deferred_closes, .. } = &mut **core;
-            if !sockets.act(engine, &action)
-                && let Action::Close(id) = action
-            {
-                deferred_closes.push(id);
+            let Core { engine, sockets, deferred, .. } = &mut **core;
+            if !sockets.act(engine, &action) {
+                deferred.push(action);
                 self.turn_due.store(true, Ordering::SeqCst);
             }
         }
@@ -355,10 +352,8 @@ impl Driver {
         // found), connections to open or close, tasks a write left. The loop may
         // have cleared `turn_due` while this thread wrote without the lock: set it
         // again, under the lock, before the wake-up.
-        let wake = core.engine.has_actions()
-            || core.engine.has_events()
-            || core.loop_tasks
-            || !core.deferred_closes.is_empty();
+        let wake =
+            core.engine.has_actions() || core.engine.has_events() || core.loop_tasks || !core.deferred.is_empty();
         if wake {
             self.turn_due.store(true, Ordering::SeqCst);
         }

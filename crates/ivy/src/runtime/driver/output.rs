@@ -22,6 +22,8 @@ pub(super) struct Output {
     writing: bool,
     /// The socket refused bytes: the rest waits for writability.
     blocked: bool,
+    /// Our side of the connection is shut down (it drains): nothing more is written.
+    shut: bool,
     /// What a writer off the loop's thread left for the loop to do, since only
     /// the loop's thread may change what its loop watches.
     for_loop: Option<LoopTask>,
@@ -66,6 +68,14 @@ impl Output {
     pub(super) fn unblock(&mut self) {
         self.blocked = false;
     }
+
+    /// Nothing more is written: what was not, goes.
+    pub(super) fn shut(&mut self) {
+        self.shut = true;
+        self.blocked = false;
+        self.buf.clear();
+        self.pos = 0;
+    }
 }
 
 /// Writes what is queued for peer `id` until done or the socket is full, with the
@@ -76,7 +86,7 @@ pub(super) fn write_peer(core: &mut MutexGuard<'_, Core>, id: PeerId, on_loop: b
         let Core { engine, sockets, .. } = &mut **core;
         let Some(peer) = sockets.peer_mut(id) else { return Wrote::Done };
         let out = &mut peer.out;
-        if out.writing || out.blocked {
+        if out.writing || out.blocked || out.shut {
             return Wrote::Done;
         }
         if out.pos >= out.buf.len() {

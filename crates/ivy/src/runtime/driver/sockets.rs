@@ -279,9 +279,9 @@ impl Sockets {
         self.conns.insert(stream.fd(), Conn::Peer(PeerConn { stream, id, out: Output::default() }));
     }
 
-    /// Does what the engine asked of sockets: a connect, or a close once what is
-    /// queued is written (`false` while another thread still writes to that peer:
-    /// ask again later).
+    /// Does what the engine asked of sockets: a connect, or a close or a drain
+    /// once what is queued is written (`false` while another thread still writes
+    /// to that peer: ask again later).
     pub(super) fn act(&mut self, engine: &mut Engine, action: &Action) -> bool {
         match action {
             Action::Connect { addr, name } => {
@@ -289,6 +289,7 @@ impl Sockets {
                 true
             }
             Action::Close(id) => self.close_peer(engine, *id),
+            Action::Drain(id) => self.drain_peer(engine, *id),
         }
     }
 
@@ -420,6 +421,23 @@ impl Sockets {
         }
         let _ = peer.stream.get().shutdown(std::net::Shutdown::Both);
         self.drop_peer(engine, id);
+        true
+    }
+
+    /// Shuts our side of a peer's connection down for writing once nothing is
+    /// being written to it (false while a writer holds it); it is still read,
+    /// until the peer closes its side.
+    fn drain_peer(&mut self, engine: &mut Engine, id: PeerId) -> bool {
+        let Some(peer) = self.peer_mut(id) else { return true };
+        if peer.out.is_writing() {
+            return false;
+        }
+        peer.out.shut();
+        // A socket shut down for writing always reads as writable: unwatched.
+        let shut = peer.stream.set_writable(false).and_then(|()| peer.stream.get().shutdown(std::net::Shutdown::Write));
+        if shut.is_err() {
+            self.drop_peer(engine, id);
+        }
         true
     }
 
