@@ -2,7 +2,7 @@
 
 use super::budget::line_cost;
 use super::dictionary::Subscribed;
-use super::{AppEvent, BindEvent, Engine, Event, Notice, PeerId, PeerState, WhenFull};
+use super::{AppEvent, BindEvent, Engine, Event, GARBAGE_PART, Garbage, Notice, PeerId, PeerState, WhenFull};
 use crate::pattern::CompileError;
 use crate::wire::{self, MsgType};
 use std::net::SocketAddr;
@@ -94,11 +94,18 @@ impl Engine {
         }
     }
 
-    /// Whether memory was given back (a peer closed, or its regexps dropped)
-    /// since the last call, with no teardown left: a time to return freed memory
-    /// to the system.
-    pub fn memory_released(&mut self) -> bool {
-        self.turn.take_released()
+    /// The compiled patterns dropped since the last call, for the caller to
+    /// free, when they are due: once no teardown is left (then
+    /// [`Garbage::settles`] says whether memory was freed meanwhile, even if
+    /// no pattern was), or as soon as they hold more than
+    /// [`Limits::max_pattern_memory`](super::Limits::max_pattern_memory) /
+    /// [`GARBAGE_PART`], teardown or not. Call it at the end of each turn.
+    pub fn take_garbage(&mut self) -> Option<Garbage> {
+        let settles = self.turn.take_released();
+        let pending = self.dict.garbage_bytes();
+        let done = self.turn.teardown.is_empty();
+        let due = settles || (done && pending > 0) || pending > self.limits.max_pattern_memory / GARBAGE_PART;
+        due.then(|| self.dict.take_garbage().settled(settles))
     }
 
     /// Takes up the lines of the peers that waited, each once: as far as the

@@ -7,7 +7,7 @@ use super::budget::line_cost;
 use super::work::{TURN_WORK, compile_cost};
 use super::*;
 use crate::pattern::Pattern;
-use crate::testing::{self, drain_output, events, feed, settle};
+use crate::testing::{self, drain_output, events, feed};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 const BAD: &[u8] = b"3 3\x02bad format request expected 'type id ...'\n0 0\x02\n";
@@ -116,30 +116,89 @@ fn a_flood_of_subscriptions_is_spread_over_turns_and_others_are_answered_meanwhi
     assert!(turns >= 8, "{turns} turns");
 }
 
-#[test]
-fn a_peer_that_held_thousands_of_regexps_is_torn_down_in_slices() {
-    let mut e = engine(Limits::default());
-    let (flood, good) = (peer(&mut e, "FLOOD"), peer(&mut e, "GOOD"));
-    let texts: Vec<String> = (0..2000).map(|i| format!("(.*a){{19}}(?:|z{i})")).collect();
+/// Runs turns until no work waits, taking the garbage at the end of each as
+/// the driver does; returns the turns run and what was handed out.
+fn settle_taking_garbage(e: &mut Engine) -> (usize, Vec<Garbage>) {
+    let mut handed = Vec::new();
+    let mut turns = 0;
+    while e.work_waits() {
+        e.handle_turn();
+        turns += 1;
+        handed.extend(e.take_garbage());
+    }
+    (turns, handed)
+}
+
+/// An engine where three FLOOD peers subscribed 2000 costly regexps each
+/// (compiled, none searched) after GOOD's one, under `limits`: more than a
+/// turn's teardown. Returns them and what their regexps hold.
+fn flooded(limits: Limits) -> (Engine, Vec<PeerId>, usize) {
+    let mut e = engine(limits);
+    let good = peer(&mut e, "GOOD");
     feed(&mut e, good, b"1 0\x02^good (.*)$\n");
     let good_memory = e.dict.memory().0;
-    feed(&mut e, flood, &subscriptions(&texts));
+    let floods: Vec<PeerId> = (0..3).map(|_| peer(&mut e, "FLOOD")).collect();
+    for (n, &flood) in floods.iter().enumerate() {
+        let texts: Vec<String> = (0..2000).map(|i| format!("(.*a){{19}}(?:|z{n}_{i})")).collect();
+        feed(&mut e, flood, &subscriptions(&texts));
+        assert_eq!(e.peer_regexps(flood).map(|r| r.len()), Some(texts.len()));
+    }
     events(&mut e);
-    assert!(e.dict.memory().0 > 2000 * 1000);
-    assert!(!e.memory_released());
-    e.handle_closed(flood);
-    assert_eq!(events(&mut e), vec![Event::App { peer: flood, event: AppEvent::Disconnected }]);
-    e.reap(flood);
-    // Nothing more goes to it, though its regexps are still being dropped.
-    assert_eq!(e.send_msg(b"zz aaaaaaaaaaaaaaaaaaaaa z5"), Ok(0));
+    let held = e.dict.memory().0 - good_memory;
+    (e, floods, held)
+}
+
+/// Closes `peers`, as their connections end.
+fn close_all(e: &mut Engine, peers: &[PeerId]) {
+    for &p in peers {
+        e.handle_closed(p);
+    }
+}
+
+#[test]
+fn peers_that_held_thousands_of_regexps_are_torn_down_in_slices() {
+    // A garbage bound past all they hold (by default: see the next test).
+    let limits = Limits { max_pattern_memory: GARBAGE_PART * (64 << 20), ..Limits::default() };
+    let (mut e, floods, held) = flooded(limits);
+    let good_memory = e.dict.memory().0 - held;
+    assert!(held > 6000 * 1000);
+    assert!(e.take_garbage().is_none(), "nothing dropped, nobody closed");
+    close_all(&mut e, &floods);
+    let gone = floods.iter().map(|&peer| Event::App { peer, event: AppEvent::Disconnected });
+    assert_eq!(events(&mut e), gone.collect::<Vec<_>>());
+    // Nothing more goes to them, though their regexps are still being dropped.
+    assert_eq!(e.send_msg(b"zz aaaaaaaaaaaaaaaaaaaaa z0_5"), Ok(0));
+    let cached = e.dict.memory().2;
+    assert!(cached > 0, "searched, their caches kept");
     assert!(e.work_waits());
-    let turns = settle(&mut e);
+    let (turns, handed) = settle_taking_garbage(&mut e);
     assert!(turns > 1, "{turns} turns");
     assert_eq!(e.dict.memory().0, good_memory, "only GOOD's regexp is left");
     assert!(e.dict.memory().1 < 64, "the tables shrank");
-    assert!(e.memory_released(), "once, when the teardown is done");
-    assert!(!e.memory_released());
+    // Not freed in the engine: handed out once, when the teardown is done.
+    let [garbage] = &handed[..] else { panic!("{} hand-outs", handed.len()) };
+    assert!(garbage.settles());
+    assert_eq!(garbage.bytes(), held + cached, "the patterns, their texts and caches");
+    assert!(e.take_garbage().is_none());
     assert_eq!(e.send_msg(b"good 1"), Ok(1));
+}
+
+#[test]
+fn garbage_past_its_bound_is_handed_out_before_the_teardown_is_done() {
+    let limits = Limits { max_pattern_memory: 64 << 20, ..Limits::default() };
+    let bound = limits.max_pattern_memory / GARBAGE_PART;
+    let (mut e, floods, held) = flooded(limits);
+    assert!(held > 2 * bound, "{held} bytes");
+    close_all(&mut e, &floods);
+    let (_, handed) = settle_taking_garbage(&mut e);
+    let Some((last, early)) = handed.split_last() else { panic!("nothing handed out") };
+    assert!(!early.is_empty(), "a teardown of {held} bytes, handed out at its end only");
+    for garbage in early {
+        assert!(!garbage.settles(), "a teardown is left");
+        assert!(garbage.bytes() > bound, "{} bytes, bound {bound}", garbage.bytes());
+    }
+    assert!(last.settles());
+    assert_eq!(handed.iter().map(Garbage::bytes).sum::<usize>(), held, "all of it, once");
 }
 
 #[test]

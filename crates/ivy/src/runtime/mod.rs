@@ -9,6 +9,7 @@ mod event_loop;
 mod fdmap;
 mod ids;
 mod net;
+mod reclaim;
 mod sys;
 mod thread;
 mod timers;

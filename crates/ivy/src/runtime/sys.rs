@@ -232,7 +232,8 @@ impl Waker {
 
 /// Returns the free memory at the top of the heap, and free pages inside it, to
 /// the system (glibc keeps them otherwise): after a peer that held thousands of
-/// regexps leaves, the agent's RSS comes back down.
+/// regexps leaves, the agent's RSS comes back down. Pages that hold a chunk
+/// cached by a live thread stay (see `reclaim.rs`).
 pub(super) fn give_back_memory() {
     // SAFETY: malloc_trim has no pointer arguments and only walks the allocator's
     // own structures, under its own locks.
@@ -240,6 +241,32 @@ pub(super) fn give_back_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Spawns a thread named `name` that runs `f` with every signal blocked, so
+/// that no handler of the host program (libivy runs inside C programs) ever
+/// runs on it. A new thread starts with its creator's mask: blocking every
+/// signal here around the spawn, rather than in the thread, leaves it no moment
+/// unmasked; signals that come meanwhile wait for the mask restored just after.
+/// When the spawn fails, `f` is dropped here.
+pub(super) fn spawn_without_signals<F>(name: &str, f: F) -> io::Result<std::thread::JoinHandle<()>>
+where
+    F: FnOnce() + Send + 'static,
+{
+    // SAFETY: sigset_t is plain old data, filled by sigfillset before use.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `before` is written by pthread_sigmask before it is read.
+    let mut before: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: both sets are live and writable; pthread_sigmask only changes the
+    // calling thread's mask, which is restored below whatever the spawn did.
+    unsafe {
+        libc::sigfillset(&raw mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const all, &raw mut before);
+    }
+    let spawned = std::thread::Builder::new().name(name.to_owned()).spawn(f);
+    // SAFETY: `before` is the mask pthread_sigmask reported above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &raw const before, std::ptr::null_mut()) };
+    spawned
 }
 
 /// A timerfd on the monotonic clock: readable once its deadline passed, until
@@ -299,6 +326,33 @@ mod tests {
     }
     use std::io::Write;
     use std::os::unix::net::UnixStream;
+
+    /// Which of a few signals the calling thread blocks.
+    fn blocked() -> Vec<bool> {
+        // SAFETY: sigset_t is plain old data; pthread_sigmask only writes `set`.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: a null new mask only reads the calling thread's mask into `set`.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &raw mut set) };
+        let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1, libc::SIGALRM, libc::SIGCHLD, libc::SIGRTMIN()];
+        // SAFETY: `set` is a valid, initialised signal set.
+        signals.iter().map(|&sig| unsafe { libc::sigismember(&raw const set, sig) } == 1).collect()
+    }
+
+    #[test]
+    fn a_thread_spawned_without_signals_blocks_them_all_and_its_creator_none_more() {
+        let before = blocked();
+        assert!(before.iter().all(|b| !b), "the test thread blocks none of them");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = spawn_without_signals("ivy-test", move || {
+            let _ = tx.send((blocked(), std::thread::current().name().map(str::to_owned)));
+        })
+        .expect("spawn");
+        thread.join().expect("join");
+        let (inside, name) = rx.recv().expect("its mask");
+        assert!(inside.iter().all(|&b| b), "{inside:?}");
+        assert_eq!(name.as_deref(), Some("ivy-test"));
+        assert_eq!(blocked(), before, "the creator's mask restored");
+    }
 
     fn ready(ep: &Epoll, events: &mut Events) -> Vec<(u64, i16)> {
         ep.wait(events, Some(Duration::ZERO)).unwrap();

@@ -4,7 +4,7 @@
 use super::callbacks::Callbacks;
 use super::{Core, Driver};
 use crate::Bus;
-use crate::runtime::sys;
+use crate::runtime::reclaim::reclaim;
 use ivy_proto::engine::{AppEvent, Event, pong_micros};
 use ivy_proto::wire;
 use parking_lot::MutexGuard;
@@ -64,13 +64,13 @@ impl Driver {
                     // engine left for another turn has the loop turn again at once.
                     let waits = core.engine.work_waits();
                     self.turn_due.store(waits, Ordering::SeqCst);
-                    let released = core.engine.memory_released();
+                    let garbage = core.engine.take_garbage();
                     drop(core);
                     if waits {
                         self.lp.wake();
                     }
-                    if released {
-                        sys::give_back_memory();
+                    if let Some(garbage) = garbage {
+                        reclaim(garbage);
                     }
                     return;
                 }

@@ -28,6 +28,7 @@ pub use sockets::{ACCEPT_BACKOFF, DATAGRAM_BUFFER};
 use super::backend::{MakeSocketLoop, Readiness, SocketEvents, SocketLoop};
 use super::event_loop::{EventLoop, Source};
 use super::net::Liveness;
+use super::reclaim::reclaim;
 use super::thread::Runner;
 use delivery::Scratch;
 use ivy_proto::engine::{Action, Engine, PeerId, Severity};
@@ -216,9 +217,15 @@ impl Driver {
         let Core { engine, sockets, .. } = &mut *core;
         sockets.stop(engine);
         log_notices(&mut core.engine);
+        // What our peers' regexps held (a teardown still under way stays in
+        // the engine, freed with it or in the turns of a next start).
+        let garbage = core.engine.take_garbage();
         self.stopped.store(true, Ordering::SeqCst);
         drop(core);
         self.lp.wake();
+        if let Some(garbage) = garbage {
+            reclaim(garbage);
+        }
     }
 
     /// Whether the bus left since it last joined.
@@ -403,7 +410,7 @@ impl Driver {
     }
 
     /// Forgets a peer whose Disconnected was delivered (what it held goes back
-    /// to the system once its teardown is done: see `delivery.rs`).
+    /// to the system once its teardown is done: see `delivery.rs` and `reclaim.rs`).
     fn reap(&self, peer: PeerId) {
         self.core.lock().engine.reap(peer);
     }
