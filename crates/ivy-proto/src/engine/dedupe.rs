@@ -51,16 +51,15 @@ impl Engine {
                 }
                 return false;
             }
-            Some(Duplicate::Drain(loser)) => {
-                self.drain(loser, ALREADY_CONNECTED);
-                (loser, false)
-            }
-            Some(Duplicate::Close(loser)) => {
-                self.queue(loser, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, 0, ALREADY_CONNECTED));
-                self.request_close(loser);
-                (loser, true)
-            }
+            Some(Duplicate::Drain(loser)) => (loser, false),
+            Some(Duplicate::Close(loser)) => (loser, true),
         };
+        self.queue(loser, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, 0, ALREADY_CONNECTED));
+        if closed {
+            self.request_close(loser);
+        } else {
+            self.drain(loser);
+        }
         self.notices.push_back(Notice::AlreadyConnected { peer: loser });
         closed && loser == id
     }

@@ -227,10 +227,9 @@ impl Engine {
     }
 
     /// Drops a duplicate connection while still reading it (`dedupe.rs`): it
-    /// is told why, then released as if closed, and its close waits for the
-    /// peer's ([`Action::Drain`]).
-    fn drain(&mut self, id: PeerId, why: &[u8]) {
-        self.queue(id, WhenFull::Drop, |b| wire::encode_line(b, MsgType::Error, 0, why));
+    /// is released as if closed, and its close waits for the peer's
+    /// ([`Action::Drain`]).
+    fn drain(&mut self, id: PeerId) {
         let Some(peer) = self.peers.get_mut(id).filter(|p| p.is_open()) else { return };
         peer.state = PeerState::Draining;
         self.actions.push_back(Action::Drain(id));

@@ -228,7 +228,8 @@ impl Engine {
             self.notices.push_back(Notice::UnknownType { peer: id, line: line.to_vec() });
             return Flow::Next;
         };
-        if self.peers.get(id).is_some_and(|p| p.state == PeerState::Draining) && !heard_while_draining(kind) {
+        // Looked up only for the lines a draining peer does not deliver: not on a Msg.
+        if !heard_while_draining(kind) && self.peers.get(id).is_some_and(|p| p.state == PeerState::Draining) {
             return Flow::Next;
         }
         match kind {
